@@ -1,0 +1,118 @@
+"""The one interface every step kind implements, and the data it works on.
+
+``plan()`` says exactly what would run on which host (for ``warroom plan``, previews and
+confirmations) without touching anything; ``run()`` does it, streaming output through the
+context's sinks and honouring cancellation and the step's timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+if TYPE_CHECKING:
+    from console.plan import PlannedStep
+    from console.runbook import Step
+
+HostStatus = Literal["ok", "failed", "timed_out", "cancelled", "error"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A host as the config describes it, resolved for connecting."""
+
+    name: str
+    address: str
+    port: int
+    user: str
+    identity_file: str | None
+    known_hosts: str
+    connect_timeout: float = 10.0
+    keepalive: int = 15
+
+
+@dataclass(frozen=True)
+class PlannedCommand:
+    host: str
+    text: str
+
+
+@dataclass
+class HostOutcome:
+    """What one host did for one step attempt."""
+
+    host: str
+    status: HostStatus
+    exit_code: int | None = None
+    error: str = ""
+    bytes: int = 0
+    sha256: str = ""
+    duration: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "duration": round(self.duration, 3),
+        }
+
+
+class OutputSink(Protocol):
+    """Where a host's output goes: spooled in full, redacted, batched to watchers."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> tuple[int, str]: ...
+
+
+class StepContext(Protocol):
+    step: PlannedStep
+    targets: list[Target]
+    cancelled: asyncio.Event
+
+    def secret(self, key: str) -> str: ...
+
+    def sink(self, host: str) -> OutputSink: ...
+
+    @property
+    def connections(self) -> Any: ...
+
+
+@dataclass
+class StepRun:
+    """The result of ``Action.run``: one outcome per targeted host."""
+
+    outcomes: dict[str, HostOutcome] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.outcomes) and all(o.status == "ok" for o in self.outcomes.values())
+
+
+class Action(ABC):
+    """A step kind. Subclasses register themselves with :func:`actions.registry.register`."""
+
+    kind: ClassVar[str]
+    automated: ClassVar[bool] = True
+    needs_targets: ClassVar[bool] = True
+
+    @classmethod
+    def check_step(cls, step: Step) -> tuple[str, str] | None:
+        """Static checks of a runbook step; returns ``(field, problem)`` or None."""
+        if cls.needs_targets and not step.targets:
+            return ("targets", f"a {cls.kind} step needs targets (a host or group name)")
+        return None
+
+    @abstractmethod
+    def plan(self, step: PlannedStep) -> list[PlannedCommand]:
+        """What would run, per host, with secrets shown only as references."""
+
+    @abstractmethod
+    async def run(self, ctx: StepContext) -> StepRun:
+        """Carry the step out; must stop promptly when ``ctx.cancelled`` is set."""

@@ -1,0 +1,33 @@
+"""Manual steps: verification checklists the driver ticks; nothing runs on a host."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .base import Action, PlannedCommand, StepContext, StepRun
+from .registry import register
+
+if TYPE_CHECKING:
+    from console.plan import PlannedStep
+    from console.runbook import Step
+
+
+@register
+class ManualAction(Action):
+    kind = "manual"
+    automated = False
+    needs_targets = False
+
+    @classmethod
+    def check_step(cls, step: Step) -> tuple[str, str] | None:
+        if not step.checks:
+            return ("checks", "a manual step needs at least one check")
+        if step.commands:
+            return ("commands", 'a manual step runs no commands; use kind = "ssh"')
+        return None
+
+    def plan(self, step: PlannedStep) -> list[PlannedCommand]:
+        return []
+
+    async def run(self, ctx: StepContext) -> StepRun:
+        return StepRun()

@@ -1,0 +1,281 @@
+"""Shell commands over SSH (asyncssh): fan-out, streaming, timeouts and real cancellation.
+
+Each step's commands become one ``set -e`` script run by the login shell of every target host at
+once. The script first reports its own process id: sshd makes that shell a session and process
+group leader, so a timeout or cancel can ``kill`` the whole remote process group over a second
+channel instead of merely closing ours and leaving the command running on the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shlex
+import time
+from typing import TYPE_CHECKING
+
+import asyncssh
+
+from console.errors import ActionError, AuthError, HostKeyError, HostUnreachable
+
+from .base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
+from .registry import register
+
+if TYPE_CHECKING:
+    from console.plan import PlannedStep
+    from console.runbook import Step
+
+PID_MARK = b"\x1ewarroom-pid "
+KILL_GRACE = 3.0
+
+
+def _describe(target: Target) -> str:
+    return f"host {target.name} ({target.user}@{target.address}:{target.port})"
+
+
+class ConnectionPool:
+    """One SSH connection per host, opened on first use and reused across steps."""
+
+    def __init__(self) -> None:
+        self._conns: dict[str, asyncssh.SSHClientConnection] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, target: Target) -> asyncssh.SSHClientConnection:
+        lock = self._locks.setdefault(target.name, asyncio.Lock())
+        async with lock:
+            conn = self._conns.get(target.name)
+            if conn is not None and not conn.is_closed():
+                return conn
+            conn = await connect(target)
+            self._conns[target.name] = conn
+            return conn
+
+    async def close(self) -> None:
+        conns, self._conns = list(self._conns.values()), {}
+        for conn in conns:
+            conn.close()
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                await conn.wait_closed()
+
+
+async def connect(target: Target) -> asyncssh.SSHClientConnection:
+    """Connect with the host key checked against known_hosts; failures become typed errors."""
+    options: dict = {
+        "port": target.port,
+        "username": target.user,
+        "known_hosts": target.known_hosts,
+        "connect_timeout": target.connect_timeout,
+        "keepalive_interval": target.keepalive or None,
+        "keepalive_count_max": 3,
+    }
+    if target.identity_file:
+        options["client_keys"] = [target.identity_file]
+        options["agent_path"] = None
+    try:
+        return await asyncssh.connect(target.address, **options)
+    except asyncssh.HostKeyNotVerifiable as exc:
+        raise HostKeyError(_host_key_problem(target, exc)) from None
+    except asyncssh.PermissionDenied:
+        raise AuthError(
+            f"{_describe(target)}: authentication refused for user {target.user!r}"
+            + (f" with key {target.identity_file}" if target.identity_file else "")
+        ) from None
+    except asyncssh.KeyImportError as exc:
+        raise AuthError(
+            f"{_describe(target)}: cannot load identity file {target.identity_file}: {exc}"
+        ) from None
+    except (OSError, TimeoutError, asyncssh.Error) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise HostUnreachable(f"{_describe(target)}: cannot connect: {reason}") from None
+
+
+def _host_key_problem(target: Target, exc: Exception) -> str:
+    try:
+        known = asyncssh.read_known_hosts(target.known_hosts)
+        trusted = known.match(target.address, target.address, target.port)[0]
+    except (OSError, ValueError):
+        trusted = []
+    if trusted:
+        return (
+            f"{_describe(target)}: host key CHANGED — it does not match {target.known_hosts}; "
+            "refusing to connect (possible man-in-the-middle); verify the new key out of band"
+        )
+    return (
+        f"{_describe(target)}: host key unknown — no entry in {target.known_hosts}; "
+        f"verify its fingerprint out of band and add it (ssh-keyscan -p {target.port} {target.address})"
+    )
+
+
+def build_script(step: PlannedStep) -> str:
+    """The remote shell script: report pid, read secrets from stdin, cd, then ``set -e``."""
+    lines = ["printf '\\036warroom-pid %s\\n' \"$$\""]
+    lines += [f"IFS= read -r {var} && export {var}" for var in step.secret_env]
+    if step.cwd:
+        lines.append(f"cd -- {shlex.quote(step.cwd)} || exit 96")
+    lines.append("set -e")
+    lines += list(step.commands)
+    return "\n".join(lines) + "\n"
+
+
+def display_command(step: PlannedStep) -> str:
+    """What the operator reads in plans and confirmations: no script plumbing, no secrets."""
+    secrets = " ".join(f"{var}=<secret {key}>" for var, key in step.secret_env.items())
+    body = " && ".join(step.commands)
+    parts = [
+        p
+        for p in (f"cd {step.cwd}" if step.cwd else "", f"{secrets} {body}".strip() if secrets else body)
+        if p
+    ]
+    return " && ".join(parts)
+
+
+@register
+class SSHAction(Action):
+    kind = "ssh"
+
+    @classmethod
+    def check_step(cls, step: Step) -> tuple[str, str] | None:
+        problem = super().check_step(step)
+        if problem:
+            return problem
+        if not step.commands:
+            return ("commands", "an ssh step needs at least one command")
+        return None
+
+    def plan(self, step: PlannedStep) -> list[PlannedCommand]:
+        text = display_command(step)
+        return [PlannedCommand(host, text) for host in step.hosts]
+
+    async def run(self, ctx: StepContext) -> StepRun:
+        secrets = [ctx.secret(key) for key in ctx.step.secret_env.values()]
+        if any("\n" in s for s in secrets):
+            raise ActionError(f"step {ctx.step.id}: a secret for secret_env contains a newline")
+        stdin = "".join(f"{s}\n" for s in secrets).encode()
+        script = build_script(ctx.step)
+        results = await asyncio.gather(
+            *(self._run_host(ctx, target, script, stdin) for target in ctx.targets)
+        )
+        return StepRun({r.host: r for r in results})
+
+    async def _run_host(self, ctx: StepContext, target: Target, script: str, stdin: bytes) -> HostOutcome:
+        sink = ctx.sink(target.name)
+        started = time.monotonic()
+        outcome = HostOutcome(target.name, "error")
+        try:
+            conn = await ctx.connections.get(target)
+            outcome = await self._execute(ctx, conn, target, script, stdin, sink)
+        except ActionError as exc:
+            outcome.error = str(exc)
+        except (OSError, asyncssh.Error) as exc:
+            outcome.error = f"{_describe(target)}: connection lost during step {ctx.step.id}: {exc}"
+        finally:
+            outcome.bytes, outcome.sha256 = sink.close()
+            outcome.duration = time.monotonic() - started
+        return outcome
+
+    async def _execute(self, ctx, conn, target: Target, script: str, stdin: bytes, sink) -> HostOutcome:
+        proc = await conn.create_process(script, stderr=asyncssh.STDOUT, encoding=None)
+        if stdin:
+            proc.stdin.write(stdin)
+        proc.stdin.write_eof()
+        pgid: list[int] = []
+        pump = asyncio.create_task(self._pump(proc, sink, pgid))
+        cancelled = asyncio.create_task(ctx.cancelled.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {pump, cancelled}, timeout=ctx.step.timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            cancelled.cancel()
+        if pump in done:
+            pump.result()
+            return _finished(target, proc)
+        status = "cancelled" if ctx.cancelled.is_set() else "timed_out"
+        error = await self._stop_remote(conn, target, pgid)
+        proc.close()
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, asyncssh.Error, OSError):
+            await pump
+        if status == "timed_out":
+            message = f"timed out after {ctx.step.timeout}s; remote process group stopped"
+        else:
+            message = "cancelled by the driver; remote process group stopped"
+        return HostOutcome(target.name, status, error=f"{message}{'; ' + error if error else ''}")
+
+    @staticmethod
+    async def _pump(proc, sink, pgid: list[int]) -> None:
+        head = b""
+        while True:
+            chunk = await proc.stdout.read(65536)
+            if not chunk:
+                break
+            if not pgid:
+                head += chunk
+                if b"\n" not in head and len(head) < 64:
+                    continue
+                line, _, rest = head.partition(b"\n")
+                if line.startswith(PID_MARK):
+                    pgid.append(int(line[len(PID_MARK) :]))
+                    chunk = rest
+                else:
+                    pgid.append(0)
+                    chunk = head
+            if chunk:
+                sink.write(chunk)
+        if head and not pgid:
+            sink.write(head)
+        await proc.wait()
+
+    @staticmethod
+    async def _stop_remote(conn, target: Target, pgid: list[int]) -> str:
+        """TERM the remote process group, then KILL it if it is still there after a grace."""
+        if not pgid or pgid[0] <= 1:
+            return "remote process id unknown; could not confirm it stopped"
+        group = f"-{pgid[0]}"
+        polls = int(KILL_GRACE / 0.2)
+        script = (
+            f"kill -TERM -- {group} 2>/dev/null || exit 0\n"
+            f"i=0; while [ $i -lt {polls} ]; do kill -0 -- {group} 2>/dev/null || exit 0; "
+            "sleep 0.2; i=$((i+1)); done\n"
+            f"kill -KILL -- {group} 2>/dev/null; exit 0\n"
+        )
+        try:
+            await asyncio.wait_for(conn.run(script, check=False), timeout=KILL_GRACE + 10)
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            return f"could not confirm the remote process stopped on {target.name}: {exc}"
+        return ""
+
+
+def _finished(target: Target, proc) -> HostOutcome:
+    code = proc.exit_status
+    if code == 0:
+        return HostOutcome(target.name, "ok", exit_code=0)
+    if code is None or code < 0:
+        signal = proc.exit_signal[0] if proc.exit_signal else "unknown"
+        return HostOutcome(target.name, "failed", exit_code=None, error=f"killed by signal {signal}")
+    return HostOutcome(target.name, "failed", exit_code=code, error=f"exit code {code}")
+
+
+async def preflight(target: Target) -> tuple[str, str]:
+    """Connect and run ``true``: ``("ok", detail)`` or the failing stage and its message."""
+    try:
+        conn = await connect(target)
+    except HostKeyError as exc:
+        return ("host key", str(exc))
+    except AuthError as exc:
+        return ("auth", str(exc))
+    except HostUnreachable as exc:
+        return ("unreachable", str(exc))
+    try:
+        result = await asyncio.wait_for(conn.run("true", check=False), timeout=target.connect_timeout)
+        if result.exit_status != 0:
+            return ("exec", f"{_describe(target)}: `true` exited {result.exit_status}")
+        version = conn.get_extra_info("server_version", "")
+        return ("ok", str(version))
+    except (OSError, asyncssh.Error, TimeoutError) as exc:
+        return ("exec", f"{_describe(target)}: cannot run a command: {exc}")
+    finally:
+        conn.close()
+        with contextlib.suppress(Exception):
+            await conn.wait_closed()

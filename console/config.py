@@ -1,0 +1,193 @@
+"""The environment a runbook runs against: hosts, groups, app paths, database, channels, people.
+
+Secrets are never written in the file: a secret field holds a reference, ``env:NAME`` or
+``file:PATH``, resolved only when a step needs it (see :mod:`console.secrets`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from .errors import ConfigError
+from .runbook import Ident
+from .tomlsource import TomlSource, load_toml
+from .validation import StrictModel, validate
+
+
+def _secret_ref(value: str) -> str:
+    if value.startswith("env:") and value[4:].replace("_", "a").isalnum() and value[4:]:
+        return value
+    if value.startswith("file:") and len(value) > 5:
+        return value
+    raise ValueError("inline secrets are not allowed: write env:NAME or file:PATH")
+
+
+SecretRef = Annotated[str, AfterValidator(_secret_ref)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Environment(StrictModel):
+    name: str
+    state_dir: str = "~/.local/state/warroom"
+    runbook: str = "salonmanager"
+
+
+class Host(StrictModel):
+    address: str
+    port: Port = 22
+    user: str
+    identity_file: str | None = None
+    known_hosts: str = "~/.ssh/known_hosts"
+    connect_timeout: float = Field(default=10.0, gt=0)
+    keepalive: int = Field(default=15, ge=0)
+
+
+class App(StrictModel):
+    root: str
+    backend_dir: str = "salonmanager/backend"
+    frontend_dir: str = "salonmanager/frontend"
+    compose_file: str = "docker-compose.prod.yml"
+    rollback_ref: str = "v0.9.0"
+    services: list[str] = ["salonmanager-backend", "salonmanager-frontend"]
+
+
+class Database(StrictModel):
+    host: str = "127.0.0.1"
+    port: Port = 3306
+    name: str
+    user: str
+    password: SecretRef
+    dump_file: str = "storage/app/backups/backup_file.sql"
+
+
+class Docker(StrictModel):
+    base_url: str = ""
+    compose_project: str = "salonmanager"
+
+
+class Health(StrictModel):
+    url: str
+    expect_status: int = Field(default=200, ge=100, le=599)
+    timeout: float = Field(default=5.0, gt=0)
+
+
+class Slack(StrictModel):
+    webhook_url: SecretRef
+    channel: str = "#ops"
+
+
+class Email(StrictModel):
+    smtp_host: str
+    smtp_port: Port = 587
+    starttls: bool = True
+    username: str = ""
+    password: SecretRef | None = None
+    sender: str
+    recipients: list[str] = Field(min_length=1)
+
+
+class Webhook(StrictModel):
+    url: SecretRef
+
+
+class Notify(StrictModel):
+    slack: Slack | None = None
+    email: Email | None = None
+    statuspage: Webhook | None = None
+
+
+class Contact(StrictModel):
+    role: str
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+
+
+class ServerUser(StrictModel):
+    name: Ident
+    role: Literal["driver", "observer"]
+    public_keys: list[str] = []
+    authorized_keys: str | None = None
+
+
+class Server(StrictModel):
+    listen: str = "127.0.0.1"
+    port: Port = 2222
+    host_key: str = ""
+    users: list[ServerUser] = []
+
+
+class Config(StrictModel):
+    environment: Environment
+    variants: dict[Ident, Ident] = {}
+    hosts: dict[Ident, Host] = Field(min_length=1)
+    groups: dict[Ident, list[Ident]] = {}
+    app: App | None = None
+    database: Database | None = None
+    docker: Docker = Docker()
+    health: Health | None = None
+    notify: Notify = Notify()
+    contacts: list[Contact] = []
+    server: Server = Server()
+    keymap: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.-]+$")], str] = {}
+
+    def state_dir(self) -> Path:
+        return Path(os.path.expanduser(self.environment.state_dir))
+
+
+class LoadedConfig:
+    """A validated config with its source (for line numbers) and its file path."""
+
+    def __init__(self, model: Config, source: TomlSource, path: Path) -> None:
+        self.model = model
+        self.source = source
+        self.path = path
+
+    def error(self, loc: tuple, problem: str) -> ConfigError:
+        return self.source.error(loc, problem)
+
+
+def load_config(path: str | Path) -> LoadedConfig:
+    """Load and validate a config file on its own (the runbook is checked in :mod:`console.plan`)."""
+    file = Path(path).expanduser()
+    source = load_toml(file, display=str(path))
+    model = validate(Config, source)
+    loaded = LoadedConfig(model, source, file)
+    _check_references(loaded)
+    return loaded
+
+
+def _check_references(cfg: LoadedConfig) -> None:
+    model = cfg.model
+    for group, members in model.groups.items():
+        if group in model.hosts:
+            raise cfg.error(("groups", group), f"group {group!r} has the same name as a host")
+        if not members:
+            raise cfg.error(("groups", group), "a group needs at least one host")
+        for member in members:
+            if member not in model.hosts:
+                known = ", ".join(sorted(model.hosts))
+                raise cfg.error(
+                    ("groups", group), f"host {member!r} is not defined in [hosts] (defined: {known})"
+                )
+    for name, host in model.hosts.items():
+        for key in ("identity_file", "known_hosts"):
+            value = getattr(host, key)
+            if value is None:
+                continue
+            file = Path(os.path.expanduser(value))
+            if not file.is_file():
+                raise cfg.error(("hosts", name, key), f"file {value} does not exist")
+            if not os.access(file, os.R_OK):
+                raise cfg.error(("hosts", name, key), f"file {value} is not readable")
+    seen_users: set[str] = set()
+    for i, user in enumerate(model.server.users):
+        if user.name in seen_users:
+            raise cfg.error(("server", "users", i, "name"), f"duplicate user {user.name!r}")
+        seen_users.add(user.name)
+        if not user.public_keys and not user.authorized_keys:
+            raise cfg.error(("server", "users", i), "give public_keys or authorized_keys")

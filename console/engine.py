@@ -1,0 +1,558 @@
+"""The incident engine: the single owner of an incident's truth.
+
+Every command names an :class:`Actor`. The engine checks it against the actor's role and the
+current state, appends the resulting event to the journal (fsync) and only then applies it to the
+state and publishes it to subscribers. Refusals are journaled too. The TUI, observers and the
+headless runner are all clients of this class; none of them changes state by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from actions import registry
+from actions.base import StepRun, Target
+from actions.ssh import ConnectionPool
+
+from .clock import Clock, SystemClock, iso
+from .config import LoadedConfig
+from .errors import CommandRefused, IncidentError, SecretError, WarroomError
+from .journal import Journal
+from .plan import Plan, PlannedStep
+from .secrets import Redactor, lookup, resolve_ref
+from .spool import OutputSpool
+from .state import RETRYABLE, IncidentState, apply, fold
+
+log = logging.getLogger("warroom.engine")
+
+Role = Literal["driver", "observer"]
+TICK_RESULTS = ("pass", "fail", "na")
+CLOSE_OUTCOMES = ("resolved", "aborted")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who sends a command. ``driver`` means *may* take the seat; holding it is engine state."""
+
+    name: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Output:
+    """A transient batch of output lines; the spool file is the durable record."""
+
+    step: str
+    attempt: int
+    host: str
+    lines: list[str]
+
+
+Subscriber = Callable[[Any], None]
+
+
+def incidents_dir(state_root: Path) -> Path:
+    return state_root / "incidents"
+
+
+def new_incident_id(clock: Clock) -> str:
+    return f"{clock.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+class _StepContext:
+    """What an action sees of the engine while it runs one step attempt."""
+
+    def __init__(self, engine: Engine, step: PlannedStep, attempt: int) -> None:
+        self.step = step
+        self.attempt = attempt
+        self.cancelled = asyncio.Event()
+        self._engine = engine
+        assert engine.state.plan is not None
+        self.targets: list[Target] = [engine.state.plan.targets[h] for h in step.hosts]
+        self.spools: dict[str, OutputSpool] = {}
+
+    @property
+    def connections(self) -> ConnectionPool:
+        return self._engine.connections
+
+    def secret(self, key: str) -> str:
+        return self._engine.resolve_secret(key, self.step.id)
+
+    def sink(self, host: str) -> OutputSpool:
+        path = self._engine.output_path(self.step.id, self.attempt, host)
+        spool = OutputSpool(path, host, self._engine.redactor, self._publisher(host))
+        self.spools[host] = spool
+        return spool
+
+    def _publisher(self, host: str) -> Callable[[str, list[str]], None]:
+        def publish(_host: str, lines: list[str]) -> None:
+            self._engine.publish(Output(self.step.id, self.attempt, host, lines))
+
+        return publish
+
+
+class Engine:
+    """One incident, opened or resumed by exactly one process at a time."""
+
+    def __init__(
+        self,
+        directory: Path,
+        journal: Journal,
+        records: list[dict[str, Any]],
+        *,
+        clock: Clock,
+        config: LoadedConfig | None,
+        redactor: Redactor,
+        lock_fd: int,
+    ) -> None:
+        self.directory = directory
+        self.journal = journal
+        self.clock = clock
+        self.config = config
+        self.redactor = redactor
+        self.state: IncidentState = fold(records)
+        self.connections = ConnectionPool()
+        self._lock_fd = lock_fd
+        self._subscribers: list[Subscriber] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._contexts: dict[str, _StepContext] = {}
+
+    # ----- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        state_root: Path,
+        plan: Plan,
+        actor: Actor,
+        *,
+        severity: str,
+        trigger: str,
+        detected_at: str | None = None,
+        clock: Clock | None = None,
+        config: LoadedConfig | None = None,
+        incident_id: str | None = None,
+    ) -> Engine:
+        """Create a new incident directory and journal its opening."""
+        clock = clock or SystemClock()
+        if actor.role != "driver":
+            raise CommandRefused(f"{actor.name} is an observer and cannot open an incident")
+        if severity not in plan.severity:
+            known = ", ".join(plan.severity)
+            raise CommandRefused(f"unknown severity {severity!r} (runbook defines: {known})")
+        incident_id = incident_id or new_incident_id(clock)
+        directory = incidents_dir(state_root) / incident_id
+        try:
+            directory.mkdir(parents=True, exist_ok=False, mode=0o700)
+        except FileExistsError:
+            raise IncidentError(f"incident {incident_id} already exists in {directory.parent}") from None
+        except OSError as exc:
+            raise IncidentError(f"cannot create incident directory {directory}: {exc.strerror}") from None
+        lock_fd = _lock(directory, incident_id)
+        redactor = _redactor_for(config)
+        journal = Journal.create(directory / "journal.jsonl", redactor)
+        engine = cls(directory, journal, [], clock=clock, config=config, redactor=redactor, lock_fd=lock_fd)
+        engine._commit(
+            "incident.opened",
+            {
+                "incident": incident_id,
+                "plan": plan.to_dict(),
+                "severity": severity,
+                "trigger": trigger,
+                "detected_at": detected_at or iso(clock.now()),
+                "pid": os.getpid(),
+            },
+            actor,
+        )
+        return engine
+
+    @classmethod
+    def resume(
+        cls,
+        directory: Path,
+        actor: Actor,
+        *,
+        clock: Clock | None = None,
+        config: LoadedConfig | None = None,
+    ) -> Engine:
+        """Rebuild state from the journal; steps that were running become *interrupted*."""
+        clock = clock or SystemClock()
+        if not (directory / "journal.jsonl").exists():
+            raise IncidentError(f"no incident journal in {directory}")
+        lock_fd = _lock(directory, directory.name)
+        redactor = _redactor_for(config)
+        try:
+            journal, records, torn = Journal.open(directory / "journal.jsonl", redactor)
+        except WarroomError:
+            os.close(lock_fd)
+            raise
+        engine = cls(
+            directory, journal, records, clock=clock, config=config, redactor=redactor, lock_fd=lock_fd
+        )
+        if not records or records[0]["type"] != "incident.opened":
+            engine.journal.close()
+            os.close(lock_fd)
+            raise IncidentError(f"{directory}: journal does not start with incident.opened")
+        resumed: dict[str, Any] = {"pid": os.getpid(), "previous_driver": engine.state.driver}
+        if torn is not None:
+            resumed["torn_record"] = {"bytes": torn.size, "saved_as": torn.saved_as}
+        engine._commit("incident.resumed", resumed, actor)
+        for step in list(engine.state.steps.values()):
+            if step.status == "running":
+                engine._commit(
+                    "step.interrupted",
+                    {"step": step.id, "attempt": step.attempt.number if step.attempt else 0},
+                    actor,
+                )
+        return engine
+
+    async def aclose(self) -> None:
+        """Stop running steps, close connections, journal and lock."""
+        for step_id in list(self._tasks):
+            ctx = self._contexts.get(step_id)
+            if ctx is not None:
+                ctx.cancelled.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await self.connections.close()
+        self.journal.close()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    # ----- plumbing -------------------------------------------------------------------------
+
+    @property
+    def plan(self) -> Plan:
+        assert self.state.plan is not None
+        return self.state.plan
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)
+
+    def publish(self, event: Any) -> None:
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber(event)
+            except Exception:
+                log.exception("subscriber failed on %s", type(event).__name__)
+
+    def _commit(self, type_: str, data: dict[str, Any], actor: Actor) -> dict[str, Any]:
+        record = self.journal.append(type_, data, actor=actor.name, role=actor.role, ts=iso(self.clock.now()))
+        apply(self.state, record)
+        self.publish(record)
+        return record
+
+    def refuse(self, actor: Actor, command: str, reason: str, **args: Any) -> CommandRefused:
+        """Journal a refusal and return the error for the caller to raise."""
+        self._commit("command.refused", {"command": command, "reason": reason, "args": args}, actor)
+        return CommandRefused(f"{command} refused for {actor.name}: {reason}")
+
+    def _require(self, actor: Actor, command: str, *, seat: bool = True, **args: Any) -> None:
+        if actor.role == "observer":
+            raise self.refuse(actor, command, "observers watch only and cannot act", **args)
+        if self.state.status != "open":
+            raise self.refuse(actor, command, f"incident is {self.state.status}", **args)
+        if seat and self.state.driver != actor.name:
+            holder = self.state.driver or "nobody"
+            raise self.refuse(
+                actor, command, f"{actor.name} does not hold the driver seat (driver: {holder})", **args
+            )
+
+    def _step(self, actor: Actor, command: str, step_id: str) -> PlannedStep:
+        step = self.plan.steps.get(step_id)
+        if step is None:
+            raise self.refuse(actor, command, f"no step {step_id!r} in this incident's plan", step=step_id)
+        return step
+
+    def output_path(self, step_id: str, attempt: int, host: str) -> Path:
+        return self.directory / "outputs" / step_id / str(attempt) / f"{host}.log"
+
+    def resolve_secret(self, key: str, step_id: str) -> str:
+        if self.config is None:
+            raise SecretError(f"step {step_id}: secret {key} needs the config (-c CONFIG)")
+        try:
+            ref = lookup(self.config.model, key)
+        except KeyError:
+            raise SecretError(
+                f"{self.config.source.name}: {key}: missing (needed by step {step_id})"
+            ) from None
+        return resolve_ref(ref, where=f"{self.config.source.name}: {key}", redactor=self.redactor)
+
+    # ----- the driver seat -------------------------------------------------------------------
+
+    def take_seat(self, actor: Actor) -> None:
+        self._require(actor, "take-seat", seat=False)
+        if self.state.driver == actor.name:
+            raise self.refuse(actor, "take-seat", f"{actor.name} already drives")
+        if self.state.driver is not None:
+            raise self.refuse(
+                actor, "take-seat", f"the seat is held by {self.state.driver}; ask for a hand-over"
+            )
+        self._commit("seat.taken", {"from": None, "to": actor.name}, actor)
+
+    def release_seat(self, actor: Actor) -> None:
+        self._require(actor, "release-seat")
+        self._commit("seat.released", {"from": actor.name, "to": None}, actor)
+
+    def hand_over(self, actor: Actor, to: Actor) -> None:
+        self._require(actor, "hand-over", to=to.name)
+        if to.role != "driver":
+            raise self.refuse(actor, "hand-over", f"{to.name} is an observer and cannot drive", to=to.name)
+        if to.name == actor.name:
+            raise self.refuse(actor, "hand-over", f"{actor.name} already drives", to=to.name)
+        self._commit("seat.handed_over", {"from": actor.name, "to": to.name}, actor)
+
+    # ----- steps -----------------------------------------------------------------------------
+
+    def start_step(self, actor: Actor, step_id: str, *, confirm: str = "") -> asyncio.Task[None]:
+        """Start a pending step; returns the task that runs it."""
+        self._require(actor, "start", step=step_id)
+        step = self._step(actor, "start", step_id)
+        status = self.state.steps[step_id].status
+        if status != "pending":
+            hint = "; use retry" if status in RETRYABLE else ""
+            raise self.refuse(actor, "start", f"step {step_id} is {status}{hint}", step=step_id)
+        return self._launch(actor, step, confirm, "start")
+
+    def retry_step(self, actor: Actor, step_id: str, *, confirm: str = "") -> asyncio.Task[None]:
+        self._require(actor, "retry", step=step_id)
+        step = self._step(actor, "retry", step_id)
+        status = self.state.steps[step_id].status
+        if status not in RETRYABLE:
+            raise self.refuse(
+                actor,
+                "retry",
+                f"step {step_id} is {status}; only {', '.join(RETRYABLE)} steps can be retried",
+                step=step_id,
+            )
+        return self._launch(actor, step, confirm, "retry")
+
+    def _launch(self, actor: Actor, step: PlannedStep, confirm: str, command: str) -> asyncio.Task[None]:
+        if not step.automated:
+            raise self.refuse(
+                actor, command, f"step {step.id} is a manual checklist: tick its checks", step=step.id
+            )
+        running = self.state.running
+        if running is not None:
+            raise self.refuse(actor, command, f"step {running} is still running", step=step.id)
+        if step.destructive and confirm != step.confirm:
+            raise self.refuse(
+                actor,
+                command,
+                f"step {step.id} is destructive: type {step.confirm!r} to confirm",
+                step=step.id,
+            )
+        attempt = len(self.state.steps[step.id].attempts) + 1
+        self._commit(
+            "step.started",
+            {
+                "step": step.id,
+                "attempt": attempt,
+                "hosts": list(step.hosts),
+                "confirmed": bool(step.destructive),
+            },
+            actor,
+        )
+        ctx = _StepContext(self, step, attempt)
+        self._contexts[step.id] = ctx
+        task = asyncio.get_running_loop().create_task(self._execute(actor, ctx), name=f"step:{step.id}")
+        self._tasks[step.id] = task
+        return task
+
+    async def _execute(self, actor: Actor, ctx: _StepContext) -> None:
+        step = ctx.step
+        error = ""
+        try:
+            run = await registry.create(step.kind).run(ctx)
+        except WarroomError as exc:
+            run, error = StepRun(), str(exc)
+        except Exception as exc:
+            log.exception("step %s crashed", step.id)
+            run, error = StepRun(), f"internal error in {step.kind} action: {type(exc).__name__}: {exc}"
+        finally:
+            for spool in ctx.spools.values():
+                spool.close()
+        try:
+            for host in step.hosts:
+                result = run.outcomes.get(host)
+                data = (
+                    result.to_dict()
+                    if result
+                    else {"host": host, "status": "error", "error": error or "not run"}
+                )
+                self._commit(
+                    "step.host_finished",
+                    {"step": step.id, "attempt": ctx.attempt, "host": host, "result": data},
+                    actor,
+                )
+            outcome = _outcome(run, ctx.cancelled.is_set(), error)
+            if outcome != "succeeded" and not error:
+                error = "; ".join(f"{o.host}: {o.error}" for o in run.outcomes.values() if o.status != "ok")
+            self._commit(
+                "step.finished",
+                {"step": step.id, "attempt": ctx.attempt, "outcome": outcome, "error": error},
+                actor,
+            )
+        finally:
+            self._tasks.pop(step.id, None)
+            self._contexts.pop(step.id, None)
+
+    async def run_step(self, actor: Actor, step_id: str, *, confirm: str = "", retry: bool = False) -> str:
+        """Start (or retry) a step and wait for it; returns its final status."""
+        task = (self.retry_step if retry else self.start_step)(actor, step_id, confirm=confirm)
+        await task
+        return self.state.steps[step_id].status
+
+    def cancel_step(self, actor: Actor, step_id: str) -> None:
+        self._require(actor, "cancel", step=step_id)
+        self._step(actor, "cancel", step_id)
+        ctx = self._contexts.get(step_id)
+        if self.state.steps[step_id].status != "running" or ctx is None:
+            raise self.refuse(actor, "cancel", f"step {step_id} is not running", step=step_id)
+        self._commit("step.cancel_requested", {"step": step_id, "attempt": ctx.attempt}, actor)
+        ctx.cancelled.set()
+
+    def skip_step(self, actor: Actor, step_id: str, reason: str) -> None:
+        self._require(actor, "skip", step=step_id)
+        self._step(actor, "skip", step_id)
+        status = self.state.steps[step_id].status
+        if status in ("running", "succeeded", "skipped"):
+            raise self.refuse(actor, "skip", f"step {step_id} is {status}", step=step_id)
+        if not reason.strip():
+            raise self.refuse(actor, "skip", "a skip needs a reason", step=step_id)
+        self._commit("step.skipped", {"step": step_id, "reason": reason.strip(), "was": status}, actor)
+
+    # ----- checks, notes, comms ------------------------------------------------------------------
+
+    def tick(self, actor: Actor, step_id: str, check_id: str, result: str, note: str = "") -> None:
+        self._require(actor, "tick", step=step_id, check=check_id)
+        step = self._step(actor, "tick", step_id)
+        if check_id not in dict(step.checks):
+            known = ", ".join(c for c, _ in step.checks) or "none"
+            raise self.refuse(
+                actor, "tick", f"step {step_id} has no check {check_id!r} (checks: {known})", step=step_id
+            )
+        if result not in TICK_RESULTS:
+            raise self.refuse(actor, "tick", f"result must be pass, fail or na, not {result!r}", step=step_id)
+        if self.state.steps[step_id].status == "skipped":
+            raise self.refuse(actor, "tick", f"step {step_id} was skipped", step=step_id)
+        self._commit(
+            "check.ticked", {"step": step_id, "check": check_id, "result": result, "note": note}, actor
+        )
+
+    def add_note(self, actor: Actor, text: str) -> None:
+        self._require(actor, "note")
+        if not text.strip():
+            raise self.refuse(actor, "note", "the note is empty")
+        self._commit("note.added", {"text": text.strip()}, actor)
+
+    def record_comms(self, actor: Actor, comm_id: str, note: str = "", channel_result: str = "") -> None:
+        self._require(actor, "comms", comm=comm_id)
+        comm = next((c for c in self.plan.comms if c["id"] == comm_id), None)
+        if comm is None:
+            known = ", ".join(c["id"] for c in self.plan.comms) or "none"
+            raise self.refuse(actor, "comms", f"no comms item {comm_id!r} (plan: {known})", comm=comm_id)
+        self._commit(
+            "comms.sent",
+            {
+                "comm": comm_id,
+                "channel": comm["channel"],
+                "to": comm["to"],
+                "note": note,
+                "result": channel_result,
+            },
+            actor,
+        )
+
+    def record_decision(self, actor: Actor, decision: str, reason: str) -> None:
+        self._require(actor, "decide")
+        if not reason.strip():
+            raise self.refuse(actor, "decide", "a decision needs a reason")
+        self._commit("decision.recorded", {"decision": decision, "reason": reason.strip()}, actor)
+
+    def change_severity(self, actor: Actor, severity: str, reason: str = "") -> None:
+        self._require(actor, "severity")
+        if severity not in self.plan.severity:
+            raise self.refuse(
+                actor, "severity", f"unknown severity {severity!r} (defined: {', '.join(self.plan.severity)})"
+            )
+        self._commit(
+            "severity.changed", {"severity": severity, "was": self.state.severity, "reason": reason}, actor
+        )
+
+    def close(self, actor: Actor, outcome: str = "resolved", summary: str = "") -> None:
+        self._require(actor, "close")
+        if outcome not in CLOSE_OUTCOMES:
+            raise self.refuse(actor, "close", f"outcome must be resolved or aborted, not {outcome!r}")
+        if self.state.running:
+            raise self.refuse(actor, "close", f"step {self.state.running} is still running")
+        self._commit("incident.closed", {"outcome": outcome, "summary": summary}, actor)
+
+
+def _outcome(run: StepRun, cancelled: bool, error: str) -> str:
+    statuses = {o.status for o in run.outcomes.values()}
+    if cancelled or "cancelled" in statuses:
+        return "cancelled"
+    if "timed_out" in statuses:
+        return "timed_out"
+    if run.ok and not error:
+        return "succeeded"
+    return "failed"
+
+
+def _lock(directory: Path, incident_id: str) -> int:
+    """Hold an exclusive lock so two processes never append to one journal."""
+    fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise IncidentError(
+            f"incident {incident_id} is open in another warroom process (pid {holder})"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def _redactor_for(config: LoadedConfig | None) -> Redactor:
+    """Pre-load every secret the config can resolve, so it is masked even in unrelated output."""
+    redactor = Redactor()
+    if config is None:
+        return redactor
+    for ref in _secret_refs(config.model):
+        try:
+            resolve_ref(ref, where="", redactor=redactor)
+        except SecretError:
+            continue  # not resolvable now; it will be masked when a step resolves it
+    return redactor
+
+
+def _secret_refs(node: Any) -> list[str]:
+    found: list[str] = []
+    if hasattr(node, "model_fields"):
+        for name in type(node).model_fields:
+            value = getattr(node, name)
+            if name in ("password", "webhook_url", "url") and isinstance(value, str) and ":" in value:
+                if value.startswith(("env:", "file:")):
+                    found.append(value)
+            else:
+                found.extend(_secret_refs(value))
+    elif isinstance(node, dict):
+        for value in node.values():
+            found.extend(_secret_refs(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_secret_refs(value))
+    return found

@@ -1,0 +1,98 @@
+"""The one exception hierarchy of warroom.
+
+Every error a user can cause or meet derives from :class:`WarroomError` and carries a one-line
+message that names the file and key, or the host and step, so the CLI and the UI can show it as a
+titled message instead of a traceback::
+
+    WarroomError
+    ├── InputError              bad input the user can fix
+    │   ├── ConfigError         config.toml: unknown key, wrong type, dangling reference, ...
+    │   ├── RunbookError        runbook TOML or a placeholder in a step
+    │   └── SecretError         a secret reference that does not resolve
+    ├── JournalError            the journal cannot be read or appended
+    │   └── JournalCorrupt      a record was edited, deleted, reordered or torn
+    ├── IncidentError           an incident cannot be found, opened or locked
+    ├── CommandRefused          the engine refused a command (role, state)
+    └── ActionError             a step could not be carried out on a host
+        ├── HostUnreachable     TCP/SSH connection failed
+        ├── HostKeyError        unknown or changed host key
+        └── AuthError           authentication refused
+"""
+
+from __future__ import annotations
+
+
+class WarroomError(Exception):
+    """Base of every error warroom reports to a user."""
+
+    title = "warroom error"
+
+    def __init__(self, message: str, *, title: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if title is not None:
+            self.title = title
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(WarroomError):
+    title = "Invalid input"
+
+
+class ConfigError(InputError):
+    """A config file problem; the message names file, key path and line."""
+
+    title = "Invalid config"
+
+    def __init__(self, file: str, key: str, problem: str, line: int | None = None) -> None:
+        self.file, self.key, self.problem, self.line = file, key, problem, line
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
+
+
+class RunbookError(ConfigError):
+    title = "Invalid runbook"
+
+
+class SecretError(InputError):
+    title = "Secret not available"
+
+
+class JournalError(WarroomError):
+    title = "Journal error"
+
+
+class JournalCorrupt(JournalError):
+    """Raised by verification: names the first bad record."""
+
+    title = "Journal corrupt"
+
+    def __init__(self, path: str, record: int, problem: str) -> None:
+        self.path, self.record, self.problem = path, record, problem
+        super().__init__(f"{path}: record {record}: {problem}")
+
+
+class IncidentError(WarroomError):
+    title = "Incident error"
+
+
+class CommandRefused(WarroomError):
+    title = "Refused"
+
+
+class ActionError(WarroomError):
+    title = "Step failed"
+
+
+class HostUnreachable(ActionError):
+    title = "Host unreachable"
+
+
+class HostKeyError(ActionError):
+    title = "Host key not trusted"
+
+
+class AuthError(ActionError):
+    title = "Authentication failed"

@@ -1,0 +1,165 @@
+"""The incident journal: append-only JSONL, every record checksummed and chained, fsynced.
+
+Each line is one record ``{seq, ts, type, actor, role, data, prev, hash}`` where ``hash`` is the
+SHA-256 of the record's canonical JSON without ``hash`` and ``prev`` is the previous record's
+``hash``. Editing a record breaks its hash, deleting or reordering breaks the chain, and a crash
+mid-write leaves a torn last line that :meth:`Journal.open` sets aside (never discards) before
+appending again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import JournalCorrupt, JournalError
+from .secrets import Redactor
+
+GENESIS = "0" * 64
+
+
+def canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(canonical(body).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TornTail:
+    """Bytes of an unfinished last record, moved aside to ``saved_as``."""
+
+    size: int
+    saved_as: str
+
+
+def read_records(path: Path, *, tolerate_torn_tail: bool = False) -> tuple[list[dict[str, Any]], bytes]:
+    """Parse and verify every record; returns the records and any torn tail bytes.
+
+    Raises :class:`JournalCorrupt` naming the first bad record (1-based, as ``seq``).
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise JournalError(f"{path}: journal not found") from None
+    except OSError as exc:
+        raise JournalError(f"{path}: cannot read journal: {exc.strerror}") from None
+    name = str(path)
+    body, newline, tail = raw.rpartition(b"\n")
+    if not newline:
+        body, tail = b"", raw
+    records: list[dict[str, Any]] = []
+    prev = GENESIS
+    lines = body.split(b"\n") if body else []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            raise JournalCorrupt(name, number, "not a valid record (edited or damaged)") from None
+        seq = record.get("seq")
+        if seq != number:
+            if isinstance(seq, int) and seq > number:
+                problem = f"expected seq {number}, found {seq}: record(s) before it were deleted"
+            else:
+                problem = f"expected seq {number}, found {seq}: records were reordered or duplicated"
+            raise JournalCorrupt(name, number, problem)
+        if record.get("hash") != record_hash(record):
+            raise JournalCorrupt(name, number, "checksum mismatch: the record was edited")
+        if record.get("prev") != prev:
+            raise JournalCorrupt(name, number, "chain broken: does not follow the record before it")
+        prev = record["hash"]
+        records.append(record)
+    if tail and not tolerate_torn_tail:
+        raise JournalCorrupt(
+            name, len(records) + 1, f"torn record: {len(tail)} bytes without an end (truncated mid-write)"
+        )
+    return records, tail
+
+
+def verify(path: Path) -> list[dict[str, Any]]:
+    """Check a whole journal; raise :class:`JournalCorrupt` at the first bad record."""
+    return read_records(path)[0]
+
+
+class Journal:
+    """An open journal, ready to append. Use :meth:`create` or :meth:`open`."""
+
+    def __init__(self, path: Path, records: list[dict[str, Any]], redactor: Redactor) -> None:
+        self.path = path
+        self.redactor = redactor
+        self._seq = len(records)
+        self._prev = records[-1]["hash"] if records else GENESIS
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    @classmethod
+    def create(cls, path: Path, redactor: Redactor) -> Journal:
+        if path.exists():
+            raise JournalError(f"{path}: journal already exists")
+        journal = cls(path, [], redactor)
+        _fsync_dir(path.parent)
+        return journal
+
+    @classmethod
+    def open(cls, path: Path, redactor: Redactor) -> tuple[Journal, list[dict[str, Any]], TornTail | None]:
+        """Open for appending after a crash: a torn last line is saved aside, then cut off."""
+        records, tail = read_records(path, tolerate_torn_tail=True)
+        torn = None
+        if tail:
+            aside = path.with_name(f"{path.name}.torn-{len(records) + 1}")
+            n = 1
+            while aside.exists():
+                n += 1
+                aside = path.with_name(f"{path.name}.torn-{len(records) + 1}.{n}")
+            aside.write_bytes(tail)
+            with path.open("r+b") as handle:
+                handle.truncate(path.stat().st_size - len(tail))
+                handle.flush()
+                os.fsync(handle.fileno())
+            torn = TornTail(len(tail), aside.name)
+        return cls(path, records, redactor), records, torn
+
+    def append(self, type_: str, data: dict[str, Any], *, actor: str, role: str, ts: str) -> dict[str, Any]:
+        """Write one record and fsync it; only then may the caller apply and publish it."""
+        clean = json.loads(self.redactor.text(canonical(data))) if self.redactor.values else data
+        record = {
+            "seq": self._seq + 1,
+            "ts": ts,
+            "type": type_,
+            "actor": actor,
+            "role": role,
+            "data": clean,
+            "prev": self._prev,
+        }
+        record["hash"] = record_hash(record)
+        line = (canonical(record) + "\n").encode()
+        try:
+            written = os.write(self._fd, line)
+            while written < len(line):
+                written += os.write(self._fd, line[written:])
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise JournalError(f"{self.path}: cannot append record {record['seq']}: {exc.strerror}") from None
+        self._seq += 1
+        self._prev = record["hash"]
+        return record
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,262 @@
+"""The runbook format: phases, steps, severity matrix, RTO/RPO, communication plan.
+
+A runbook is data (TOML). The built-in one, ``salonmanager``, transcribes the SalonManager v1.0.0
+rollback plan; any other team's runbook is another file in the same format (``--runbook PATH``).
+Steps name the config values they need as ``{{ section.key }}`` placeholders (double braces, so
+shell braces in commands stay literal); they are filled in by :mod:`console.plan`.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from .errors import RunbookError
+from .tomlsource import TomlSource, load_toml, parse_toml
+from .validation import StrictModel, validate
+
+Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
+SEVERITY_KEY = r"^P[0-9]$"
+
+
+class RunbookMeta(StrictModel):
+    id: Ident
+    title: str
+    version: str
+    description: str = ""
+    source: str = ""
+    last_updated: str = ""
+    next_review: str = ""
+
+
+class Variant(StrictModel):
+    """A choice between alternative steps (Docker or systemd, artisan or mysql restore)."""
+
+    description: str = ""
+    options: list[Ident] = Field(min_length=1)
+    default: Ident
+
+    @model_validator(mode="after")
+    def _default_is_an_option(self) -> Variant:
+        if self.default not in self.options:
+            raise ValueError(f"default {self.default!r} is not one of the options {self.options}")
+        return self
+
+
+class Severity(StrictModel):
+    label: str
+    response_minutes: int = Field(gt=0)
+    rollback: Literal["yes", "maybe", "no"]
+    rto_minutes: int = Field(gt=0)
+
+
+class RpoTarget(StrictModel):
+    scope: str
+    target_minutes: int = Field(gt=0)
+    basis: str = ""
+
+
+class Check(StrictModel):
+    """A manual verification the driver ticks pass, fail or not applicable."""
+
+    id: Ident
+    text: str
+
+
+class Step(StrictModel):
+    id: Ident
+    title: str
+    kind: Ident
+    targets: str | None = None
+    run_on: Literal["all", "one"] = "all"
+    cwd: str = ""
+    commands: list[str] = []
+    seed: list[str] = []
+    params: dict[str, Any] = {}
+    timeout: int = Field(default=300, gt=0)
+    destructive: bool = False
+    confirm: str = ""
+    variant: dict[str, Ident] = {}
+    secret_env: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = {}
+    optional: bool = False
+    note: str = ""
+    checks: list[Check] = []
+
+
+class Phase(StrictModel):
+    id: Ident
+    title: str
+    start_minute: int = Field(ge=0)
+    end_minute: int = Field(gt=0)
+    steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _window_is_forward(self) -> Phase:
+        if self.end_minute <= self.start_minute:
+            raise ValueError(f"end_minute {self.end_minute} must be after start_minute {self.start_minute}")
+        return self
+
+
+class Comm(StrictModel):
+    """One line of the communication plan: due at T+N minutes, or when a condition holds."""
+
+    id: Ident
+    at_minutes: int | None = Field(default=None, ge=0)
+    condition: str = ""
+    audience: Literal["internal", "external"]
+    channel: Ident
+    to: str
+    summary: str
+    template: str = ""
+
+    @model_validator(mode="after")
+    def _timed_or_conditional(self) -> Comm:
+        if (self.at_minutes is None) == (not self.condition):
+            raise ValueError("give exactly one of at_minutes or condition")
+        return self
+
+
+class FollowUp(StrictModel):
+    id: Ident
+    title: str
+    items: list[str] = Field(min_length=1)
+
+
+class Prevention(StrictModel):
+    title: str
+    items: list[str] = []
+
+
+class Contact(StrictModel):
+    role: str
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+
+
+class BackupLocation(StrictModel):
+    what: str
+    location: str
+
+
+class Runbook(StrictModel):
+    runbook: RunbookMeta
+    triggers: list[str] = Field(min_length=1)
+    variants: dict[Ident, Variant] = {}
+    severity: dict[Annotated[str, StringConstraints(pattern=SEVERITY_KEY)], Severity] = Field(min_length=1)
+    rpo: list[RpoTarget] = []
+    phases: list[Phase] = Field(min_length=1)
+    comms: list[Comm] = []
+    followups: list[FollowUp] = []
+    prevention: list[Prevention] = []
+    contacts: list[Contact] = []
+    backups: list[BackupLocation] = []
+
+    def steps(self) -> list[tuple[int, int, Step]]:
+        """Every step with its phase and step index, in runbook order."""
+        return [(p, s, step) for p, phase in enumerate(self.phases) for s, step in enumerate(phase.steps)]
+
+
+class LoadedRunbook:
+    """A validated runbook together with its source, so later checks can still point at lines."""
+
+    def __init__(self, model: Runbook, source: TomlSource, origin: str) -> None:
+        self.model = model
+        self.source = source
+        self.origin = origin
+
+    @property
+    def id(self) -> str:
+        return self.model.runbook.id
+
+
+BUILTIN = ("salonmanager",)
+
+
+def load_runbook(ref: str | Path) -> LoadedRunbook:
+    """Load a built-in runbook by name or a runbook file by path, strictly."""
+    text_ref = str(ref)
+    if text_ref in BUILTIN:
+        resource = resources.files("console.runbooks").joinpath(f"{text_ref}.toml")
+        source = parse_toml(
+            resource.read_text(encoding="utf-8"), f"<built-in runbook {text_ref}>", cls=RunbookError
+        )
+        origin = f"built-in:{text_ref}"
+    else:
+        path = Path(text_ref).expanduser()
+        source = load_toml(path, cls=RunbookError)
+        origin = str(path)
+    model = validate(Runbook, source, cls=RunbookError)
+    _check_consistency(model, source)
+    return LoadedRunbook(model, source, origin)
+
+
+def _check_consistency(model: Runbook, source: TomlSource) -> None:
+    """Cross-field rules pydantic cannot express field by field."""
+    from actions import registry  # local: actions import console, not the other way at import time
+
+    seen_phase: set[str] = set()
+    seen_step: dict[str, tuple[Any, ...]] = {}
+    for p, phase in enumerate(model.phases):
+        if phase.id in seen_phase:
+            raise source.error(("phases", p, "id"), f"duplicate phase id {phase.id!r}", RunbookError)
+        seen_phase.add(phase.id)
+    for p, s, step in model.steps():
+        loc = ("phases", p, "steps", s)
+        if step.id in seen_step:
+            raise source.error((*loc, "id"), f"duplicate step id {step.id!r}", RunbookError)
+        seen_step[step.id] = loc
+        action = registry.get(step.kind)
+        if action is None:
+            raise source.error(
+                (*loc, "kind"),
+                f"unknown step kind {step.kind!r}; known kinds: {', '.join(registry.kinds())}",
+                RunbookError,
+            )
+        problem = action.check_step(step)
+        if problem:
+            raise source.error((*loc, problem[0]), problem[1], RunbookError)
+        for name, option in step.variant.items():
+            variant = model.variants.get(name)
+            if variant is None:
+                raise source.error(
+                    (*loc, "variant", name), f"variant {name!r} is not declared in [variants]", RunbookError
+                )
+            if option not in variant.options:
+                raise source.error(
+                    (*loc, "variant", name),
+                    f"{option!r} is not an option of variant {name!r} ({', '.join(variant.options)})",
+                    RunbookError,
+                )
+        if step.destructive and not step.confirm:
+            raise source.error(
+                (*loc, "confirm"), "a destructive step needs a confirmation word", RunbookError
+            )
+        for i, check in enumerate(step.checks):
+            if any(c.id == check.id for c in step.checks[:i]):
+                raise source.error(
+                    (*loc, "checks", i, "id"), f"duplicate check id {check.id!r}", RunbookError
+                )
+    seen_comm: set[str] = set()
+    for c, comm in enumerate(model.comms):
+        if comm.id in seen_comm:
+            raise source.error(("comms", c, "id"), f"duplicate comms id {comm.id!r}", RunbookError)
+        seen_comm.add(comm.id)
+
+
+def placeholders(step: Step) -> list[tuple[str, str]]:
+    """``(field, placeholder)`` for every ``{{ x.y }}`` a step uses, in order."""
+    found: list[tuple[str, str]] = []
+    fields: list[tuple[str, str]] = [("cwd", step.cwd)]
+    fields += [(f"commands[{i}]", c) for i, c in enumerate(step.commands)]
+    fields += [(f"params.{k}", v) for k, v in step.params.items() if isinstance(v, str)]
+    if step.targets:
+        fields.append(("targets", step.targets))
+    for field_name, text in fields:
+        found.extend((field_name, m.group(1)) for m in PLACEHOLDER.finditer(text))
+    return found

@@ -1,0 +1,84 @@
+"""Resolving ``env:NAME`` / ``file:PATH`` references, and keeping resolved values out of output.
+
+Every value resolved here is remembered by the :class:`Redactor`, which output spooling, the
+journal writer and the report pass text through.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .errors import SecretError
+
+REDACTED = "********"
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/@\s:]+(?::[^/@\s]*)?)@", re.I)
+
+
+class Redactor:
+    """Replaces every known secret value (and URL user-info) with a fixed mask."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+
+    def add(self, value: str) -> None:
+        if len(value) >= 3:
+            self._values.add(value)
+
+    @property
+    def values(self) -> frozenset[str]:
+        return frozenset(self._values)
+
+    def text(self, text: str) -> str:
+        for value in sorted(self._values, key=len, reverse=True):
+            text = text.replace(value, REDACTED)
+        return _URL_USERINFO.sub(lambda m: f"{m['scheme']}{REDACTED}@", text)
+
+    def bytes(self, data: bytes) -> bytes:
+        for value in sorted(self._values, key=len, reverse=True):
+            data = data.replace(value.encode(), REDACTED.encode())
+        return data
+
+    def longest(self) -> int:
+        return max((len(v.encode()) for v in self._values), default=0)
+
+
+def resolve_ref(ref: str, *, where: str, redactor: Redactor | None = None) -> str:
+    """Resolve one reference; ``where`` names the config key for the error message."""
+    if ref.startswith("env:"):
+        name = ref[4:]
+        value = os.environ.get(name)
+        if value is None:
+            raise SecretError(f"{where}: environment variable {name} is not set")
+    elif ref.startswith("file:"):
+        path = Path(os.path.expanduser(ref[5:]))
+        try:
+            value = path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise SecretError(f"{where}: cannot read secret file {path}: {exc.strerror}") from None
+    else:
+        raise SecretError(f"{where}: not a secret reference (use env:NAME or file:PATH)")
+    if redactor is not None:
+        redactor.add(value)
+    return value
+
+
+def lookup(model: Any, dotted: str) -> Any:
+    """Follow ``a.b.c`` through nested pydantic models; KeyError if any part is missing."""
+    node = model
+    for part in dotted.split("."):
+        if node is None:
+            raise KeyError(dotted)
+        if isinstance(node, dict):
+            if part not in node:
+                raise KeyError(dotted)
+            node = node[part]
+        elif hasattr(node, "model_fields") and part in type(node).model_fields:
+            node = getattr(node, part)
+        else:
+            raise KeyError(dotted)
+    if node is None:
+        raise KeyError(dotted)
+    return node

@@ -1,0 +1,243 @@
+"""Incident state as a pure fold of journal records.
+
+The same :func:`apply` serves live updates, resume after a crash and the report: nothing about an
+incident is known that is not in its journal. Derived facts (a manual step's status, the current
+phase) are computed from the folded state, never stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .plan import Plan
+
+TERMINAL = ("succeeded", "failed", "cancelled", "timed_out", "skipped")
+RETRYABLE = ("failed", "cancelled", "timed_out", "interrupted")
+
+
+@dataclass
+class Attempt:
+    number: int
+    started_at: str
+    started_by: str
+    hosts: tuple[str, ...]
+    finished_at: str | None = None
+    outcome: str | None = None
+    error: str = ""
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class StepState:
+    id: str
+    status: str = "pending"
+    attempts: list[Attempt] = field(default_factory=list)
+    skip_reason: str = ""
+    skipped_by: str = ""
+    cancel_requested: bool = False
+
+    @property
+    def attempt(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+
+@dataclass
+class Tick:
+    step: str
+    check: str
+    result: str
+    note: str
+    by: str
+    at: str
+
+
+@dataclass
+class IncidentState:
+    id: str = ""
+    plan: Plan | None = None
+    status: str = "new"
+    severity: str = ""
+    trigger: str = ""
+    detected_at: str = ""
+    opened_at: str = ""
+    opened_by: str = ""
+    closed_at: str = ""
+    closed_by: str = ""
+    outcome: str = ""
+    summary: str = ""
+    driver: str | None = None
+    steps: dict[str, StepState] = field(default_factory=dict)
+    ticks: dict[tuple[str, str], Tick] = field(default_factory=dict)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    comms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refusals: list[dict[str, Any]] = field(default_factory=list)
+    seat_changes: list[dict[str, Any]] = field(default_factory=list)
+    resumes: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    seq: int = 0
+
+    @property
+    def running(self) -> str | None:
+        return next((s.id for s in self.steps.values() if s.status == "running"), None)
+
+    def step_status(self, step_id: str) -> str:
+        """A manual step's status comes from its ticks; other steps from their runs."""
+        assert self.plan is not None
+        planned = self.plan.steps[step_id]
+        state = self.steps[step_id]
+        if planned.automated or state.status == "skipped":
+            return state.status
+        results = [self.ticks.get((step_id, cid)) for cid, _ in planned.checks]
+        if any(t is None for t in results):
+            return "pending"
+        return "failed" if any(t.result == "fail" for t in results if t) else "succeeded"
+
+    def open_checks(self) -> list[tuple[str, str, str]]:
+        """``(step, check, text)`` of every manual check nobody has ticked yet."""
+        assert self.plan is not None
+        return [
+            (step.id, cid, text)
+            for step in self.plan.ordered_steps()
+            for cid, text in step.checks
+            if (step.id, cid) not in self.ticks and self.steps[step.id].status != "skipped"
+        ]
+
+
+def fold(records: list[dict[str, Any]]) -> IncidentState:
+    state = IncidentState()
+    for record in records:
+        apply(state, record)
+    return state
+
+
+def apply(state: IncidentState, record: dict[str, Any]) -> IncidentState:
+    """Apply one journal record. Unknown types are ignored so newer journals stay readable."""
+    handler = _HANDLERS.get(record["type"])
+    if handler is not None:
+        handler(state, record, record["data"])
+    state.seq = record["seq"]
+    return state
+
+
+def _opened(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.id = data["incident"]
+    state.plan = Plan.from_dict(data["plan"])
+    state.status = "open"
+    state.severity = data["severity"]
+    state.trigger = data["trigger"]
+    state.detected_at = data["detected_at"]
+    state.opened_at = record["ts"]
+    state.opened_by = record["actor"]
+    state.steps = {s.id: StepState(s.id) for s in state.plan.ordered_steps()}
+
+
+def _seat(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.driver = data.get("to")
+    state.seat_changes.append({"at": record["ts"], "type": record["type"], "by": record["actor"], **data})
+
+
+def _started(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    step = state.steps[data["step"]]
+    step.status = "running"
+    step.cancel_requested = False
+    step.attempts.append(Attempt(data["attempt"], record["ts"], record["actor"], tuple(data["hosts"])))
+
+
+def _host_finished(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    attempt = state.steps[data["step"]].attempt
+    if attempt is not None:
+        attempt.results[data["host"]] = {**data["result"], "at": record["ts"]}
+
+
+def _finished(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    step = state.steps[data["step"]]
+    step.status = data["outcome"]
+    step.cancel_requested = False
+    if step.attempt is not None:
+        step.attempt.finished_at = record["ts"]
+        step.attempt.outcome = data["outcome"]
+        step.attempt.error = data.get("error", "")
+
+
+def _cancel_requested(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.steps[data["step"]].cancel_requested = True
+
+
+def _interrupted(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    step = state.steps[data["step"]]
+    step.status = "interrupted"
+    if step.attempt is not None:
+        step.attempt.finished_at = record["ts"]
+        step.attempt.outcome = "interrupted"
+        step.attempt.error = "interrupted - outcome unknown"
+
+
+def _skipped(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    step = state.steps[data["step"]]
+    step.status = "skipped"
+    step.skip_reason = data["reason"]
+    step.skipped_by = record["actor"]
+
+
+def _ticked(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    key = (data["step"], data["check"])
+    state.ticks[key] = Tick(
+        data["step"], data["check"], data["result"], data.get("note", ""), record["actor"], record["ts"]
+    )
+
+
+def _note(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.notes.append({"at": record["ts"], "by": record["actor"], "text": data["text"]})
+
+
+def _comms(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.comms[data["comm"]] = {"at": record["ts"], "by": record["actor"], **data}
+
+
+def _refused(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.refusals.append({"at": record["ts"], "by": record["actor"], "role": record["role"], **data})
+
+
+def _resumed(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.resumes.append({"at": record["ts"], "by": record["actor"], **data})
+    state.driver = None
+
+
+def _decision(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.decisions.append({"at": record["ts"], "by": record["actor"], **data})
+
+
+def _severity(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.severity = data["severity"]
+
+
+def _closed(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.status = "closed"
+    state.closed_at = record["ts"]
+    state.closed_by = record["actor"]
+    state.outcome = data["outcome"]
+    state.summary = data.get("summary", "")
+    state.driver = None
+
+
+_HANDLERS = {
+    "incident.opened": _opened,
+    "seat.taken": _seat,
+    "seat.released": _seat,
+    "seat.handed_over": _seat,
+    "step.started": _started,
+    "step.host_finished": _host_finished,
+    "step.finished": _finished,
+    "step.cancel_requested": _cancel_requested,
+    "step.interrupted": _interrupted,
+    "step.skipped": _skipped,
+    "check.ticked": _ticked,
+    "note.added": _note,
+    "comms.sent": _comms,
+    "command.refused": _refused,
+    "incident.resumed": _resumed,
+    "decision.recorded": _decision,
+    "severity.changed": _severity,
+    "incident.closed": _closed,
+}
