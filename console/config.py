@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from .errors import ConfigError
 from .runbook import Ident
@@ -25,6 +25,9 @@ def _secret_ref(value: str) -> str:
         return value
     raise ValueError("inline secrets are not allowed: write env:NAME or file:PATH")
 
+
+# Field names that hold secret references wherever they appear in the config.
+SECRET_FIELDS = ("password", "webhook_url", "url")
 
 SecretRef = Annotated[str, AfterValidator(_secret_ref)]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -171,9 +174,7 @@ def _check_references(cfg: LoadedConfig) -> None:
         for member in members:
             if member not in model.hosts:
                 known = ", ".join(sorted(model.hosts))
-                raise cfg.error(
-                    ("groups", group), f"host {member!r} is not defined in [hosts] (defined: {known})"
-                )
+                raise cfg.error(("groups", group), f"host {member!r} is not defined in [hosts] (defined: {known})")
     for name, host in model.hosts.items():
         for key in ("identity_file", "known_hosts"):
             value = getattr(host, key)
@@ -191,3 +192,23 @@ def _check_references(cfg: LoadedConfig) -> None:
         seen_users.add(user.name)
         if not user.public_keys and not user.authorized_keys:
             raise cfg.error(("server", "users", i), "give public_keys or authorized_keys")
+
+
+def secret_refs(node: object, prefix: str = "") -> list[tuple[str, str]]:
+    """``(key path, reference)`` of every secret reference set in the config."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            value = getattr(node, name)
+            key = f"{prefix}{name}"
+            if name in SECRET_FIELDS and isinstance(value, str) and value.startswith(("env:", "file:")):
+                found.append((key, value))
+            else:
+                found.extend(secret_refs(value, key + "."))
+    elif isinstance(node, dict):
+        for name, value in node.items():
+            found.extend(secret_refs(value, f"{prefix}{name}."))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found.extend(secret_refs(value, f"{prefix}{i}."))
+    return found

@@ -23,7 +23,7 @@ from actions.base import StepRun, Target
 from actions.ssh import ConnectionPool
 
 from .clock import Clock, SystemClock, iso
-from .config import LoadedConfig
+from .config import LoadedConfig, secret_refs
 from .errors import CommandRefused, IncidentError, SecretError, WarroomError
 from .journal import Journal
 from .plan import Plan, PlannedStep
@@ -194,9 +194,7 @@ class Engine:
         except WarroomError:
             os.close(lock_fd)
             raise
-        engine = cls(
-            directory, journal, records, clock=clock, config=config, redactor=redactor, lock_fd=lock_fd
-        )
+        engine = cls(directory, journal, records, clock=clock, config=config, redactor=redactor, lock_fd=lock_fd)
         if not records or records[0]["type"] != "incident.opened":
             engine.journal.close()
             os.close(lock_fd)
@@ -264,9 +262,7 @@ class Engine:
             raise self.refuse(actor, command, f"incident is {self.state.status}", **args)
         if seat and self.state.driver != actor.name:
             holder = self.state.driver or "nobody"
-            raise self.refuse(
-                actor, command, f"{actor.name} does not hold the driver seat (driver: {holder})", **args
-            )
+            raise self.refuse(actor, command, f"{actor.name} does not hold the driver seat (driver: {holder})", **args)
 
     def _step(self, actor: Actor, command: str, step_id: str) -> PlannedStep:
         step = self.plan.steps.get(step_id)
@@ -283,9 +279,7 @@ class Engine:
         try:
             ref = lookup(self.config.model, key)
         except KeyError:
-            raise SecretError(
-                f"{self.config.source.name}: {key}: missing (needed by step {step_id})"
-            ) from None
+            raise SecretError(f"{self.config.source.name}: {key}: missing (needed by step {step_id})") from None
         return resolve_ref(ref, where=f"{self.config.source.name}: {key}", redactor=self.redactor)
 
     # ----- the driver seat -------------------------------------------------------------------
@@ -295,9 +289,7 @@ class Engine:
         if self.state.driver == actor.name:
             raise self.refuse(actor, "take-seat", f"{actor.name} already drives")
         if self.state.driver is not None:
-            raise self.refuse(
-                actor, "take-seat", f"the seat is held by {self.state.driver}; ask for a hand-over"
-            )
+            raise self.refuse(actor, "take-seat", f"the seat is held by {self.state.driver}; ask for a hand-over")
         self._commit("seat.taken", {"from": None, "to": actor.name}, actor)
 
     def release_seat(self, actor: Actor) -> None:
@@ -339,9 +331,7 @@ class Engine:
 
     def _launch(self, actor: Actor, step: PlannedStep, confirm: str, command: str) -> asyncio.Task[None]:
         if not step.automated:
-            raise self.refuse(
-                actor, command, f"step {step.id} is a manual checklist: tick its checks", step=step.id
-            )
+            raise self.refuse(actor, command, f"step {step.id} is a manual checklist: tick its checks", step=step.id)
         running = self.state.running
         if running is not None:
             raise self.refuse(actor, command, f"step {running} is still running", step=step.id)
@@ -385,11 +375,7 @@ class Engine:
         try:
             for host in step.hosts:
                 result = run.outcomes.get(host)
-                data = (
-                    result.to_dict()
-                    if result
-                    else {"host": host, "status": "error", "error": error or "not run"}
-                )
+                data = result.to_dict() if result else {"host": host, "status": "error", "error": error or "not run"}
                 self._commit(
                     "step.host_finished",
                     {"step": step.id, "attempt": ctx.attempt, "host": host, "result": data},
@@ -446,9 +432,7 @@ class Engine:
             raise self.refuse(actor, "tick", f"result must be pass, fail or na, not {result!r}", step=step_id)
         if self.state.steps[step_id].status == "skipped":
             raise self.refuse(actor, "tick", f"step {step_id} was skipped", step=step_id)
-        self._commit(
-            "check.ticked", {"step": step_id, "check": check_id, "result": result, "note": note}, actor
-        )
+        self._commit("check.ticked", {"step": step_id, "check": check_id, "result": result, "note": note}, actor)
 
     def add_note(self, actor: Actor, text: str) -> None:
         self._require(actor, "note")
@@ -486,9 +470,7 @@ class Engine:
             raise self.refuse(
                 actor, "severity", f"unknown severity {severity!r} (defined: {', '.join(self.plan.severity)})"
             )
-        self._commit(
-            "severity.changed", {"severity": severity, "was": self.state.severity, "reason": reason}, actor
-        )
+        self._commit("severity.changed", {"severity": severity, "was": self.state.severity, "reason": reason}, actor)
 
     def close(self, actor: Actor, outcome: str = "resolved", summary: str = "") -> None:
         self._require(actor, "close")
@@ -518,9 +500,7 @@ def _lock(directory: Path, incident_id: str) -> int:
     except BlockingIOError:
         holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
         os.close(fd)
-        raise IncidentError(
-            f"incident {incident_id} is open in another warroom process (pid {holder})"
-        ) from None
+        raise IncidentError(f"incident {incident_id} is open in another warroom process (pid {holder})") from None
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
     return fd
@@ -531,28 +511,9 @@ def _redactor_for(config: LoadedConfig | None) -> Redactor:
     redactor = Redactor()
     if config is None:
         return redactor
-    for ref in _secret_refs(config.model):
+    for key, ref in secret_refs(config.model):
         try:
-            resolve_ref(ref, where="", redactor=redactor)
+            resolve_ref(ref, where=key, redactor=redactor)
         except SecretError:
-            continue  # not resolvable now; it will be masked when a step resolves it
+            continue  # not resolvable now; it is masked once a step resolves it
     return redactor
-
-
-def _secret_refs(node: Any) -> list[str]:
-    found: list[str] = []
-    if hasattr(node, "model_fields"):
-        for name in type(node).model_fields:
-            value = getattr(node, name)
-            if name in ("password", "webhook_url", "url") and isinstance(value, str) and ":" in value:
-                if value.startswith(("env:", "file:")):
-                    found.append(value)
-            else:
-                found.extend(_secret_refs(value))
-    elif isinstance(node, dict):
-        for value in node.values():
-            found.extend(_secret_refs(value))
-    elif isinstance(node, list):
-        for value in node:
-            found.extend(_secret_refs(value))
-    return found

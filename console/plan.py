@@ -11,16 +11,15 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from actions import registry
 from actions.base import Target
 
-from .config import LoadedConfig
+from .config import SECRET_FIELDS, LoadedConfig
 from .errors import ConfigError, RunbookError
 from .runbook import PLACEHOLDER, LoadedRunbook, placeholders
 from .secrets import lookup
-
-# Config keys a runbook may not read through a placeholder: they hold secret references.
-SECRET_FIELDS = ("password", "webhook_url", "url")
 
 
 @dataclass(frozen=True)
@@ -246,7 +245,7 @@ def _render(text: str, config: LoadedConfig, runbook: LoadedRunbook, loc: tuple,
             ) from None
         if isinstance(found, list):
             return " ".join(str(v) for v in found)
-        if hasattr(found, "model_fields"):
+        if isinstance(found, BaseModel):
             raise runbook.source.error(loc, f"placeholder {key!r} names a table, not a value", RunbookError)
         return str(found)
 

@@ -183,9 +183,7 @@ def load_runbook(ref: str | Path) -> LoadedRunbook:
     text_ref = str(ref)
     if text_ref in BUILTIN:
         resource = resources.files("console.runbooks").joinpath(f"{text_ref}.toml")
-        source = parse_toml(
-            resource.read_text(encoding="utf-8"), f"<built-in runbook {text_ref}>", cls=RunbookError
-        )
+        source = parse_toml(resource.read_text(encoding="utf-8"), f"<built-in runbook {text_ref}>", cls=RunbookError)
         origin = f"built-in:{text_ref}"
     else:
         path = Path(text_ref).expanduser()
@@ -234,14 +232,10 @@ def _check_consistency(model: Runbook, source: TomlSource) -> None:
                     RunbookError,
                 )
         if step.destructive and not step.confirm:
-            raise source.error(
-                (*loc, "confirm"), "a destructive step needs a confirmation word", RunbookError
-            )
+            raise source.error((*loc, "confirm"), "a destructive step needs a confirmation word", RunbookError)
         for i, check in enumerate(step.checks):
             if any(c.id == check.id for c in step.checks[:i]):
-                raise source.error(
-                    (*loc, "checks", i, "id"), f"duplicate check id {check.id!r}", RunbookError
-                )
+                raise source.error((*loc, "checks", i, "id"), f"duplicate check id {check.id!r}", RunbookError)
     seen_comm: set[str] = set()
     for c, comm in enumerate(model.comms):
         if comm.id in seen_comm:

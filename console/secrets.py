@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from .errors import SecretError
 
 REDACTED = "********"
@@ -75,7 +77,7 @@ def lookup(model: Any, dotted: str) -> Any:
             if part not in node:
                 raise KeyError(dotted)
             node = node[part]
-        elif hasattr(node, "model_fields") and part in type(node).model_fields:
+        elif isinstance(node, BaseModel) and part in type(node).model_fields:
             node = getattr(node, part)
         else:
             raise KeyError(dotted)

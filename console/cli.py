@@ -1,0 +1,188 @@
+"""The ``warroom`` command line. Every failure is one titled line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from pathlib import Path
+
+from .config import LoadedConfig, load_config
+from .engine import Actor
+from .errors import InputError, WarroomError
+from .headless import HeadlessOptions, run_headless
+from .incidents import list_incidents
+from .journal import verify
+from .locate import incident_dir, state_root
+from .plan import build_plan
+from .plan_text import render_plan
+from .preflight import check_hosts, render_checks
+from .runbook import LoadedRunbook, load_runbook
+from .starter import write_starter
+
+SEVERITIES = ("P0", "P1", "P2", "P3")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="warroom", description="Drive an incident rollback step by step, with a journal and a report."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser, required: bool = True) -> None:
+        p.add_argument("-c", "--config", required=required, help="config file (see config.toml.example)")
+        p.add_argument("--runbook", help="runbook name or file (default: the config's environment.runbook)")
+
+    p = sub.add_parser("init", help="write a starter config for the built-in runbook")
+    p.add_argument("-o", "--output", default="config.toml", help="where to write it (default: config.toml)")
+    p.add_argument("--runbook", default="salonmanager", help="runbook name or file")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    p = sub.add_parser("check", help="validate the config and preflight every host")
+    with_config(p)
+
+    p = sub.add_parser("plan", help="print the resolved runbook without touching anything")
+    with_config(p)
+    p.add_argument("--severity", choices=SEVERITIES, help="mark this severity's RTO and rollback rule")
+
+    p = sub.add_parser("run", help="open (or resume) an incident and run the rollback")
+    with_config(p)
+    p.add_argument("--headless", action="store_true", help="no screen: run every automated step in order")
+    p.add_argument("--severity", default="P0", help="incident severity (default P0)")
+    p.add_argument("--trigger", default="unspecified", help="what triggered the rollback")
+    p.add_argument("--incident", help="resume this incident (id or directory)")
+    p.add_argument("--retry", action="append", default=[], metavar="STEP", help="retry this failed step")
+    p.add_argument("--skip", action="append", default=[], metavar="STEP", help="skip this step (with --reason)")
+    p.add_argument("--reason", default="", help="why the --skip steps are skipped")
+    p.add_argument("--as", dest="actor", default=None, help="who drives (default: the login name)")
+    p.add_argument("--state-dir", help="where incidents are kept (default: from the config)")
+    p.add_argument("-v", "--verbose", action="store_true", help="stream every output line")
+
+    p = sub.add_parser("incidents", help="list incidents and their status")
+    p.add_argument("-c", "--config", help="config file (for its state_dir)")
+    p.add_argument("--state-dir", help="where incidents are kept")
+
+    p = sub.add_parser("journal", help="journal tools")
+    jsub = p.add_subparsers(dest="journal_command", required=True, metavar="ACTION")
+    v = jsub.add_parser("verify", help="check an incident journal's checksums and chain")
+    v.add_argument("incident", help="incident id, directory or journal file")
+    v.add_argument("-c", "--config", help="config file (for its state_dir)")
+    v.add_argument("--state-dir", help="where incidents are kept")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> tuple[LoadedConfig, LoadedRunbook]:
+    config = load_config(args.config)
+    runbook = load_runbook(args.runbook or config.model.environment.runbook)
+    return config, runbook
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    runbook = load_runbook(args.runbook)
+    path = Path(args.output)
+    write_starter(runbook, path, force=args.force)
+    print(f"wrote {path} for runbook {runbook.id}; edit the hosts, then: warroom check -c {path}")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    config, runbook = _load(args)
+    plan = build_plan(runbook, config)
+    print(f"{config.source.name}: valid; runbook {runbook.id} {runbook.model.runbook.version}: valid")
+    targets = list(plan.targets.values())
+    if not targets:
+        print("no hosts are targeted by this runbook")
+        return 0
+    rows = asyncio.run(check_hosts(targets))
+    sys.stdout.write(render_checks(rows))
+    failed = [t.name for t, stage, _ in rows if stage != "ok"]
+    if failed:
+        print(f"{len(failed)} of {len(rows)} hosts failed: {', '.join(failed)}")
+        return 1
+    print(f"all {len(rows)} hosts ready")
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    config, runbook = _load(args)
+    sys.stdout.write(render_plan(build_plan(runbook, config), args.severity))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    config, runbook = _load(args)
+    plan = build_plan(runbook, config)
+    if args.severity not in plan.severity:
+        raise InputError(f"--severity {args.severity}: runbook {runbook.id} defines {', '.join(plan.severity)}")
+    if args.skip and not args.reason:
+        raise InputError("--skip needs --reason: say why the step is skipped")
+    if not args.headless:
+        raise InputError("the interactive console is not available yet in this build; use --headless")
+    root = state_root(config, args.state_dir)
+    options = HeadlessOptions(
+        severity=args.severity,
+        trigger=args.trigger,
+        incident=incident_dir(root, args.incident) if args.incident else None,
+        retry=tuple(args.retry),
+        skip=tuple(args.skip),
+        reason=args.reason,
+        verbose=args.verbose,
+    )
+    actor = Actor(args.actor or getpass.getuser(), "driver")
+    return asyncio.run(run_headless(plan, config, root, actor, options))
+
+
+def _root_for(args: argparse.Namespace) -> Path:
+    config = load_config(args.config) if args.config else None
+    return state_root(config, args.state_dir)
+
+
+def _cmd_incidents(args: argparse.Namespace) -> int:
+    rows = list_incidents(_root_for(args))
+    if not rows:
+        print("no incidents")
+        return 0
+    print(f"{'INCIDENT':<22} {'STATUS':<34} {'SEV':<4} {'RUNBOOK':<20} {'OPENED':<25} {'STEPS':<7} DRIVER")
+    for r in rows:
+        steps = f"{r.done}/{r.total}"
+        print(f"{r.id:<22} {r.status:<34} {r.severity:<4} {r.runbook:<20} {r.opened_at:<25} {steps:<7} {r.driver}")
+    return 0
+
+
+def _cmd_journal(args: argparse.Namespace) -> int:
+    directory = incident_dir(_root_for(args), args.incident)
+    path = directory / "journal.jsonl"
+    records = verify(path)
+    last = records[-1] if records else None
+    if last:
+        print(f"{path}: ok, {len(records)} records, chain intact, last #{last['seq']} {last['type']} at {last['ts']}")
+    else:
+        print(f"{path}: ok, empty")
+    return 0
+
+
+COMMANDS = {
+    "init": _cmd_init,
+    "check": _cmd_check,
+    "plan": _cmd_plan,
+    "run": _cmd_run,
+    "incidents": _cmd_incidents,
+    "journal": _cmd_journal,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except WarroomError as exc:
+        print(f"warroom: {exc.title}: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, InputError) else 1
+    except KeyboardInterrupt:
+        print("warroom: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""``warroom run --headless``: every automated step in order, plain progress lines, no screen.
+
+It stops at the first failure (exit 1) and never re-runs a step whose outcome is unknown: an
+interrupted step waits for the operator's explicit ``--retry`` or ``--skip``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from .clock import Clock, SystemClock, parse_iso
+from .config import LoadedConfig
+from .engine import Actor, Engine, Output
+from .errors import CommandRefused
+from .plan import Plan, PlannedStep
+from .sanitize import neutralise
+
+TAIL_LINES = 15
+
+
+@dataclass
+class HeadlessOptions:
+    severity: str = "P0"
+    trigger: str = "unspecified"
+    incident: Path | None = None
+    retry: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    reason: str = ""
+    verbose: bool = False
+
+
+class Printer:
+    """Plain progress lines, time-stamped relative to the incident start."""
+
+    def __init__(self, out: TextIO, clock: Clock, opened_at: str) -> None:
+        self.out = out
+        self.clock = clock
+        self.start = parse_iso(opened_at)
+
+    def line(self, text: str) -> None:
+        elapsed = int((self.clock.now() - self.start).total_seconds())
+        sign = "-" if elapsed < 0 else ""
+        elapsed = abs(elapsed)
+        self.out.write(f"[T+{sign}{elapsed // 60:02d}:{elapsed % 60:02d}] {text}\n")
+        self.out.flush()
+
+
+async def run_headless(
+    plan: Plan,
+    config: LoadedConfig,
+    state_root: Path,
+    actor: Actor,
+    options: HeadlessOptions,
+    *,
+    out: TextIO = sys.stdout,
+    clock: Clock | None = None,
+) -> int:
+    clock = clock or SystemClock()
+    if options.incident is not None:
+        engine = Engine.resume(options.incident, actor, clock=clock, config=config)
+    else:
+        engine = Engine.open(
+            state_root,
+            plan,
+            actor,
+            severity=options.severity,
+            trigger=options.trigger,
+            clock=clock,
+            config=config,
+        )
+    try:
+        return await _drive(engine, actor, options, out, clock)
+    finally:
+        await engine.aclose()
+
+
+async def _drive(engine: Engine, actor: Actor, options: HeadlessOptions, out: TextIO, clock: Clock) -> int:
+    state = engine.state
+    plan = engine.plan
+    printer = Printer(out, clock, state.opened_at)
+    severity = plan.severity[state.severity]
+    verb = "resumed" if options.incident else "opened"
+    printer.line(
+        f"incident {state.id} {verb}: {plan.runbook['title']} {plan.runbook['version']} on {plan.environment}, "
+        f"{state.severity} {severity['label']}, RTO {severity['rto_minutes']} min, trigger: {state.trigger}"
+    )
+    printer.line(f"journal: {engine.journal.path}")
+    for resume in state.resumes[-1:]:
+        if "torn_record" in resume:
+            torn = resume["torn_record"]
+            printer.line(f"! a torn last record ({torn['bytes']} bytes) was set aside as {torn['saved_as']}")
+    interrupted = [s.id for s in state.steps.values() if s.status == "interrupted"]
+    for step_id in interrupted:
+        printer.line(f"! step {step_id} was interrupted - outcome unknown")
+    if state.status != "open":
+        printer.line(f"incident is {state.status}; nothing to run")
+        return 1
+    if state.driver is None:
+        engine.take_seat(actor)
+    try:
+        for step_id in options.skip:
+            engine.skip_step(actor, step_id, options.reason or "skipped from the command line")
+            printer.line(f"- {step_id} skipped: {options.reason or 'skipped from the command line'}")
+    except CommandRefused as exc:
+        printer.line(f"✗ {exc}")
+        return 1
+    if options.verbose:
+        engine.subscribe(lambda event: _echo(event, out))
+    loop = asyncio.get_running_loop()
+    with _cancel_on_signals(loop, engine, actor, printer):
+        for step in plan.ordered_steps():
+            if not step.automated:
+                continue
+            status = engine.state.steps[step.id].status
+            if status in ("succeeded", "skipped"):
+                continue
+            retry = status in ("failed", "cancelled", "timed_out", "interrupted")
+            if retry and step.id not in options.retry:
+                printer.line(
+                    f"✗ step {step.id} is {status}"
+                    + (" - outcome unknown; check the hosts" if status == "interrupted" else "")
+                    + f"; rerun with --retry {step.id} or --skip {step.id} --reason TEXT"
+                )
+                return 1
+            ok = await _run_one(engine, actor, step, retry, printer)
+            if not ok:
+                printer.line(
+                    f"stopped. Resume with: warroom run -c CONFIG --headless --incident {engine.state.id} "
+                    f"(--retry {step.id} or --skip {step.id} --reason TEXT)"
+                )
+                return 1
+    printer.line("all automated steps succeeded")
+    open_checks = engine.state.open_checks()
+    if open_checks:
+        printer.line(f"{len(open_checks)} manual checks still open:")
+        for step_id, _, text in open_checks:
+            out.write(f"    [ ] {plan.steps[step_id].title}: {text}\n")
+    return 0
+
+
+async def _run_one(engine: Engine, actor: Actor, step: PlannedStep, retry: bool, printer: Printer) -> bool:
+    phase = engine.plan.phase_of(step.id)
+    marker = " [destructive]" if step.destructive else ""
+    verb = "retry" if retry else "run"
+    printer.line(f"▶ {phase.title} / {step.id}: {step.title} ({verb} on {', '.join(step.hosts)}){marker}")
+    try:
+        status = await engine.run_step(actor, step.id, confirm=step.confirm, retry=retry)
+    except CommandRefused as exc:
+        printer.line(f"✗ {exc}")
+        return False
+    attempt = engine.state.steps[step.id].attempt
+    assert attempt is not None
+    for host in step.hosts:
+        result = attempt.results.get(host, {})
+        code = result.get("exit_code")
+        detail = f"exit {code}" if code is not None else result.get("error", "no result")
+        line = f"   {host}: {result.get('status', '?')} ({detail}, {result.get('duration', 0):.1f}s)"
+        printer.out.write(neutralise(line) + "\n")
+        if result.get("status") != "ok":
+            if result.get("error") and code is not None:
+                printer.out.write(f"     {neutralise(result['error'])}\n")
+            _print_tail(engine.output_path(step.id, attempt.number, host), printer.out)
+    mark = "✓" if status == "succeeded" else "✗"
+    printer.line(f"{mark} {step.id} {status}" + (f": {neutralise(attempt.error)}" if attempt.error else ""))
+    return status == "succeeded"
+
+
+def _print_tail(path: Path, out: TextIO) -> None:
+    if not path.exists():
+        return
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 8192))
+        lines = handle.read().decode("utf-8", errors="replace").splitlines()[-TAIL_LINES:]
+    for line in lines:
+        out.write(f"     | {neutralise(line)}\n")
+    out.write(f"     (full output: {path})\n")
+
+
+def _echo(event: object, out: TextIO) -> None:
+    if isinstance(event, Output):
+        for line in event.lines:
+            out.write(f"     {event.host}| {neutralise(line)}\n")
+        out.flush()
+
+
+@contextlib.contextmanager
+def _cancel_on_signals(loop: asyncio.AbstractEventLoop, engine: Engine, actor: Actor, printer: Printer):
+    """Ctrl-C or SIGTERM cancels the running step (and its remote processes) first."""
+
+    def cancel(signame: str) -> None:
+        running = engine.state.running
+        if running:
+            printer.line(f"{signame}: cancelling {running} (stopping remote processes)")
+            with contextlib.suppress(CommandRefused):
+                engine.cancel_step(actor, running)
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, cancel, sig.name)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):
+            continue  # not the main thread (tests): no signal handling needed there
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)

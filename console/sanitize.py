@@ -1,0 +1,25 @@
+"""Neutralising terminal control sequences in remote output before anyone sees it.
+
+A host's output can carry escape sequences that would move the cursor, retitle the window or
+worse in the operator's terminal. Everything but newline and tab is shown as a visible escape.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code == 0x1B:
+        return "^["
+    if code < 0x20:
+        return "^" + chr(code + 0x40)
+    return f"\\x{code:02x}"
+
+
+def neutralise(text: str) -> str:
+    """Replace control characters (ESC, CR, BEL, C1, ...) with harmless visible forms."""
+    return _CONTROL.sub(_visible, text)

@@ -1,0 +1,117 @@
+"""Shared fixtures: a lab of real sshd hosts, configs and runbooks written as real files."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sshd import SSHLab
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(config, items):
+    if shutil.which("/usr/sbin/sshd") is None:
+        skip = pytest.mark.skip(reason="OpenSSH server not installed: run ./scripts/test")
+        for item in items:
+            if "sshd" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[SSHLab]:
+    with SSHLab(tmp_path / "lab") as ssh_lab:
+        yield ssh_lab
+
+
+def write_config(
+    path: Path,
+    lab: SSHLab,
+    hosts: list[str],
+    *,
+    groups: dict[str, list[str]] | None = None,
+    known_hosts: Path | None = None,
+    extra: str = "",
+    runbook: str = "salonmanager",
+) -> Path:
+    """A config whose hosts are the lab's sshd instances (started on demand)."""
+    lines = [
+        "[environment]",
+        'name = "test"',
+        f'state_dir = "{path.parent / "state"}"',
+        f'runbook = "{runbook}"',
+        "",
+    ]
+    for name in hosts:
+        host = lab.hosts.get(name) or lab.start(name)
+        lines += [
+            f"[hosts.{name}]",
+            'address = "127.0.0.1"',
+            f"port = {host.port}",
+            f'user = "{lab.user}"',
+            f'identity_file = "{lab.client_key}"',
+            f'known_hosts = "{known_hosts or lab.known_hosts}"',
+            "connect_timeout = 5",
+            "",
+        ]
+    lines.append("[groups]")
+    for group, members in (groups or {"app": hosts}).items():
+        lines.append(f"{group} = [{', '.join(repr(m).replace(chr(39), chr(34)) for m in members)}]")
+    path.write_text("\n".join(lines) + "\n" + textwrap.dedent(extra))
+    return path
+
+
+RUNBOOK_HEAD = """\
+triggers = ["Something broke"]
+
+[runbook]
+id = "testbook"
+title = "Test rollback"
+version = "2.0.0"
+
+[severity.P0]
+label = "Critical"
+response_minutes = 5
+rollback = "yes"
+rto_minutes = 15
+
+[severity.P1]
+label = "High"
+response_minutes = 15
+rollback = "maybe"
+rto_minutes = 30
+"""
+
+
+def write_runbook(path: Path, steps: str, *, phases: int = 1) -> Path:
+    """A small runbook: ``steps`` is TOML for ``[[phases.steps]]`` tables of one phase."""
+    body = RUNBOOK_HEAD + textwrap.dedent(
+        """
+        [[phases]]
+        id = "main"
+        title = "Main"
+        start_minute = 0
+        end_minute = 10
+        """
+    ) + textwrap.dedent(steps)
+    path.write_text(body)
+    return path
+
+
+def ssh_step(step_id: str, *commands: str, targets: str = "app", timeout: int = 30, extra: str = "") -> str:
+    """One ``[[phases.steps]]`` table of kind ssh."""
+    quoted = ", ".join("'" + c + "'" for c in commands)
+    return textwrap.dedent(
+        f"""
+        [[phases.steps]]
+        id = "{step_id}"
+        title = "Step {step_id}"
+        kind = "ssh"
+        targets = "{targets}"
+        timeout = {timeout}
+        commands = [{quoted}]
+        """
+    ) + textwrap.dedent(extra)
