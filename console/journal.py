@@ -66,11 +66,7 @@ def read_records(path: Path, *, tolerate_torn_tail: bool = False) -> tuple[list[
             raise JournalCorrupt(name, number, "not a valid record (edited or damaged)") from None
         seq = record.get("seq")
         if seq != number:
-            if isinstance(seq, int) and seq > number:
-                problem = f"expected seq {number}, found {seq}: record(s) before it were deleted"
-            else:
-                problem = f"expected seq {number}, found {seq}: records were reordered or duplicated"
-            raise JournalCorrupt(name, number, problem)
+            raise JournalCorrupt(name, number, _sequence_problem(lines[number:], number, seq))
         if record.get("hash") != record_hash(record):
             raise JournalCorrupt(name, number, "checksum mismatch: the record was edited")
         if record.get("prev") != prev:
@@ -82,6 +78,16 @@ def read_records(path: Path, *, tolerate_torn_tail: bool = False) -> tuple[list[
             name, len(records) + 1, f"torn record: {len(tail)} bytes without an end (truncated mid-write)"
         )
     return records, tail
+
+
+def _sequence_problem(later: list[bytes], number: int, seq: Any) -> str:
+    """Tell a deleted record from a moved one by looking for the missing seq further on."""
+    marker = f'"seq":{number},'.encode()
+    if any(marker in line for line in later):
+        return f"expected seq {number}, found {seq}: records were reordered"
+    if isinstance(seq, int) and seq > number:
+        return f"expected seq {number}, found {seq}: record {number} was deleted"
+    return f"expected seq {number}, found {seq}: records were reordered or duplicated"
 
 
 def verify(path: Path) -> list[dict[str, Any]]:
