@@ -88,15 +88,19 @@ rto_minutes = 30
 
 def write_runbook(path: Path, steps: str, *, phases: int = 1) -> Path:
     """A small runbook: ``steps`` is TOML for ``[[phases.steps]]`` tables of one phase."""
-    body = RUNBOOK_HEAD + textwrap.dedent(
-        """
+    body = (
+        RUNBOOK_HEAD
+        + textwrap.dedent(
+            """
         [[phases]]
         id = "main"
         title = "Main"
         start_minute = 0
         end_minute = 10
         """
-    ) + textwrap.dedent(steps)
+        )
+        + textwrap.dedent(steps)
+    )
     path.write_text(body)
     return path
 

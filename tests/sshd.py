@@ -138,22 +138,30 @@ class SSHLab:
         path.write_text(f"[127.0.0.1]:{host.port} {key}\n")
         return path
 
-    def ssh_argv(
-        self, host: SSHHost, command: str, *, known_hosts: Path | None = None
-    ) -> list[str]:
+    def ssh_argv(self, host: SSHHost, command: str, *, known_hosts: Path | None = None) -> list[str]:
         """argv for the real OpenSSH client with strict host-key checking and no user config."""
         return [
             "ssh",
-            "-F", "none",
-            "-p", str(host.port),
-            "-i", str(self.client_key),
-            "-o", "IdentitiesOnly=yes",
-            "-o", "IdentityAgent=none",
-            "-o", f"UserKnownHostsFile={known_hosts or self.known_hosts}",
-            "-o", "GlobalKnownHostsFile=/dev/null",
-            "-o", "StrictHostKeyChecking=yes",
-            "-o", "BatchMode=yes",
-            "-o", "ConnectTimeout=5",
+            "-F",
+            "none",
+            "-p",
+            str(host.port),
+            "-i",
+            str(self.client_key),
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "IdentityAgent=none",
+            "-o",
+            f"UserKnownHostsFile={known_hosts or self.known_hosts}",
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=5",
             f"{self.user}@127.0.0.1",
             command,
         ]

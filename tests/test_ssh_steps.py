@@ -107,8 +107,12 @@ async def test_cancel_kills_the_remote_command_on_every_host(tmp_path, lab):
     engine = open_engine(tmp_path, lab, ["h1", "h2"], steps)
     try:
         task = engine.start_step(ALICE, "long")
-        await wait_for(lambda: subprocess.run(["pgrep", "-fc", "sleep 30[01]"], capture_output=True).stdout.strip()
-                       not in (b"", b"0", b"1", b"2", b"3"))
+        await wait_for(
+            lambda: (
+                subprocess.run(["pgrep", "-fc", "sleep 30[01]"], capture_output=True).stdout.strip()
+                not in (b"", b"0", b"1", b"2", b"3")
+            )
+        )
         engine.cancel_step(ALICE, "long")
         await asyncio.wait_for(task, 15)
         assert engine.state.steps["long"].status == "cancelled"
