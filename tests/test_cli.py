@@ -1,0 +1,104 @@
+"""The CLI commands that prepare a rollback: init, check (preflight) and plan."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import tomli_w
+from conftest import ssh_step, write_config, write_runbook
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def warroom(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "console.cli", *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.sshd
+def test_check_preflights_every_host_and_names_the_failure(tmp_path, lab):
+    lab.start("good1")
+    lab.start("good2")
+    lab.start("stranger", known=False)
+    gone = lab.start("gone")
+    gone.stop()
+    cfg = write_config(tmp_path / "config.toml", lab, ["good1", "good2", "stranger", "gone"])
+    rb = write_runbook(tmp_path / "rb.toml", ssh_step("s", "true"))
+    result = warroom("check", "-c", str(cfg), "--runbook", str(rb))
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.split()}
+    assert rows["good1"].split()[2:6] == ["ok", "ok", "ok", "ok"]
+    assert rows["stranger"].split()[2:5] == ["ok", "FAIL", "-"] and "host key unknown" in rows["stranger"]
+    assert rows["gone"].split()[2] == "FAIL" and "cannot connect" in rows["gone"]
+    assert "2 of 4 hosts failed: stranger, gone" in result.stdout
+
+
+@pytest.mark.sshd
+def test_check_passes_when_every_host_is_ready(tmp_path, lab):
+    cfg = write_config(tmp_path / "config.toml", lab, ["h1", "h2"])
+    rb = write_runbook(tmp_path / "rb.toml", ssh_step("s", "true"))
+    result = warroom("check", "-c", str(cfg), "--runbook", str(rb))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all 2 hosts ready" in result.stdout
+
+
+@pytest.mark.sshd
+def test_check_reports_refused_authentication(tmp_path, lab):
+    lab.start("h1")
+    stranger_key = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger_key)], check=True)
+    cfg = write_config(tmp_path / "config.toml", lab, ["h1"])
+    cfg.write_text(cfg.read_text().replace(str(lab.client_key), str(stranger_key)))
+    rb = write_runbook(tmp_path / "rb.toml", ssh_step("s", "true"))
+    result = warroom("check", "-c", str(cfg), "--runbook", str(rb))
+    assert result.returncode == 1
+    row = next(line for line in result.stdout.splitlines() if line.startswith("h1"))
+    assert row.split()[2:5] == ["ok", "ok", "FAIL"] and "authentication refused" in row
+
+
+def test_init_writes_a_starter_config_and_refuses_to_overwrite(tmp_path):
+    target = tmp_path / "config.toml"
+    result = warroom("init", "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    data = tomllib.loads(target.read_text())
+    assert data["groups"]["app"] == ["app1"]
+    assert data["database"]["password"].startswith("env:")
+    assert data["variants"] == {"deploy_mode": "docker", "db_restore": "artisan"}
+    again = warroom("init", "-o", str(target))
+    assert again.returncode == 2 and "already exists; use --force" in again.stderr
+    # with a real known_hosts file, the starter config plans the built-in runbook
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    data["hosts"]["app1"]["known_hosts"] = str(known)
+    data["hosts"]["app1"].pop("identity_file", None)
+    target.write_text(tomli_w.dumps(data))
+    planned = warroom("plan", "-c", str(target))
+    assert planned.returncode == 0, planned.stderr
+    assert "app1$ cd /var/www/salonmanager/salonmanager/backend && php artisan down" in planned.stdout
+
+
+def test_plan_prints_the_whole_builtin_runbook(tmp_path):
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    example = (REPO / "config.toml.example").read_text()
+    config = tomllib.loads(example)
+    for host in config["hosts"].values():
+        host["known_hosts"] = str(known)
+        host.pop("identity_file", None)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(tomli_w.dumps(config))
+    result = warroom("plan", "-c", str(cfg), "--severity", "P0")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for phase in ("[T+0 – T+5 min]", "[T+5 – T+15 min]", "[T+15 – T+30 min]", "[T+30 – T+45 min]", "[T+45 – T+60 min]"):
+        assert phase in out
+    assert "▶ P0 Critical" in out and "RTO 15 min" in out
+    assert "DESTRUCTIVE" in out
+    assert "php artisan backup:restore --disk=local --backup=latest" in out
+    assert "Not in this environment:" in out
+    assert "[ ] User authentication works" in out
+    assert "Communication plan:" in out and "#ops" in out
+    assert "Root Cause Analysis" in out
