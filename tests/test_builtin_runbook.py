@@ -1,0 +1,510 @@
+"""The built-in runbook must say what the SalonManager rollback plan says, and bind to a config.
+
+The seed document is the source of truth: every command line of its bash blocks must be kept,
+verbatim and in order, in some step's ``seed``; its matrix, windows, checks, comms, contacts and
+backups must be carried over unchanged. A literal copy of the seed's command lines lives here
+too, so the check runs even where the seed file (``../shared`` beside the clone) is absent.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from itertools import product
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from actions import ssh
+from console import config as config_models
+from console.config import LoadedConfig, load_config
+from console.plan import Plan, build_plan
+from console.runbook import PLACEHOLDER, LoadedRunbook, Step, load_runbook
+from console.secrets import resolve_ref
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_CONFIG = ROOT / "config.toml.example"
+SEED_FILE = Path(__file__).resolve().parents[2] / "shared/seed/000_543fe9bc2d0a6e44.txt"
+
+# Every non-comment, non-blank line of the seed's ```bash blocks, in the seed's order.
+SEED_COMMAND_LINES = [
+    'php artisan down --message="Emergency maintenance in progress"',
+    "docker-compose -f docker-compose.prod.yml down",
+    "sudo systemctl stop salonmanager-backend",
+    "sudo systemctl stop salonmanager-frontend",
+    "ls -la storage/app/backups/",
+    "php artisan backup:restore --disk=local --backup=latest",
+    "mysql -u username -p database_name < backup_file.sql",
+    "tar -xzf storage/app/backups/storage_backup.tar.gz -C storage/app/",
+    "git checkout v0.9.0",
+    "git checkout <previous-commit-hash>",
+    "cd salonmanager/backend",
+    "composer install --no-dev --optimize-autoloader",
+    "cd salonmanager/frontend",
+    "flutter pub get",
+    "flutter build web --release",
+    "php artisan migrate --force",
+    "docker-compose -f docker-compose.prod.yml up -d",
+    "sudo systemctl start salonmanager-backend",
+    "sudo systemctl start salonmanager-frontend",
+    "curl -f http://localhost:8000/api/v1/health",
+    "docker-compose -f docker-compose.prod.yml logs -f",
+    "php artisan up",
+]
+
+PHASES = [
+    ("immediate-response", "Immediate Response", 0, 5),
+    ("database-rollback", "Database Rollback", 5, 15),
+    ("application-rollback", "Application Rollback", 15, 30),
+    ("service-restoration", "Service Restoration", 30, 45),
+    ("post-rollback-verification", "Post-Rollback Verification", 45, 60),
+]
+
+DOCKER_STEPS = {"stop-services-docker", "restart-services-docker", "verify-logs-docker"}
+SYSTEMD_STEPS = {"stop-services-systemd", "restart-services-systemd", "verify-logs-systemd"}
+ARTISAN_STEPS = {"restore-database-artisan"}
+MYSQL_STEPS = {"restore-database-mysql"}
+RUN_ON_ONE = {"restore-database-artisan", "restore-database-mysql", "run-migrations"}
+DESTRUCTIVE = {
+    "stop-services-docker": "stop",
+    "stop-services-systemd": "stop",
+    "restore-database-artisan": "restore",
+    "restore-database-mysql": "restore",
+    "restore-file-storage": "restore",
+    "revert-git-tag": "checkout",
+    "run-migrations": "migrate",
+}
+SECRET_MARKER = "Xy7-secret-marker-Qz9"
+
+
+def seed_file_command_lines(text: str) -> list[str]:
+    """The non-comment, non-blank lines inside the document's ```bash fences."""
+    lines: list[str] = []
+    in_bash = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("```"):
+            in_bash = not in_bash and line == "```bash"
+            continue
+        if in_bash and line and not line.startswith("#"):
+            lines.append(line)
+    return lines
+
+
+@pytest.fixture(scope="module")
+def runbook() -> LoadedRunbook:
+    return load_runbook("salonmanager")
+
+
+@pytest.fixture
+def steps(runbook: LoadedRunbook) -> dict[str, Step]:
+    return {step.id: step for _, _, step in runbook.model.steps()}
+
+
+def write_config(tmp_path: Path, **variants: str) -> Path:
+    """The example config, with its key paths pointed at real files and variants chosen."""
+    identity = tmp_path / "id_ed25519"
+    known_hosts = tmp_path / "known_hosts"
+    identity.write_text("not a real key; load_config only checks the file exists\n")
+    known_hosts.write_text("")
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    text = text.replace('"~/.ssh/id_ed25519"', f'"{identity}"')
+    text = text.replace('"~/.ssh/known_hosts"', f'"{known_hosts}"')
+    for name, value in variants.items():
+        text, count = re.subn(rf'(?m)^{name} = ".*"$', f'{name} = "{value}"', text)
+        assert count == 1, name
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_example(tmp_path: Path, **variants: str) -> LoadedConfig:
+    return load_config(write_config(tmp_path, **variants))
+
+
+def rendered_texts(plan: Plan) -> list[str]:
+    texts: list[str] = []
+    for step in plan.ordered_steps():
+        texts += [step.cwd, *step.commands]
+        texts += [v for v in step.params.values() if isinstance(v, str)]
+    return texts
+
+
+# --- the runbook against the seed ------------------------------------------------------------
+
+
+def test_builtin_runbook_loads(runbook: LoadedRunbook) -> None:
+    meta = runbook.model.runbook
+    assert runbook.origin == "built-in:salonmanager"
+    assert (meta.id, meta.version, meta.source) == ("salonmanager", "1.0.0", "Rollback Plan v1.0.0")
+    assert (meta.last_updated, meta.next_review) == ("2025-01-10", "2025-02-10")
+    assert meta.description == (
+        "This document outlines the rollback procedures for SalonManager v1.0.0 in case of "
+        "critical issues during or after deployment."
+    )
+
+
+def test_literal_seed_copy_matches_the_seed_file() -> None:
+    if not SEED_FILE.is_file():
+        pytest.skip(f"seed document not found at {SEED_FILE} (CI has ../shared beside the clone)")
+    assert seed_file_command_lines(SEED_FILE.read_text(encoding="utf-8")) == SEED_COMMAND_LINES
+
+
+def test_seed_file_command_lines_all_appear_in_step_seeds(runbook: LoadedRunbook) -> None:
+    if not SEED_FILE.is_file():
+        pytest.skip(f"seed document not found at {SEED_FILE} (CI has ../shared beside the clone)")
+    seeds = {line for _, _, step in runbook.model.steps() for line in step.seed}
+    missing = [line for line in seed_file_command_lines(SEED_FILE.read_text(encoding="utf-8")) if line not in seeds]
+    assert missing == []
+
+
+def test_every_seed_line_is_kept_verbatim_once_and_in_seed_order(runbook: LoadedRunbook) -> None:
+    seeds = {line for _, _, step in runbook.model.steps() for line in step.seed}
+    assert [line for line in SEED_COMMAND_LINES if line not in seeds] == []
+    in_runbook_order = [line for _, _, step in runbook.model.steps() for line in step.seed]
+    assert in_runbook_order == SEED_COMMAND_LINES
+
+
+def test_five_phases_with_the_seed_windows(runbook: LoadedRunbook) -> None:
+    phases = [(p.id, p.title, p.start_minute, p.end_minute) for p in runbook.model.phases]
+    assert phases == PHASES
+
+
+def test_steps_are_in_seed_order_in_their_phases(runbook: LoadedRunbook) -> None:
+    layout = {phase.id: [step.id for step in phase.steps] for phase in runbook.model.phases}
+    assert layout == {
+        "immediate-response": ["activate-maintenance-mode", "notify-stakeholders"],
+        "database-rollback": [
+            "stop-services-docker",
+            "stop-services-systemd",
+            "find-latest-backup",
+            "restore-database-artisan",
+            "restore-database-mysql",
+            "restore-file-storage",
+        ],
+        "application-rollback": [
+            "revert-git-tag",
+            "update-backend-dependencies",
+            "update-frontend-dependencies",
+            "run-migrations",
+        ],
+        "service-restoration": [
+            "restart-services-docker",
+            "restart-services-systemd",
+            "verify-health-check",
+            "verify-logs-docker",
+            "verify-logs-systemd",
+            "disable-maintenance-mode",
+        ],
+        "post-rollback-verification": ["functional-testing", "security-verification", "monitoring"],
+    }
+
+
+def test_severity_matrix_and_rto(runbook: LoadedRunbook) -> None:
+    matrix = {
+        key: (s.label, s.response_minutes, s.rollback, s.rto_minutes) for key, s in runbook.model.severity.items()
+    }
+    assert matrix == {
+        "P0": ("Critical", 5, "yes", 15),
+        "P1": ("High", 15, "maybe", 30),
+        "P2": ("Medium", 60, "no", 120),
+        "P3": ("Low", 240, "no", 240),
+    }
+
+
+def test_rpo_targets(runbook: LoadedRunbook) -> None:
+    assert [(r.scope, r.target_minutes, r.basis) for r in runbook.model.rpo] == [
+        ("Data Loss", 60, "backup frequency"),
+        ("Configuration", 5, "Git-based"),
+        ("File Storage", 60, "backup frequency"),
+    ]
+
+
+def test_triggers_verbatim(runbook: LoadedRunbook) -> None:
+    assert runbook.model.triggers == [
+        "Critical security vulnerabilities discovered",
+        "Data corruption or loss",
+        "Performance degradation > 50%",
+        "Service unavailability > 5 minutes",
+        "Customer data breach",
+    ]
+
+
+def test_communication_plan(runbook: LoadedRunbook) -> None:
+    comms = runbook.model.comms
+    timed = [(c.audience, c.at_minutes, c.channel, c.to, c.summary) for c in comms if not c.condition]
+    assert timed == [
+        ("internal", 0, "slack", "#ops", "Slack alert to #ops channel"),
+        ("internal", 5, "email", "admin team", "Email to admin team"),
+        ("internal", 15, "email", "stakeholders", "Status update to stakeholders"),
+    ]
+    conditional = [(c.audience, c.condition, c.channel, c.summary) for c in comms if c.condition]
+    assert conditional == [
+        ("external", "customer impact", "statuspage", "Status page update"),
+        ("external", "data breach", "manual", "Follow GDPR notification procedures"),
+        ("external", "extended downtime", "manual", "Customer communication"),
+    ]
+    fields = {"incident_id": "INC-1", "severity": "P0", "phase": "x", "eta": "y", "runbook": "z"}
+    for comm in comms:
+        message = comm.template.format(**fields)
+        assert "INC-1" in message, comm.id
+        assert "{" not in message and "}" not in message, comm.id
+
+
+def test_followups_and_prevention_verbatim(runbook: LoadedRunbook) -> None:
+    assert [(f.title, f.items) for f in runbook.model.followups] == [
+        ("Root Cause Analysis", ["Identify failure point", "Document lessons learned", "Update procedures"]),
+        ("Fix and Retest", ["Address root cause", "Comprehensive testing", "Staging validation"]),
+        (
+            "Re-deployment Plan",
+            ["Updated deployment strategy", "Additional safeguards", "Monitoring improvements"],
+        ),
+    ]
+    assert [(p.title, p.items) for p in runbook.model.prevention] == [
+        ("Staging Environment", ["Full production replica", "Automated testing", "Load testing"]),
+        (
+            "Blue-Green Deployment",
+            ["Zero-downtime deployment", "Instant rollback capability", "Traffic switching"],
+        ),
+        (
+            "Feature Flags",
+            ["Gradual feature rollout", "Instant feature disable", "A/B testing capability"],
+        ),
+    ]
+
+
+def test_manual_checks_verbatim(steps: dict[str, Step]) -> None:
+    texts = {
+        sid: [c.text for c in steps[sid].checks]
+        for sid in ("notify-stakeholders", "functional-testing", "security-verification", "monitoring")
+    }
+    assert texts == {
+        "notify-stakeholders": [
+            "Send alert to admin team",
+            "Update status page",
+            "Notify customers if necessary",
+        ],
+        "functional-testing": [
+            "User authentication works",
+            "Core features functional",
+            "Data integrity verified",
+            "Performance acceptable",
+        ],
+        "security-verification": [
+            "No security vulnerabilities",
+            "Access controls working",
+            "Data protection active",
+        ],
+        "monitoring": ["Error rates normal", "Response times acceptable", "No critical alerts"],
+    }
+    for sid in texts:
+        assert steps[sid].kind == "manual"
+        assert steps[sid].commands == [] and steps[sid].targets is None
+
+
+def test_contacts_and_backups_verbatim(runbook: LoadedRunbook) -> None:
+    assert [(c.role, c.phone, c.email) for c in runbook.model.contacts] == [
+        ("On-Call Engineer", "+49-XXX-XXXXXXX", ""),
+        ("DevOps Lead", "+49-XXX-XXXXXXX", ""),
+        ("Security Team", "", "security@salonmanager.app"),
+        ("Management", "", "management@salonmanager.app"),
+    ]
+    assert [(b.what, b.location) for b in runbook.model.backups] == [
+        ("Database Backups", "storage/app/backups/"),
+        ("File Storage", "storage/app/backups/storage_backup.tar.gz"),
+        ("Configuration", "Git repository"),
+        ("Code", "Git repository with tags"),
+    ]
+
+
+def test_variants_declared_and_both_alternatives_present(runbook: LoadedRunbook, steps: dict[str, Step]) -> None:
+    variants = runbook.model.variants
+    assert (variants["deploy_mode"].options, variants["deploy_mode"].default) == (
+        ["docker", "systemd"],
+        "docker",
+    )
+    assert (variants["db_restore"].options, variants["db_restore"].default) == (
+        ["artisan", "mysql"],
+        "artisan",
+    )
+    tagged = {sid: step.variant for sid, step in steps.items() if step.variant}
+    assert tagged == {
+        **{sid: {"deploy_mode": "docker"} for sid in DOCKER_STEPS},
+        **{sid: {"deploy_mode": "systemd"} for sid in SYSTEMD_STEPS},
+        **{sid: {"db_restore": "artisan"} for sid in ARTISAN_STEPS},
+        **{sid: {"db_restore": "mysql"} for sid in MYSQL_STEPS},
+    }
+
+
+def test_placeholder_free_commands_are_the_seed_lines(steps: dict[str, Step]) -> None:
+    checked = 0
+    for step in steps.values():
+        if not step.seed or any(PLACEHOLDER.search(c) for c in step.commands):
+            continue
+        # A seed `cd` line is the step's cwd, not a command.
+        assert step.commands == [line for line in step.seed if not line.startswith("cd ")], step.id
+        checked += 1
+    assert checked == 10
+
+
+def test_host_steps_target_app_with_cwds_and_timeouts(steps: dict[str, Step]) -> None:
+    backend = "{{ app.root }}/{{ app.backend_dir }}"
+    for step in steps.values():
+        if step.kind == "ssh":
+            assert step.targets == "app", step.id
+            assert step.commands, step.id
+        assert step.timeout > 0
+    assert steps["update-backend-dependencies"].timeout >= 900
+    assert steps["update-frontend-dependencies"].timeout >= 900
+    for sid in (
+        "activate-maintenance-mode",
+        "find-latest-backup",
+        "restore-database-artisan",
+        "restore-database-mysql",
+        "restore-file-storage",
+        "update-backend-dependencies",
+        "run-migrations",
+        "disable-maintenance-mode",
+    ):
+        assert steps[sid].cwd == backend, sid
+    assert steps["update-frontend-dependencies"].cwd == "{{ app.root }}/{{ app.frontend_dir }}"
+    for sid in ("revert-git-tag", *DOCKER_STEPS):
+        assert steps[sid].cwd == "{{ app.root }}", sid
+
+
+def test_destructive_steps_confirm_and_single_host_steps(steps: dict[str, Step]) -> None:
+    assert {sid: s.confirm for sid, s in steps.items() if s.destructive} == DESTRUCTIVE
+    assert {sid for sid, s in steps.items() if s.run_on == "one"} == RUN_ON_ONE
+    assert {sid for sid, s in steps.items() if s.optional} == {"run-migrations"}
+
+
+def test_executable_forms_of_changed_commands(steps: dict[str, Step]) -> None:
+    mysql = steps["restore-database-mysql"]
+    assert mysql.commands == [
+        "mysql -h {{ database.host }} -P {{ database.port }} -u {{ database.user }} "
+        "{{ database.name }} < {{ database.dump_file }}"
+    ]
+    assert " -p" not in mysql.commands[0]
+    assert mysql.secret_env == {"MYSQL_PWD": "database.password"}
+    assert "-p" in mysql.note
+    assert steps["revert-git-tag"].commands == ["git checkout {{ app.rollback_ref }}"]
+    assert steps["verify-health-check"].commands == ["curl -f {{ health.url }}"]
+    logs = steps["verify-logs-docker"]
+    assert logs.commands == ["docker-compose -f {{ app.compose_file }} logs --tail=200 --no-color"]
+    assert logs.seed == ["docker-compose -f docker-compose.prod.yml logs -f"]
+    assert "-f" in logs.note
+    journal = steps["verify-logs-systemd"]
+    assert journal.commands == ["journalctl -u salonmanager-backend -u salonmanager-frontend -n 200 --no-pager"]
+    assert journal.seed == [] and "not in the seed" in journal.note
+
+
+# --- the example config and the plan it yields -----------------------------------------------
+
+
+def _fields_of(model: type[BaseModel]) -> set[str]:
+    return set(model.model_fields)
+
+
+def test_example_config_documents_every_key() -> None:
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    assert set(data) == _fields_of(config_models.Config)
+    models = (
+        config_models.Environment,
+        config_models.Host,
+        config_models.App,
+        config_models.Database,
+        config_models.Docker,
+        config_models.Health,
+        config_models.Slack,
+        config_models.Email,
+        config_models.Webhook,
+        config_models.Contact,
+        config_models.ServerUser,
+        config_models.Server,
+    )
+    undocumented = [
+        f"{model.__name__}.{name}"
+        for model in models
+        for name in _fields_of(model)
+        if not re.search(rf"(?m)^((# )?{name} = |\[\[?[a-z.]*\b{name}\]\]?$)", text)
+    ]
+    assert undocumented == []
+    # Secrets appear only as references.
+    for ref in re.findall(r'(?m)^(?:password|webhook_url|url) = "([^"]*)"', text):
+        if ref.startswith("http"):
+            continue  # health.url is not a secret
+        assert ref.startswith(("env:", "file:")), ref
+
+
+def test_example_config_loads_as_written(tmp_path: Path) -> None:
+    cfg = load_example(tmp_path).model
+    assert cfg.environment.name == "production"
+    assert cfg.groups == {"app": ["app1", "app2"]}
+    assert cfg.database is not None
+    assert cfg.database.password == "env:SALONMANAGER_DB_PASSWORD"
+    assert cfg.variants == {"deploy_mode": "docker", "db_restore": "artisan"}
+
+
+def test_default_example_renders_the_seed_command_lines(tmp_path: Path, runbook: LoadedRunbook) -> None:
+    plan = build_plan(runbook, load_example(tmp_path))
+    commands = {sid: list(step.commands) for sid, step in plan.steps.items()}
+    assert commands["stop-services-docker"] == ["docker-compose -f docker-compose.prod.yml down"]
+    assert commands["restart-services-docker"] == ["docker-compose -f docker-compose.prod.yml up -d"]
+    assert commands["revert-git-tag"] == ["git checkout v0.9.0"]
+    assert commands["verify-health-check"] == ["curl -f http://localhost:8000/api/v1/health"]
+    assert plan.steps["update-backend-dependencies"].cwd.endswith("/salonmanager/backend")
+    assert plan.steps["update-frontend-dependencies"].cwd.endswith("/salonmanager/frontend")
+
+
+@pytest.mark.parametrize(("deploy_mode", "db_restore"), list(product(["docker", "systemd"], ["artisan", "mysql"])))
+def test_plan_for_each_variant_combination(
+    tmp_path: Path, runbook: LoadedRunbook, deploy_mode: str, db_restore: str
+) -> None:
+    config = load_example(tmp_path, deploy_mode=deploy_mode, db_restore=db_restore)
+    plan = build_plan(runbook, config)
+
+    assert plan.variants == {"deploy_mode": deploy_mode, "db_restore": db_restore}
+    other_deploy = SYSTEMD_STEPS if deploy_mode == "docker" else DOCKER_STEPS
+    other_restore = MYSQL_STEPS if db_restore == "artisan" else ARTISAN_STEPS
+    assert {sid for sid, _ in plan.excluded} == other_deploy | other_restore
+    all_ids = {step.id for _, _, step in runbook.model.steps()}
+    assert set(plan.steps) == all_ids - other_deploy - other_restore
+    assert [p.id for p in plan.phases] == [p[0] for p in PHASES]
+    assert all(p.steps for p in plan.phases)
+
+    leftovers = [text for text in rendered_texts(plan) if "{{" in text or "}}" in text]
+    assert leftovers == []
+    for step in plan.ordered_steps():
+        if step.kind == "manual":
+            assert step.hosts == ()
+        elif step.id in RUN_ON_ONE:
+            assert step.hosts == ("app1",)
+        else:
+            assert step.hosts == ("app1", "app2")
+    assert set(plan.targets) == {"app1", "app2"}
+    if db_restore == "mysql":
+        assert plan.steps["restore-database-mysql"].commands == (
+            "mysql -h 127.0.0.1 -P 3306 -u salonmanager salonmanager < storage/app/backups/backup_file.sql",
+        )
+
+
+def test_no_rendered_command_contains_the_database_password(
+    tmp_path: Path, runbook: LoadedRunbook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SALONMANAGER_DB_PASSWORD", SECRET_MARKER)
+    config = load_example(tmp_path, db_restore="mysql")
+    assert config.model.database is not None
+    # The reference does resolve to the marker, so its absence below means something.
+    assert resolve_ref(config.model.database.password, where="database.password") == SECRET_MARKER
+
+    plan = build_plan(runbook, config)
+    step = plan.steps["restore-database-mysql"]
+    assert step.secret_env == {"MYSQL_PWD": "database.password"}
+    assert not any(SECRET_MARKER in text for text in rendered_texts(plan))
+    assert SECRET_MARKER not in repr(plan.to_dict())
+    for planned in plan.ordered_steps():
+        if planned.kind == "ssh":
+            assert SECRET_MARKER not in ssh.build_script(planned)
+            assert SECRET_MARKER not in ssh.display_command(planned)
