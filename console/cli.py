@@ -117,9 +117,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise InputError(f"--severity {args.severity}: runbook {runbook.id} defines {', '.join(plan.severity)}")
     if args.skip and not args.reason:
         raise InputError("--skip needs --reason: say why the step is skipped")
-    if not args.headless:
-        raise InputError("the interactive console is not available yet in this build; use --headless")
     root = state_root(config, args.state_dir)
+    actor = Actor(args.actor or getpass.getuser(), "driver")
+    if not args.headless:
+        from screens.launch import run_console  # the core stays importable without Textual
+
+        incident = incident_dir(root, args.incident) if args.incident else None
+        return run_console(plan, config, root, actor, incident=incident, severity=args.severity)
     options = HeadlessOptions(
         severity=args.severity,
         trigger=args.trigger,
@@ -129,7 +133,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         reason=args.reason,
         verbose=args.verbose,
     )
-    actor = Actor(args.actor or getpass.getuser(), "driver")
     return asyncio.run(run_headless(plan, config, root, actor, options))
 
 

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from .errors import ConfigError
 from .runbook import Ident
 from .tomlsource import TomlSource, load_toml
-from .validation import StrictModel, validate
+from .validation import StrictModel, pattern, validate
 
 
 def _secret_ref(value: str) -> str:
@@ -136,7 +136,15 @@ class Config(StrictModel):
     notify: Notify = Notify()
     contacts: list[Contact] = []
     server: Server = Server()
-    keymap: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.-]+$")], str] = {}
+    keymap: dict[
+        Annotated[
+            str,
+            StringConstraints(
+                pattern=pattern(r"^[a-z0-9_.-]+$", "a binding id uses lowercase letters, digits, '_', '.' and '-'")
+            ),
+        ],
+        str,
+    ] = {}
 
     def state_dir(self) -> Path:
         return Path(os.path.expanduser(self.environment.state_dir))
@@ -158,7 +166,7 @@ def load_config(path: str | Path) -> LoadedConfig:
     """Load and validate a config file on its own (the runbook is checked in :mod:`console.plan`)."""
     file = Path(path).expanduser()
     source = load_toml(file, display=str(path))
-    model = validate(Config, source)
+    model = validate(Config, source, secret_keys=SECRET_FIELDS)
     loaded = LoadedConfig(model, source, file)
     _check_references(loaded)
     return loaded
@@ -180,11 +188,9 @@ def _check_references(cfg: LoadedConfig) -> None:
             value = getattr(host, key)
             if value is None:
                 continue
-            file = Path(os.path.expanduser(value))
-            if not file.is_file():
-                raise cfg.error(("hosts", name, key), f"file {value} does not exist")
-            if not os.access(file, os.R_OK):
-                raise cfg.error(("hosts", name, key), f"file {value} is not readable")
+            problem = _unreadable(Path(os.path.expanduser(value)))
+            if problem:
+                raise cfg.error(("hosts", name, key), f"file {value} {problem}")
     seen_users: set[str] = set()
     for i, user in enumerate(model.server.users):
         if user.name in seen_users:
@@ -192,6 +198,24 @@ def _check_references(cfg: LoadedConfig) -> None:
         seen_users.add(user.name)
         if not user.public_keys and not user.authorized_keys:
             raise cfg.error(("server", "users", i), "give public_keys or authorized_keys")
+
+
+def _unreadable(file: Path) -> str | None:
+    """Why ``file`` cannot serve as a key or known_hosts file, or None if it can be read."""
+    if file.is_symlink() and not file.exists():
+        return f"is a dangling symlink (to {file.readlink()})"
+    if not file.exists():
+        return "does not exist"
+    if file.is_dir():
+        return "is a directory, not a file"
+    if not file.is_file():
+        return "is not a regular file"
+    try:
+        with file.open("rb"):  # the real test: what ssh will do with it
+            pass
+    except OSError as exc:
+        return f"is not readable ({exc.strerror})"
+    return None
 
 
 def secret_refs(node: object, prefix: str = "") -> list[tuple[str, str]]:

@@ -30,10 +30,11 @@ from .plan import Plan, PlannedStep
 from .secrets import Redactor, lookup, resolve_ref
 from .spool import OutputSpool
 from .state import RETRYABLE, IncidentState, apply, fold
+from .timeline import rto_status
 
 log = logging.getLogger("warroom.engine")
 
-Role = Literal["driver", "observer"]
+Role = Literal["driver", "observer", "system"]
 TICK_RESULTS = ("pass", "fail", "na")
 CLOSE_OUTCOMES = ("resolved", "aborted")
 
@@ -57,6 +58,9 @@ class Output:
 
 
 Subscriber = Callable[[Any], None]
+
+# The engine itself, for events nobody commanded (an RTO breach).
+SYSTEM = Actor("warroom", "system")
 
 
 def incidents_dir(state_root: Path) -> Path:
@@ -471,6 +475,24 @@ class Engine:
                 actor, "severity", f"unknown severity {severity!r} (defined: {', '.join(self.plan.severity)})"
             )
         self._commit("severity.changed", {"severity": severity, "was": self.state.severity, "reason": reason}, actor)
+
+    def check_deadlines(self) -> None:
+        """Journal the RTO breach once, the moment the deadline has passed on an open incident."""
+        if self.state.status != "open" or self.state.breached_at:
+            return
+        status = rto_status(self.state, self.clock.now())
+        if status.level == "breached":
+            self._commit(
+                "rto.breached",
+                {"deadline": iso(status.deadline), "rto_minutes": int(status.rto.total_seconds() // 60)},
+                SYSTEM,
+            )
+
+    async def watch_deadlines(self, interval: float = 1.0) -> None:
+        """Run for the life of the engine in the process that hosts it."""
+        while self.state.status == "open":
+            self.check_deadlines()
+            await asyncio.sleep(interval)
 
     def close(self, actor: Actor, outcome: str = "resolved", summary: str = "") -> None:
         self._require(actor, "close")

@@ -17,7 +17,7 @@ from actions import registry
 from actions.base import Target
 
 from .config import SECRET_FIELDS, LoadedConfig
-from .errors import ConfigError, RunbookError
+from .errors import RunbookError
 from .runbook import PLACEHOLDER, LoadedRunbook, placeholders
 from .secrets import lookup
 
@@ -128,7 +128,7 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
             hosts: tuple[str, ...] = ()
             if step.targets:
                 hosts = _resolve_targets(
-                    runbook, config, loc, step.id, _render(step.targets, config, runbook, loc, step.id)
+                    runbook, config, loc, step.id, _render(step.targets, config, runbook, (*loc, "targets"), step.id)
                 )
                 if step.run_on == "one":
                     hosts = hosts[:1]
@@ -142,11 +142,13 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
                 phase=phase.id,
                 automated=action.automated,
                 hosts=hosts,
-                cwd=_render(step.cwd, config, runbook, loc, step.id),
-                commands=tuple(_render(c, config, runbook, loc, step.id) for c in step.commands),
+                cwd=_render(step.cwd, config, runbook, (*loc, "cwd"), step.id),
+                commands=tuple(
+                    _render(c, config, runbook, (*loc, "commands", i), step.id) for i, c in enumerate(step.commands)
+                ),
                 seed=tuple(step.seed),
                 params={
-                    k: _render(v, config, runbook, loc, step.id) if isinstance(v, str) else v
+                    k: _render(v, config, runbook, (*loc, "params", k), step.id) if isinstance(v, str) else v
                     for k, v in step.params.items()
                 },
                 timeout=step.timeout,
@@ -220,7 +222,7 @@ def _resolve_targets(runbook, config, loc, step_id: str, name: str) -> tuple[str
         return (name,)
     known = ", ".join(sorted([*cfg.groups, *cfg.hosts])) or "none"
     raise config.error(
-        ("groups",),
+        ("groups", name),
         f"runbook {runbook.id!r} step {step_id!r} targets {name!r}, which is neither a group "
         f"nor a host here (defined: {known})",
     )
@@ -236,16 +238,12 @@ def _render(text: str, config: LoadedConfig, runbook: LoadedRunbook, loc: tuple,
         try:
             found = lookup(config.model, key)
         except KeyError:
-            section = key.split(".")[0]
-            raise ConfigError(
-                config.source.name,
-                key,
-                f"missing: needed by runbook {runbook.id!r} step {step_id!r} ({{{{ {key} }}}})",
-                config.source.line_of((section,)),
+            raise config.error(
+                tuple(key.split(".")), f"missing: needed by runbook {runbook.id!r} step {step_id!r} ({{{{ {key} }}}})"
             ) from None
-        if isinstance(found, list):
+        if isinstance(found, list) and not any(isinstance(v, BaseModel | dict | list) for v in found):
             return " ".join(str(v) for v in found)
-        if isinstance(found, BaseModel):
+        if isinstance(found, BaseModel | dict | list):
             raise runbook.source.error(loc, f"placeholder {key!r} names a table, not a value", RunbookError)
         return str(found)
 
@@ -256,11 +254,8 @@ def _check_secret_key(runbook, config, loc, step_id: str, key: str) -> None:
     try:
         lookup(config.model, key)
     except KeyError:
-        raise ConfigError(
-            config.source.name,
-            key,
-            f"missing: secret needed by runbook {runbook.id!r} step {step_id!r}",
-            config.source.line_of((key.split(".")[0],)),
+        raise config.error(
+            tuple(key.split(".")), f"missing: secret needed by runbook {runbook.id!r} step {step_id!r}"
         ) from None
     if key.split(".")[-1] not in SECRET_FIELDS:
         raise runbook.source.error((*loc, "secret_env"), f"{key!r} is not a secret field", RunbookError)

@@ -8,6 +8,7 @@ shell braces in commands stay literal); they are filled in by :mod:`console.plan
 
 from __future__ import annotations
 
+import difflib
 import re
 from importlib import resources
 from pathlib import Path
@@ -17,11 +18,15 @@ from pydantic import Field, StringConstraints, model_validator
 
 from .errors import RunbookError
 from .tomlsource import TomlSource, load_toml, parse_toml
-from .validation import StrictModel, validate
+from .validation import FieldError, StrictModel, pattern, validate
 
-Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
+IDENT_PATTERN = pattern(
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "use letters, digits, '_', '.' and '-', starting with a letter or digit"
+)
+Ident = Annotated[str, StringConstraints(pattern=IDENT_PATTERN, max_length=64)]
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
-SEVERITY_KEY = r"^P[0-9]$"
+SEVERITY_KEY = pattern(r"^P[0-9]$", "a severity is named P0 to P9")
+ENV_NAME = pattern(r"^[A-Za-z_][A-Za-z0-9_]*$", "an environment variable name uses letters, digits and '_'")
 
 
 class RunbookMeta(StrictModel):
@@ -44,7 +49,7 @@ class Variant(StrictModel):
     @model_validator(mode="after")
     def _default_is_an_option(self) -> Variant:
         if self.default not in self.options:
-            raise ValueError(f"default {self.default!r} is not one of the options {self.options}")
+            raise FieldError("default", f"{self.default!r} is not one of the options ({', '.join(self.options)})")
         return self
 
 
@@ -82,7 +87,7 @@ class Step(StrictModel):
     destructive: bool = False
     confirm: str = ""
     variant: dict[str, Ident] = {}
-    secret_env: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = {}
+    secret_env: dict[Annotated[str, StringConstraints(pattern=ENV_NAME)], str] = {}
     optional: bool = False
     note: str = ""
     checks: list[Check] = []
@@ -98,7 +103,7 @@ class Phase(StrictModel):
     @model_validator(mode="after")
     def _window_is_forward(self) -> Phase:
         if self.end_minute <= self.start_minute:
-            raise ValueError(f"end_minute {self.end_minute} must be after start_minute {self.start_minute}")
+            raise FieldError("end_minute", f"must be after start_minute ({self.start_minute}), got {self.end_minute}")
         return self
 
 
@@ -116,8 +121,10 @@ class Comm(StrictModel):
 
     @model_validator(mode="after")
     def _timed_or_conditional(self) -> Comm:
-        if (self.at_minutes is None) == (not self.condition):
-            raise ValueError("give exactly one of at_minutes or condition")
+        if self.at_minutes is not None and self.condition:
+            raise FieldError("condition", "give exactly one of at_minutes or condition, not both")
+        if self.at_minutes is None and not self.condition:
+            raise ValueError("give exactly one of at_minutes (due at T+N) or condition (due when it holds)")
         return self
 
 
@@ -187,6 +194,12 @@ def load_runbook(ref: str | Path) -> LoadedRunbook:
         origin = f"built-in:{text_ref}"
     else:
         path = Path(text_ref).expanduser()
+        if not path.exists() and not path.is_symlink() and "/" not in text_ref and path.suffix != ".toml":
+            near = difflib.get_close_matches(text_ref, BUILTIN, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise RunbookError(
+                text_ref, "", f"no such file, and not a built-in runbook (built-in: {', '.join(BUILTIN)}){hint}"
+            )
         source = load_toml(path, cls=RunbookError)
         origin = str(path)
     model = validate(Runbook, source, cls=RunbookError)

@@ -75,6 +75,7 @@ class IncidentState:
     seat_changes: list[dict[str, Any]] = field(default_factory=list)
     resumes: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    breached_at: str = ""
     seq: int = 0
 
     @property
@@ -212,6 +213,10 @@ def _severity(state: IncidentState, record: dict[str, Any], data: dict[str, Any]
     state.severity = data["severity"]
 
 
+def _breached(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.breached_at = record["ts"]
+
+
 def _closed(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
     state.status = "closed"
     state.closed_at = record["ts"]
@@ -239,5 +244,6 @@ _HANDLERS = {
     "incident.resumed": _resumed,
     "decision.recorded": _decision,
     "severity.changed": _severity,
+    "rto.breached": _breached,
     "incident.closed": _closed,
 }

@@ -8,6 +8,7 @@ that hand-written config and runbook files use.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -19,11 +20,26 @@ from .errors import ConfigError
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
 _TOML_POS = re.compile(r"\(at line (\d+), column \d+\)")
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def _split_dotted(key: str) -> list[str]:
     parts = re.findall(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""", key)
-    return [p[1:-1] if p[:1] in "\"'" else p for p in parts]
+    return [_unquote(p) for p in parts]
+
+
+def _unquote(part: str) -> str:
+    """A key part as TOML reads it: quotes dropped, escapes of a basic string decoded."""
+    if part[:1] == "'":
+        return part[1:-1]
+    if part[:1] == '"':
+        if "\\" not in part:
+            return part[1:-1]
+        try:
+            return tomllib.loads(f"k = {part}")["k"]
+        except tomllib.TOMLDecodeError:
+            return part[1:-1]
+    return part
 
 
 @dataclass
@@ -53,13 +69,18 @@ class TomlSource:
 
 
 def format_loc(loc: tuple[Any, ...]) -> str:
-    """``("phases", 1, "steps", 0, "kind")`` -> ``phases[1].steps[0].kind``."""
+    """``("phases", 1, "steps", 0, "kind")`` -> ``phases[1].steps[0].kind``.
+
+    A key that is not a bare TOML key is quoted as TOML would (``hosts."db 1"``), so the path
+    stays one line and can be pasted back into the file.
+    """
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            text = str(part) if _BARE_KEY.match(str(part)) else json.dumps(str(part))
+            out += f".{text}" if out else text
     return out
 
 
@@ -87,15 +108,21 @@ def _index_lines(text: str) -> dict[tuple[Any, ...], int]:
                 index.setdefault(key, number)
                 resolved.append(counters[key])
             table = tuple(resolved)
-            index.setdefault(table, number)
+            _add(index, table, number)
             continue
         key = _KEY.match(raw)
         if key:
-            index.setdefault((*table, *_split_dotted(key.group(1))), number)
+            _add(index, (*table, *_split_dotted(key.group(1))), number)
             for quote in ('"""', "'''"):
                 if raw.count(quote) % 2 == 1:
                     in_multiline = quote
     return index
+
+
+def _add(index: dict[tuple[Any, ...], int], loc: tuple[Any, ...], number: int) -> None:
+    """Record ``loc`` and the tables it defines implicitly (``[a.b]`` defines ``a``) at ``number``."""
+    for end in range(1, len(loc) + 1):
+        index.setdefault(loc[:end], number)
 
 
 def load_toml(path: Path, *, display: str | None = None, cls: type[ConfigError] = ConfigError) -> TomlSource:
@@ -105,8 +132,12 @@ def load_toml(path: Path, *, display: str | None = None, cls: type[ConfigError] 
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise cls(name, "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise cls(name, "", f"cannot read: {exc}") from None
+    except IsADirectoryError:
+        raise cls(name, "", "is a directory, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise cls(name, "", f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
+    except OSError as exc:
+        raise cls(name, "", f"cannot read: {exc.strerror or exc}") from None
     return parse_toml(text, name, cls=cls)
 
 

@@ -6,9 +6,11 @@ its first complaint into ``file:line: key.path: problem`` wording an operator ca
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import types
 import typing
+from collections.abc import Collection
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -17,6 +19,23 @@ from .errors import ConfigError
 from .tomlsource import TomlSource
 
 M = TypeVar("M", bound=BaseModel)
+
+# Plain-words descriptions of the string patterns the models use (see :func:`pattern`).
+_PATTERN_WORDS: dict[str, str] = {}
+
+
+def pattern(regex: str, words: str) -> str:
+    """Register what ``regex`` means in plain words (for error messages) and return it."""
+    _PATTERN_WORDS[regex] = words
+    return regex
+
+
+class FieldError(ValueError):
+    """Raised by a model validator to blame one key of the table rather than the whole table."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class StrictModel(BaseModel):
@@ -38,15 +57,29 @@ _TYPE_WORDS = {
 }
 
 
-def validate(model: type[M], source: TomlSource, *, cls: type[ConfigError] = ConfigError) -> M:
-    """Validate ``source.data`` as ``model`` or raise the first problem as ``cls``."""
+def validate(
+    model: type[M],
+    source: TomlSource,
+    *,
+    cls: type[ConfigError] = ConfigError,
+    secret_keys: Collection[str] = (),
+) -> M:
+    """Validate ``source.data`` as ``model`` or raise the first problem as ``cls``.
+
+    The value of a key named in ``secret_keys`` is never quoted back in the message.
+    """
     try:
         return model.model_validate(source.data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        first = errors[0]
+        # An unknown key usually explains the "missing" one beside it (adress vs address): say it first.
+        first = min(errors, key=lambda e: e["type"] != "extra_forbidden")
         loc = _clean_loc(first["loc"])
-        problem = _describe(model, first, loc)
+        error = first.get("ctx", {}).get("error")
+        if first["type"] == "value_error" and isinstance(error, FieldError):
+            loc = (*loc, error.field)
+        secret = any(isinstance(p, str) and p in secret_keys for p in loc)
+        problem = _describe(model, first, loc, show_value=not secret)
         if len(errors) > 1:
             problem += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
         raise source.error(loc, problem, cls) from None
@@ -57,9 +90,11 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
 
 
-def _describe(model: type[BaseModel], error: dict[str, Any], loc: tuple[Any, ...]) -> str:
+def _describe(model: type[BaseModel], error: dict[str, Any], loc: tuple[Any, ...], *, show_value: bool = True) -> str:
     kind = error["type"]
     value = error.get("input")
+    ctx = error.get("ctx", {})
+    got = f", got {_show(value)}" if show_value else ""
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, loc[:-1])
         if allowed:
@@ -70,20 +105,47 @@ def _describe(model: type[BaseModel], error: dict[str, Any], loc: tuple[Any, ...
     if kind == "missing":
         return "missing required key"
     if kind in _TYPE_WORDS:
-        return f"{_TYPE_WORDS[kind]}, got {_show(value)}"
+        return f"{_TYPE_WORDS[kind]}{got}"
     if kind == "literal_error":
-        expected = error.get("ctx", {}).get("expected", "")
-        return f"must be one of {expected}, got {_show(value)}"
+        return f"must be one of {ctx.get('expected', '')}{got}"
     if kind == "value_error":
-        return str(error.get("ctx", {}).get("error", error["msg"]))
-    return f"{error['msg'][0].lower()}{error['msg'][1:]}, got {_show(value)}"
+        return str(ctx.get("error", error["msg"]))
+    if kind in _BOUND_WORDS:
+        word, key = _BOUND_WORDS[kind]
+        return f"must be {word} {ctx.get(key)}{got}"
+    if kind == "too_short":
+        n = ctx.get("min_length", 1)
+        return f"needs at least {n} {'entry' if n == 1 else 'entries'}, got {ctx.get('actual_length', 0)}"
+    if kind == "too_long":
+        return f"allows at most {ctx.get('max_length')} entries, got {ctx.get('actual_length')}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters long{got}"
+    if kind == "string_pattern_mismatch":
+        regex = ctx.get("pattern", "")
+        what = "name" if error["loc"] and error["loc"][-1] == "[key]" else "value"
+        words = _PATTERN_WORDS.get(regex, f"it must match {regex}")
+        return f"invalid {what}{' ' + _show(value) if show_value else ''}: {words}"
+    return f"{error['msg'][0].lower()}{error['msg'][1:]}{got}"
+
+
+_BOUND_WORDS = {
+    "greater_than": ("greater than", "gt"),
+    "greater_than_equal": ("at least", "ge"),
+    "less_than": ("less than", "lt"),
+    "less_than_equal": ("at most", "le"),
+}
 
 
 def _show(value: Any) -> str:
+    """A value as the TOML author wrote it, shortened."""
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
         return "an array"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 

@@ -1,0 +1,56 @@
+"""The console's action ids, shared by the UI (as Textual binding ids) and config validation.
+
+Keeping the list here lets ``warroom run`` reject an unknown ``[keymap]`` entry, naming the key,
+without the headless core importing the UI.
+"""
+
+from __future__ import annotations
+
+from .config import LoadedConfig
+
+# id -> (default key, description)
+ACTIONS: dict[str, tuple[str, str]] = {
+    "run-selected": ("r", "Run step"),
+    "run-next": ("n", "Run next"),
+    "cancel": ("x", "Cancel"),
+    "skip": ("s", "Skip"),
+    "retry": ("t", "Retry"),
+    "tick-pass": ("p", "Pass"),
+    "tick-fail": ("f", "Fail"),
+    "tick-na": ("a", "N/A"),
+    "note": ("m", "Note"),
+    "comms-sent": ("c", "Comms sent"),
+    "open-output": ("o", "Full output"),
+    "next-host": ("h", "Next host"),
+    "close-incident": ("ctrl+e", "Close incident"),
+    "help": ("question_mark", "Help"),
+    "quit": ("q", "Quit"),
+}
+
+# Actions that change the incident: refused by the engine for observers, disabled in their UI.
+ACTING = frozenset(
+    {
+        "run-selected",
+        "run-next",
+        "cancel",
+        "skip",
+        "retry",
+        "tick-pass",
+        "tick-fail",
+        "tick-na",
+        "note",
+        "comms-sent",
+        "close-incident",
+    }
+)
+
+
+def keymap_from(config: LoadedConfig | None) -> dict[str, str]:
+    """The config's ``[keymap]`` checked against the known ids; an unknown id is a config error."""
+    if config is None:
+        return {}
+    for key in config.model.keymap:
+        if key not in ACTIONS:
+            known = ", ".join(sorted(ACTIONS))
+            raise config.error(("keymap", key), f"unknown action id {key!r}; known ids: {known}")
+    return dict(config.model.keymap)

@@ -1,0 +1,85 @@
+"""The warroom Textual app: opens (or is handed) an incident session and shows the war room."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from textual.app import App
+from textual.binding import Binding
+
+from console.errors import WarroomError
+from console.plan import Plan
+from console.session import Session
+
+from .commands import WarroomCommands
+from .modals.open_incident import OpenIncidentModal, Opening
+from .war_room import WarRoomScreen
+
+Opener = Callable[[Opening], Session]
+
+
+class WarroomApp(App[int]):
+    """Either ``session`` (resume, observers) or ``plan`` + ``opener`` (new incident) is given."""
+
+    CSS_PATH = "warroom.tcss"
+    TITLE = "warroom"
+    COMMANDS = App.COMMANDS | {WarroomCommands}
+    BINDINGS = [Binding("ctrl+p", "command_palette", "Palette", show=False, id="palette")]
+
+    def __init__(
+        self,
+        *,
+        session: Session | None = None,
+        plan: Plan | None = None,
+        opener: Opener | None = None,
+        keymap: dict[str, str] | None = None,
+        watch_deadlines: bool = True,
+        severity: str = "P0",
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self._plan = plan
+        self._opener = opener
+        self._keymap = keymap or {}
+        self._watch_deadlines = watch_deadlines
+        self._severity = severity
+        self._watchdog: asyncio.Task[None] | None = None
+
+    def on_mount(self) -> None:
+        self.set_keymap(self._keymap)
+        if self.session is not None:
+            self._enter(self.session)
+        else:
+            assert self._plan is not None and self._opener is not None
+            self.push_screen(OpenIncidentModal(self._plan, severity=self._severity), self._opened)
+
+    def _opened(self, opening: Opening | None) -> None:
+        if opening is None:
+            self.exit(1)
+            return
+        assert self._opener is not None
+        try:
+            session = self._opener(opening)
+            if session.state.driver is None:
+                session.take_seat()
+            if opening.decision:
+                session.decide(opening.decision, opening.reason)
+        except WarroomError as exc:
+            self.notify(str(exc), title=exc.title, severity="error", timeout=15)
+            self.push_screen(OpenIncidentModal(self._plan, severity=opening.severity), self._opened)
+            return
+        self.session = session
+        self._enter(session)
+
+    def _enter(self, session: Session) -> None:
+        self.sub_title = f"{session.plan.runbook['title']} · {session.state.id}"
+        if self._watch_deadlines and session.actor.role == "driver":
+            self._watchdog = asyncio.get_running_loop().create_task(session.engine.watch_deadlines())
+        self.push_screen(WarRoomScreen(session))
+
+    async def on_unmount(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self.session is not None:
+            await self.session.aclose()

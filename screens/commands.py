@@ -1,0 +1,50 @@
+"""The command palette: the same actions as the bindings, plus one entry per step."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from console.keymap import ACTIONS
+
+
+class WarroomCommands(Provider):
+    """Context-aware: only what the current role and state allow is offered."""
+
+    def _screen(self):
+        from .war_room import WarRoomScreen
+
+        return next((s for s in reversed(self.app.screen_stack) if isinstance(s, WarRoomScreen)), None)
+
+    def _entries(self) -> list[tuple[str, object, str]]:
+        screen = self._screen()
+        if screen is None:
+            return []
+        entries: list[tuple[str, object, str]] = []
+        for binding_id, (_key, description) in ACTIONS.items():
+            action = binding_id.replace("-", "_")
+            if screen.check_action(action, ()) is True:
+                entries.append((description, partial(screen.run_action, action), f"binding {binding_id}"))
+        if screen.session.is_driver and screen.session.state.running is None:
+            for step in screen.session.plan.ordered_steps():
+                if step.automated and screen.session.state.steps[step.id].status == "pending":
+                    entries.append(
+                        (
+                            f"Run step: {step.title} ({step.id})",
+                            partial(screen.run_step_by_id, step.id),
+                            "runs it now (destructive steps ask to confirm)",
+                        )
+                    )
+        return entries
+
+    async def discover(self) -> Hits:
+        for name, callback, help_text in self._entries():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, callback, help_text in self._entries():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)

@@ -1,0 +1,37 @@
+"""Starting the console from the CLI (the CLI imports this lazily: the core never needs Textual)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from console.config import LoadedConfig
+from console.engine import Actor, Engine
+from console.keymap import keymap_from
+from console.plan import Plan
+from console.session import Session
+
+from .app import WarroomApp
+from .modals.open_incident import Opening
+
+
+def run_console(
+    plan: Plan,
+    config: LoadedConfig,
+    root: Path,
+    actor: Actor,
+    *,
+    incident: Path | None = None,
+    severity: str = "P0",
+) -> int:
+    keymap = keymap_from(config)
+    if incident is not None:
+        app = WarroomApp(session=Session(Engine.resume(incident, actor, config=config), actor), keymap=keymap)
+    else:
+
+        def opener(opening: Opening) -> Session:
+            engine = Engine.open(root, plan, actor, severity=opening.severity, trigger=opening.trigger, config=config)
+            return Session(engine, actor)
+
+        app = WarroomApp(plan=plan, opener=opener, keymap=keymap, severity=severity)
+    result = app.run()
+    return result if isinstance(result, int) else 0

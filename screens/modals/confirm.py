@@ -1,0 +1,57 @@
+"""Confirm a destructive step: exactly what runs on which hosts, and the word to type."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from actions.base import PlannedCommand
+from console.plan import PlannedStep
+
+
+class ConfirmStepModal(ModalScreen[str | None]):
+    """Returns the typed confirmation word, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="confirm-cancel")]
+
+    def __init__(self, step: PlannedStep, commands: list[PlannedCommand], *, retry: bool = False) -> None:
+        super().__init__()
+        self._step = step
+        self._commands = commands
+        self._retry = retry
+
+    def compose(self) -> ComposeResult:
+        step = self._step
+        with Vertical(classes="dialog -danger") as dialog:
+            dialog.border_title = f"{'Retry' if self._retry else 'Run'} destructive step"
+            yield Label(Text.assemble(("⚠ ", "bold yellow"), (step.title, "bold"), f"  ({step.id})"))
+            with VerticalScroll(id="confirm-commands"):
+                for command in self._commands:
+                    yield Static(Text.assemble((f"{command.host}$ ", "bold"), command.text))
+            if step.note:
+                yield Static(Text(step.note, "italic dim"))
+            yield Label(
+                Text.assemble(
+                    "Type ", (step.confirm, "bold reverse"), " to run it on ", (", ".join(step.hosts), "bold"), ":"
+                )
+            )
+            yield Input(placeholder=step.confirm, id="confirm-input")
+            yield Label("", id="confirm-error", classes="error")
+            yield Button("Run", variant="error", id="confirm-ok")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#confirm-ok")
+    def _submit(self) -> None:
+        typed = self.query_one(Input).value.strip()
+        if typed != self._step.confirm:
+            self.query_one("#confirm-error", Label).update(f"Type exactly {self._step.confirm!r} to go on.")
+            return
+        self.dismiss(typed)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

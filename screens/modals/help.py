@@ -1,0 +1,35 @@
+"""Every binding with its current key (after the config's keymap)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from console.keymap import ACTING
+
+
+class HelpModal(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help-close")]
+
+    def __init__(self, rows: list[tuple[str, str, str, bool]]) -> None:
+        """``rows``: (binding id, keys, description, enabled now)."""
+        super().__init__()
+        self._rows = rows
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, expand=True)
+        table.add_column("key", style="bold")
+        table.add_column("action")
+        table.add_column("id", style="dim")
+        for binding_id, keys, description, enabled in self._rows:
+            note = "" if enabled else " (not available now)"
+            role = " · driver only" if binding_id in ACTING else ""
+            table.add_row(keys, f"{description}{role}{note}", binding_id)
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = "Keys (remap with [keymap] in the config)"
+            yield Static(table)
+            yield Static("ctrl+p opens the command palette with the same actions · escape closes", classes="dim")

@@ -1,0 +1,41 @@
+"""Ask for one line of text (a skip reason, a note on a tick, a free note)."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label
+
+
+class PromptModal(ModalScreen[str | None]):
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="prompt-cancel")]
+
+    def __init__(self, title: str, label: str, *, required: bool = True, placeholder: str = "") -> None:
+        super().__init__()
+        self._title = title
+        self._label = label
+        self._required = required
+        self._placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = self._title
+            yield Label(self._label)
+            yield Input(placeholder=self._placeholder, id="prompt-input")
+            yield Label("", id="prompt-error", classes="error")
+            yield Button("OK", variant="primary", id="prompt-ok")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#prompt-ok")
+    def _submit(self) -> None:
+        value = self.query_one(Input).value.strip()
+        if self._required and not value:
+            self.query_one("#prompt-error", Label).update("This cannot be empty.")
+            return
+        self.dismiss(value)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

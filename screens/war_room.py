@@ -1,0 +1,339 @@
+"""The war room: checklist, live output, RTO countdown, contacts; every action a binding.
+
+Acting bindings are gated by ``check_action`` on the session's role and the selected item, so an
+observer's footer shows them disabled; the engine refuses them anyway.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Tree
+from textual.worker import Worker, WorkerState
+
+from actions import registry
+from console.engine import Output
+from console.errors import WarroomError
+from console.keymap import ACTING, ACTIONS
+from console.session import Session
+from console.state import RETRYABLE
+from console.timeline import comms_timeline
+
+from .messages import JournalEvent, OutputBatch, Tick
+from .modals.choice import ChoiceModal
+from .modals.confirm import ConfirmStepModal
+from .modals.help import HelpModal
+from .modals.output import OutputModal
+from .modals.prompt import PromptModal
+from .panes.checklist import ChecklistPane, Item
+from .panes.contacts import ContactsPane
+from .panes.countdown import CountdownPane
+from .panes.header import IncidentHeader
+from .panes.logs import LogPane
+
+
+def _binding(binding_id: str, *, show: bool = True) -> Binding:
+    key, description = ACTIONS[binding_id]
+    return Binding(key, binding_id.replace("-", "_"), description, show=show, id=binding_id, tooltip=description)
+
+
+class WarRoomScreen(Screen[None]):
+    BINDINGS = [
+        _binding("run-selected"),
+        _binding("run-next"),
+        _binding("cancel"),
+        _binding("skip"),
+        _binding("retry"),
+        _binding("tick-pass"),
+        _binding("tick-fail"),
+        _binding("tick-na"),
+        _binding("note"),
+        _binding("comms-sent"),
+        _binding("open-output"),
+        _binding("next-host", show=False),
+        _binding("close-incident", show=False),
+        _binding("help"),
+        _binding("quit"),
+    ]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self._unsubscribe: Any = None
+
+    # ----- layout ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield IncidentHeader(self.session, id="header")
+        with Horizontal(id="top"):
+            yield CountdownPane(self.session, id="countdown")
+            yield ContactsPane(self.session, id="contacts")
+        with Horizontal(id="body"):
+            yield ChecklistPane(self.session.state, id="checklist")
+            yield LogPane(self.session, id="logs")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._unsubscribe = self.session.subscribe(self._on_engine_event)
+        self.set_interval(1.0, lambda: self.post_message(Tick()))
+        self.query_one(ChecklistPane).focus()
+        self._follow_selection()
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+    # ----- engine events -> messages -> panes ------------------------------------------------------
+    def _on_engine_event(self, event: Any) -> None:
+        if isinstance(event, Output):
+            self.post_message(OutputBatch(event.step, event.attempt, event.host, event.lines))
+        else:
+            self.post_message(JournalEvent(event))
+
+    @on(OutputBatch)
+    def _output(self, message: OutputBatch) -> None:
+        self.query_one(LogPane).add(message.step, message.attempt, message.host, message.lines)
+
+    @on(JournalEvent)
+    def _journal(self, message: JournalEvent) -> None:
+        record = message.record
+        self._refresh_all()
+        if record["type"] == "step.started":
+            self.query_one(LogPane).show(record["data"]["step"], force=True)
+        elif record["type"] == "step.finished":
+            data = record["data"]
+            if data["outcome"] == "succeeded":
+                self.notify(f"{data['step']} succeeded", timeout=3)
+                self.query_one(ChecklistPane).move_cursor_to_next_pending()
+            else:
+                self.notify(
+                    f"{data['step']} {data['outcome']}: {data.get('error', '')}"[:300],
+                    title="Step failed",
+                    severity="error",
+                    timeout=10,
+                )
+        elif record["type"] == "command.refused" and record["actor"] == self.session.actor.name:
+            self.notify(record["data"]["reason"], title="Refused", severity="warning")
+        elif record["type"] == "rto.breached":
+            self.notify("The RTO deadline has passed.", title="RTO breached", severity="error", timeout=15)
+
+    @on(Tick)
+    def _clock_tick(self) -> None:
+        self.query_one(CountdownPane).refresh_countdown()
+        self.query_one(ContactsPane).refresh_contacts()
+
+    def _refresh_all(self) -> None:
+        self.query_one(IncidentHeader).refresh_header()
+        self.query_one(ChecklistPane).refresh_labels()
+        self.query_one(CountdownPane).refresh_countdown()
+        self.query_one(ContactsPane).refresh_contacts()
+        self.refresh_bindings()
+
+    @on(Tree.NodeHighlighted)
+    def _follow_selection(self) -> None:
+        item = self.query_one(ChecklistPane).selected
+        running = self.session.state.running
+        if running is None or (item is not None and item.step and item.step != running):
+            self.query_one(LogPane).show(item.step if item and item.step else running)
+        self.refresh_bindings()
+
+    # ----- gating --------------------------------------------------------------------------------
+    def _selected(self) -> Item | None:
+        return self.query_one(ChecklistPane).selected
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        binding_id = action.replace("_", "-")
+        if binding_id not in ACTIONS:
+            return True
+        if binding_id in ACTING and not self.session.is_driver:
+            return None
+        state = self.session.state
+        item = self._selected()
+        step = self.session.plan.steps.get(item.step) if item and item.step else None
+        status = state.steps[step.id].status if step else ""
+        running = state.running
+        rules = {
+            "run-selected": step is not None and step.automated and status == "pending" and running is None,
+            "run-next": running is None and self._next_step() is not None,
+            "cancel": running is not None,
+            "skip": step is not None and status not in ("running", "succeeded", "skipped"),
+            "retry": step is not None and step.automated and status in RETRYABLE and running is None,
+            "tick-pass": item is not None and item.kind == "check",
+            "tick-fail": item is not None and item.kind == "check",
+            "tick-na": item is not None and item.kind == "check",
+            "open-output": self.query_one(LogPane).spool_path() is not None,
+            "close-incident": running is None,
+        }
+        allowed = rules.get(binding_id, True)
+        return True if allowed else None
+
+    def _next_step(self) -> str | None:
+        state = self.session.state
+        for step in self.session.plan.ordered_steps():
+            if step.automated and state.steps[step.id].status == "pending":
+                return step.id
+        return None
+
+    # ----- actions -------------------------------------------------------------------------------
+    def _guard(self, call, *args: Any) -> Any:
+        """Run an engine command; a refusal or error becomes a titled notification."""
+        try:
+            return call(*args)
+        except WarroomError as exc:
+            self.notify(str(exc), title=exc.title, severity="error", timeout=8)
+            return None
+
+    def action_run_selected(self) -> None:
+        item = self._selected()
+        if item and item.step:
+            self._run(item.step, retry=False)
+
+    def run_step_by_id(self, step_id: str) -> None:
+        """Entry point for the command palette."""
+        self._run(step_id, retry=False)
+
+    def action_run_next(self) -> None:
+        step_id = self._next_step()
+        if step_id:
+            self._run(step_id, retry=False)
+
+    def action_retry(self) -> None:
+        item = self._selected()
+        if item and item.step:
+            self._run(item.step, retry=True)
+
+    def _run(self, step_id: str, *, retry: bool) -> None:
+        step = self.session.plan.steps[step_id]
+        if step.destructive:
+            commands = registry.create(step.kind).plan(step)
+
+            def confirmed(word: str | None) -> None:
+                if word:
+                    self._launch(step_id, word, retry)
+
+            self.app.push_screen(ConfirmStepModal(step, commands, retry=retry), confirmed)
+        else:
+            self._launch(step_id, "", retry)
+
+    def _launch(self, step_id: str, confirm: str, retry: bool) -> None:
+        call = self.session.retry if retry else self.session.start
+        task = self._guard(call, step_id, confirm)
+        if task is not None:
+            self._await_step(task)
+
+    @work(exclusive=False, group="steps", exit_on_error=False)
+    async def _await_step(self, task) -> None:
+        """The step runs in the engine; this worker only waits so failures reach one handler."""
+        await task
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            self.notify(f"{type(error).__name__}: {error}", title="Internal error", severity="error", timeout=15)
+
+    def action_cancel(self) -> None:
+        running = self.session.state.running
+        if running:
+            self._guard(self.session.cancel, running)
+
+    def action_skip(self) -> None:
+        item = self._selected()
+        if not item or not item.step:
+            return
+        step_id = item.step
+
+        def skip(reason: str | None) -> None:
+            if reason:
+                self._guard(self.session.skip, step_id, reason)
+
+        self.app.push_screen(PromptModal(f"Skip {step_id}", "Why is this step skipped?"), skip)
+
+    def _tick(self, result: str) -> None:
+        item = self._selected()
+        if not item or item.kind != "check":
+            return
+        step_id, check_id = item.step, item.check
+
+        def tick(note: str | None) -> None:
+            if note is not None:
+                self._guard(self.session.tick, step_id, check_id, result, note)
+                self.query_one(ChecklistPane).move_cursor_to_next_pending()
+
+        label = {"pass": "Pass", "fail": "Fail", "na": "Not applicable"}[result]
+        self.app.push_screen(PromptModal(f"{label}: {check_id}", "Note (optional)", required=False), tick)
+
+    def action_tick_pass(self) -> None:
+        self._tick("pass")
+
+    def action_tick_fail(self) -> None:
+        self._tick("fail")
+
+    def action_tick_na(self) -> None:
+        self._tick("na")
+
+    def action_note(self) -> None:
+        def note(text: str | None) -> None:
+            if text:
+                self._guard(self.session.note, text)
+
+        self.app.push_screen(PromptModal("Note", "Add a note to the incident journal"), note)
+
+    def action_comms_sent(self) -> None:
+        items = comms_timeline(self.session.state, self.session.clock.now())
+        order = {"overdue": 0, "due": 1, "upcoming": 2, "conditional": 3, "sent": 4}
+        options = [
+            (item.id, f"{item.when:<8} {item.status:<11} {item.channel} → {item.to}: {item.summary}")
+            for item in sorted(items, key=lambda i: order[i.status])
+        ]
+
+        def sent(choice: tuple[str, str] | None) -> None:
+            if choice:
+                self._guard(self.session.comms_sent, *choice)
+
+        self.app.push_screen(ChoiceModal("Record a message as sent", options), sent)
+
+    def action_open_output(self) -> None:
+        pane = self.query_one(LogPane)
+        path = pane.spool_path()
+        if path is not None and path.exists():
+            self.app.push_screen(OutputModal(path, f"{pane.step} · {pane.host} · attempt {pane.attempt}"))
+        else:
+            self.notify("No output spooled for this step and host yet.", severity="warning")
+
+    def action_next_host(self) -> None:
+        self.query_one(LogPane).next_host()
+        self.refresh_bindings()
+
+    def action_close_incident(self) -> None:
+        def close(choice: tuple[str, str] | None) -> None:
+            if choice:
+                self._guard(self.session.close, choice[0], choice[1])
+
+        options = [("resolved", "resolved: the rollback is done"), ("aborted", "aborted: stopped without rollback")]
+        self.app.push_screen(ChoiceModal("Close the incident", options, note_label="Summary"), close)
+
+    def action_help(self) -> None:
+        rows = []
+        for binding_id in ACTIONS:
+            keys = [
+                b.binding.key_display or b.binding.key
+                for b in self.active_bindings.values()
+                if b.binding.id == binding_id
+            ]
+            enabled = self.check_action(binding_id.replace("-", "_"), ()) is True
+            rows.append((binding_id, ", ".join(keys) or "-", ACTIONS[binding_id][1], enabled))
+        self.app.push_screen(HelpModal(rows))
+
+    async def action_quit(self) -> None:
+        running = self.session.state.running
+        if running and self.session.is_driver:
+            self.notify(
+                f"{running} is running: cancel it first (x), or wait.", title="Not quitting", severity="warning"
+            )
+            return
+        self.app.exit()
