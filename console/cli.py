@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .config import LoadedConfig, load_config
 from .engine import Actor
-from .errors import InputError, WarroomError
+from .errors import InputError, RunbookError, WarroomError
 from .headless import HeadlessOptions, run_headless
 from .incidents import list_incidents
 from .journal import verify
@@ -59,6 +59,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", help="where incidents are kept (default: from the config)")
     p.add_argument("-v", "--verbose", action="store_true", help="stream every output line")
 
+    p = sub.add_parser("drill", help="rehearse the built-in rollback against a throw-away sandbox")
+    p.add_argument("--headless", action="store_true", help="no screen: run the whole rollback and print the score")
+    p.add_argument("--fail", metavar="STEP", help="rehearse a failure of this step")
+    p.add_argument("--severity", default="P0", help="incident severity (default P0)")
+    p.add_argument("--dir", help="build the sandbox here (default: a temporary directory)")
+    p.add_argument("--keep", action="store_true", help="keep the sandbox afterwards")
+    p.add_argument("--state-dir", help="keep the drill's incidents here (default: inside the sandbox)")
+    p.add_argument("--as", dest="actor", default=None, help="who drives (default: the login name)")
+    p.add_argument("-v", "--verbose", action="store_true", help="stream every output line")
+
     p = sub.add_parser("incidents", help="list incidents and their status")
     p.add_argument("-c", "--config", help="config file (for its state_dir)")
     p.add_argument("--state-dir", help="where incidents are kept")
@@ -74,8 +84,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(args: argparse.Namespace) -> tuple[LoadedConfig, LoadedRunbook]:
     config = load_config(args.config)
-    runbook = load_runbook(args.runbook or config.model.environment.runbook)
-    return config, runbook
+    if args.runbook:
+        return config, load_runbook(args.runbook)
+    ref = config.model.environment.runbook
+    try:
+        return config, load_runbook(ref)
+    except RunbookError as exc:
+        if exc.file != ref:  # the runbook was found; its own error names its own file
+            raise
+        raise config.error(("environment", "runbook"), exc.problem) from None
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
@@ -136,6 +153,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(run_headless(plan, config, root, actor, options))
 
 
+def _cmd_drill(args: argparse.Namespace) -> int:
+    from .drill.run import DrillOptions, run_drill
+
+    options = DrillOptions(
+        headless=args.headless,
+        fail=args.fail,
+        severity=args.severity,
+        directory=Path(args.dir) if args.dir else None,
+        keep=args.keep,
+        state_dir=Path(args.state_dir).expanduser().resolve() if args.state_dir else None,
+        verbose=args.verbose,
+        actor=args.actor,
+    )
+    return run_drill(options)
+
+
 def _root_for(args: argparse.Namespace) -> Path:
     config = load_config(args.config) if args.config else None
     return state_root(config, args.state_dir)
@@ -170,6 +203,7 @@ COMMANDS = {
     "check": _cmd_check,
     "plan": _cmd_plan,
     "run": _cmd_run,
+    "drill": _cmd_drill,
     "incidents": _cmd_incidents,
     "journal": _cmd_journal,
 }

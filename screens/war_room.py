@@ -135,10 +135,15 @@ class WarRoomScreen(Screen[None]):
 
     @on(Tree.NodeHighlighted)
     def _follow_selection(self) -> None:
+        """Show the selected step's output; a step with none yet keeps the last output in view."""
         item = self.query_one(ChecklistPane).selected
-        running = self.session.state.running
-        if running is None or (item is not None and item.step and item.step != running):
-            self.query_one(LogPane).show(item.step if item and item.step else running)
+        pane = self.query_one(LogPane)
+        state = self.session.state
+        chosen = item.step if item is not None and item.step else None
+        if chosen and (state.steps[chosen].attempts or pane.attempt == 0):
+            pane.show(chosen)
+        elif pane.step is None and state.running:
+            pane.show(state.running)
         self.refresh_bindings()
 
     # ----- gating --------------------------------------------------------------------------------

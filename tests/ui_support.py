@@ -111,8 +111,16 @@ def make_session(
     (tmp_path / "rb.toml").write_text(text)
     plan = build_plan(load_runbook(tmp_path / "rb.toml"), config)
     clock = FrozenClock(START)
-    engine = Engine.open(tmp_path / "state", plan, ALICE, severity="P0", trigger="Data corruption or loss",
-                         clock=clock, config=config, incident_id=incident_id)
+    engine = Engine.open(
+        tmp_path / "state",
+        plan,
+        ALICE,
+        severity="P0",
+        trigger="Data corruption or loss",
+        clock=clock,
+        config=config,
+        incident_id=incident_id,
+    )
     if actor.role == "driver":
         engine.take_seat(actor)
     return Session(engine, actor)

@@ -44,6 +44,9 @@ class ConfirmStepModal(ModalScreen[str | None]):
             yield Label("", id="confirm-error", classes="error")
             yield Button("Run", variant="error", id="confirm-ok")
 
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
     @on(Input.Submitted)
     @on(Button.Pressed, "#confirm-ok")
     def _submit(self) -> None:

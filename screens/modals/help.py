@@ -18,14 +18,14 @@ class HelpModal(ModalScreen[None]):
     def __init__(self, rows: list[tuple[str, str, str, bool]]) -> None:
         """``rows``: (binding id, keys, description, enabled now)."""
         super().__init__()
-        self._rows = rows
+        self.rows = rows
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, expand=True)
         table.add_column("key", style="bold")
         table.add_column("action")
         table.add_column("id", style="dim")
-        for binding_id, keys, description, enabled in self._rows:
+        for binding_id, keys, description, enabled in self.rows:
             note = "" if enabled else " (not available now)"
             role = " · driver only" if binding_id in ACTING else ""
             table.add_row(keys, f"{description}{role}{note}", binding_id)

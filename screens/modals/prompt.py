@@ -28,6 +28,9 @@ class PromptModal(ModalScreen[str | None]):
             yield Label("", id="prompt-error", classes="error")
             yield Button("OK", variant="primary", id="prompt-ok")
 
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
     @on(Input.Submitted)
     @on(Button.Pressed, "#prompt-ok")
     def _submit(self) -> None:

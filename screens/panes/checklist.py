@@ -62,7 +62,7 @@ class ChecklistPane(Tree[Item]):
                     snode = pnode.add_leaf("", data=Item("step", phase.id, step_id))
                 self._items[("step", step_id, "")] = snode
         self.refresh_labels()
-        self.move_cursor_to_next_pending()
+        self.call_after_refresh(self.move_cursor_to_next_pending)
 
     @property
     def selected(self) -> Item | None:

@@ -1,0 +1,46 @@
+"""SVG snapshots of the war room with a frozen clock at three terminal sizes.
+
+Update after an intended change with ``scripts/test tests/test_ui_snapshots.py --snapshot-update``
+and look at the diff report before committing.
+"""
+
+from __future__ import annotations
+
+import pytest
+from ui_support import make_app, make_session
+
+pytestmark = pytest.mark.sshd
+
+
+def populate(session) -> None:
+    """A mid-incident state reached through engine commands only (no step output: no timings)."""
+    session.tick("notify", "admins", "pass", "paged the admins")
+    session.tick("notify", "status", "na", "no status page")
+    session.comms_sent("slack-ops", "posted in #ops")
+    session.skip("slow", "queue drained by hand")
+    session.note("db team joined the bridge")
+    session.clock.advance(minutes=11, seconds=5)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"])
+def test_main_screen(snap_compare, tmp_path, lab, size):
+    session = make_session(tmp_path, lab)
+    populate(session)
+
+    async def run_before(pilot) -> None:
+        await pilot.pause()
+        pilot.app.screen._clock_tick()
+        await pilot.pause()
+
+    assert snap_compare(make_app(session), terminal_size=size, run_before=run_before)
+
+
+def test_main_screen_rto_breached(snap_compare, tmp_path, lab):
+    session = make_session(tmp_path, lab)
+    session.clock.advance(minutes=16)
+    session.engine.check_deadlines()
+
+    async def run_before(pilot) -> None:
+        await pilot.pause()
+
+    assert snap_compare(make_app(session), terminal_size=(120, 40), run_before=run_before)
