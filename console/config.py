@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from .errors import ConfigError
-from .runbook import Ident
+from .runbook import Contact, Ident
 from .tomlsource import TomlSource, load_toml
 from .validation import StrictModel, pattern, validate
 
@@ -101,13 +101,6 @@ class Notify(StrictModel):
     slack: Slack | None = None
     email: Email | None = None
     statuspage: Webhook | None = None
-
-
-class Contact(StrictModel):
-    role: str
-    name: str = ""
-    phone: str = ""
-    email: str = ""
 
 
 class ServerUser(StrictModel):
