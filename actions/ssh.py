@@ -82,9 +82,7 @@ async def connect(target: Target) -> asyncssh.SSHClientConnection:
             + (f" with key {target.identity_file}" if target.identity_file else "")
         ) from None
     except asyncssh.KeyImportError as exc:
-        raise AuthError(
-            f"{_describe(target)}: cannot load identity file {target.identity_file}: {exc}"
-        ) from None
+        raise AuthError(f"{_describe(target)}: cannot load identity file {target.identity_file}: {exc}") from None
     except (OSError, TimeoutError, asyncssh.Error) as exc:
         reason = str(exc) or type(exc).__name__
         raise HostUnreachable(f"{_describe(target)}: cannot connect: {reason}") from None
@@ -122,11 +120,7 @@ def display_command(step: PlannedStep) -> str:
     """What the operator reads in plans and confirmations: no script plumbing, no secrets."""
     secrets = " ".join(f"{var}=<secret {key}>" for var, key in step.secret_env.items())
     body = " && ".join(step.commands)
-    parts = [
-        p
-        for p in (f"cd {step.cwd}" if step.cwd else "", f"{secrets} {body}".strip() if secrets else body)
-        if p
-    ]
+    parts = [p for p in (f"cd {step.cwd}" if step.cwd else "", f"{secrets} {body}".strip() if secrets else body) if p]
     return " && ".join(parts)
 
 
@@ -153,9 +147,7 @@ class SSHAction(Action):
             raise ActionError(f"step {ctx.step.id}: a secret for secret_env contains a newline")
         stdin = "".join(f"{s}\n" for s in secrets).encode()
         script = build_script(ctx.step)
-        results = await asyncio.gather(
-            *(self._run_host(ctx, target, script, stdin) for target in ctx.targets)
-        )
+        results = await asyncio.gather(*(self._run_host(ctx, target, script, stdin) for target in ctx.targets))
         return StepRun({r.host: r for r in results})
 
     async def _run_host(self, ctx: StepContext, target: Target, script: str, stdin: bytes) -> HostOutcome:
@@ -232,18 +224,22 @@ class SSHAction(Action):
         """TERM the remote process group, then KILL it if it is still there after a grace."""
         if not pgid or pgid[0] <= 1:
             return "remote process id unknown; could not confirm it stopped"
+        # "kill -SIG -PGID" without "--": dash (Debian's /bin/sh, a common login shell) rejects "--".
         group = f"-{pgid[0]}"
         polls = int(KILL_GRACE / 0.2)
         script = (
-            f"kill -TERM -- {group} 2>/dev/null || exit 0\n"
-            f"i=0; while [ $i -lt {polls} ]; do kill -0 -- {group} 2>/dev/null || exit 0; "
+            f"kill -TERM {group} 2>/dev/null || exit 0\n"
+            f"i=0; while [ $i -lt {polls} ]; do kill -0 {group} 2>/dev/null || exit 0; "
             "sleep 0.2; i=$((i+1)); done\n"
-            f"kill -KILL -- {group} 2>/dev/null; exit 0\n"
+            f"kill -KILL {group} 2>/dev/null\n"
+            f"sleep 0.2; kill -0 {group} 2>/dev/null && exit 3; exit 0\n"
         )
         try:
-            await asyncio.wait_for(conn.run(script, check=False), timeout=KILL_GRACE + 10)
+            result = await asyncio.wait_for(conn.run(script, check=False), timeout=KILL_GRACE + 10)
         except (OSError, asyncssh.Error, TimeoutError) as exc:
             return f"could not confirm the remote process stopped on {target.name}: {exc}"
+        if result.exit_status != 0:
+            return f"remote process group {pgid[0]} on {target.name} is still alive after SIGKILL"
         return ""
 
 

@@ -12,7 +12,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from .clock import Clock, SystemClock, parse_iso
 from .config import LoadedConfig
@@ -33,6 +33,14 @@ class HeadlessOptions:
     skip: tuple[str, ...] = ()
     reason: str = ""
     verbose: bool = False
+
+
+class Autopilot(Protocol):
+    """Acts for the people at the manual steps: ``warroom drill`` ticks their checks and closes."""
+
+    def manual_step(self, engine: Engine, actor: Actor, step: PlannedStep, printer: Printer) -> None: ...
+
+    def finished(self, engine: Engine, actor: Actor, printer: Printer) -> None: ...
 
 
 class Printer:
@@ -60,6 +68,7 @@ async def run_headless(
     *,
     out: TextIO = sys.stdout,
     clock: Clock | None = None,
+    autopilot: Autopilot | None = None,
 ) -> int:
     clock = clock or SystemClock()
     if options.incident is not None:
@@ -75,12 +84,14 @@ async def run_headless(
             config=config,
         )
     try:
-        return await _drive(engine, actor, options, out, clock)
+        return await _drive(engine, actor, options, out, clock, autopilot)
     finally:
         await engine.aclose()
 
 
-async def _drive(engine: Engine, actor: Actor, options: HeadlessOptions, out: TextIO, clock: Clock) -> int:
+async def _drive(
+    engine: Engine, actor: Actor, options: HeadlessOptions, out: TextIO, clock: Clock, autopilot: Autopilot | None
+) -> int:
     state = engine.state
     plan = engine.plan
     printer = Printer(out, clock, state.opened_at)
@@ -116,6 +127,8 @@ async def _drive(engine: Engine, actor: Actor, options: HeadlessOptions, out: Te
     with _cancel_on_signals(loop, engine, actor, printer):
         for step in plan.ordered_steps():
             if not step.automated:
+                if autopilot is not None:
+                    autopilot.manual_step(engine, actor, step, printer)
                 continue
             status = engine.state.steps[step.id].status
             if status in ("succeeded", "skipped"):
@@ -136,6 +149,8 @@ async def _drive(engine: Engine, actor: Actor, options: HeadlessOptions, out: Te
                 )
                 return 1
     printer.line("all automated steps succeeded")
+    if autopilot is not None:
+        autopilot.finished(engine, actor, printer)
     open_checks = engine.state.open_checks()
     if open_checks:
         printer.line(f"{len(open_checks)} manual checks still open:")

@@ -1,0 +1,208 @@
+"""``warroom drill``: rehearse the built-in rollback end to end against a throw-away sandbox.
+
+The drill builds the sandbox, starts its SSH and HTTP servers, writes an ordinary config for it
+and then runs the ordinary headless rollback (:func:`console.headless.run_headless`, the same
+engine, journal and ssh action as a real incident). Where a real run stops and lists the manual
+checks for people to tick, the drill's :class:`DrillAutopilot` ticks each one ``pass`` when the
+run reaches it (so every phase's times are real) and finally closes the incident as resolved.
+The game-day score (:mod:`console.drill.score`) closes the output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from actions import registry
+
+from ..config import load_config
+from ..engine import Actor, Engine, incidents_dir
+from ..errors import InputError, WarroomError
+from ..headless import HeadlessOptions, Printer, run_headless
+from ..journal import verify
+from ..plan import PlannedStep, build_plan
+from ..runbook import LoadedRunbook, load_runbook
+from ..state import fold
+from .drillconfig import drill_password, write_drill_config
+from .httpserver import HealthServer
+from .sandbox import Sandbox, build_sandbox
+from .score import render_score, span
+from .sshserver import DrillHost, Failure
+
+RUNBOOK = "salonmanager"
+TICK_NOTE = "ticked by the drill"
+NO_CONSOLE = "the console arrives with screens/; use --headless"
+HOST_TOOLS = ("git", "tar")  # real tools the rollback runs in the sandbox (git checkout, tar -xzf)
+
+
+@dataclass
+class DrillOptions:
+    headless: bool = False
+    fail: str | None = None
+    severity: str = "P0"
+    directory: Path | None = None
+    keep: bool = False
+    state_dir: Path | None = None
+    verbose: bool = False
+    actor: str | None = None
+    variants: dict[str, str] | None = None
+    """Runbook variants to rehearse (default: the runbook's defaults, docker and artisan)."""
+    trigger: str = "Game day: rehearsal of the SalonManager v1.0.0 rollback"
+
+
+class DrillAutopilot:
+    """Plays the people at the manual steps: every check ``pass``, then the incident closed."""
+
+    def manual_step(self, engine: Engine, actor: Actor, step: PlannedStep, printer: Printer) -> None:
+        if engine.state.steps[step.id].status == "skipped":
+            return
+        ticked = 0
+        for check_id, _ in step.checks:
+            if (step.id, check_id) not in engine.state.ticks:
+                engine.tick(actor, step.id, check_id, "pass", TICK_NOTE)
+                ticked += 1
+        phase = engine.plan.phase_of(step.id)
+        printer.line(f"☑ {phase.title} / {step.id}: {step.title}: {ticked} checks ticked pass ({TICK_NOTE})")
+
+    def finished(self, engine: Engine, actor: Actor, printer: Printer) -> None:
+        for step_id, check_id, _ in engine.state.open_checks():
+            engine.tick(actor, step_id, check_id, "pass", TICK_NOTE)
+        engine.close(actor, "resolved", "drill: every automated step succeeded and every check was ticked")
+        printer.line(f"incident {engine.state.id} closed: resolved")
+
+
+def drill_steps(runbook: LoadedRunbook, variants: dict[str, str] | None = None) -> list[tuple[str, bool]]:
+    """``(step id, automated)`` of the steps the drill's plan will have, before any sandbox exists."""
+    rb = runbook.model
+    chosen = {name: v.default for name, v in rb.variants.items()} | (variants or {})
+    return [
+        (step.id, registry.create(step.kind).automated)
+        for phase in rb.phases
+        for step in phase.steps
+        if all(chosen.get(k) == v for k, v in step.variant.items())
+    ]
+
+
+def check_options(options: DrillOptions, runbook: LoadedRunbook) -> None:
+    """Refuse a bad ``--fail`` or ``--severity`` in one line, before building anything."""
+    if options.severity not in runbook.model.severity:
+        known = ", ".join(sorted(runbook.model.severity))
+        raise InputError(f"--severity {options.severity}: runbook {runbook.id} defines {known}")
+    if options.fail is None:
+        return
+    steps = drill_steps(runbook, options.variants)
+    automated = [step for step, auto in steps if auto]
+    if options.fail not in automated:
+        kind = "is a manual checklist" if options.fail in dict(steps) else "is not a step of the drill's plan"
+        raise InputError(f"--fail {options.fail}: {kind}; rehearse a failure of one of: {', '.join(automated)}")
+
+
+def run_drill(options: DrillOptions, out: TextIO = sys.stdout) -> int:
+    if not options.headless:
+        print(NO_CONSOLE, file=sys.stderr)
+        return 2
+    runbook = load_runbook(RUNBOOK)
+    check_options(options, runbook)
+    missing = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
+    if missing:
+        need = " and ".join(missing)
+        raise InputError(f"the drill sandbox needs {need} on PATH (apt-get install {' '.join(missing)})")
+    root, created = _sandbox_root(options.directory)
+    started = time.monotonic()
+    try:
+        try:
+            box = build_sandbox(root, db_password=drill_password())
+        except (OSError, RuntimeError) as exc:
+            raise WarroomError(f"cannot build the drill sandbox in {root}: {exc}", title="Drill failed") from None
+        out.write(f"drill sandbox {root} built in {span(time.monotonic() - started)}\n")
+        code = asyncio.run(_drill(box, runbook, options, out))
+    finally:
+        if options.keep:
+            out.write(f"sandbox kept: {root} (config: {root / 'config.toml'})\n")
+        else:
+            _remove(root, created)
+            out.write(f"sandbox removed ({span(time.monotonic() - started)} in all; --keep keeps it)\n")
+    return code
+
+
+async def _drill(box: Sandbox, runbook: LoadedRunbook, options: DrillOptions, out: TextIO) -> int:
+    host = DrillHost(box)
+    await host.start()
+    web = HealthServer(box).start()
+    try:
+        path = write_drill_config(
+            box,
+            runbook,
+            ssh_port=host.port,
+            health_url=web.health_url,
+            state_dir=options.state_dir,
+            variants=options.variants,
+        )
+        config = load_config(path)
+        plan = build_plan(runbook, config)
+        out.write(f"app1 = ssh://deploy@127.0.0.1:{host.port} (host key pinned), health = {web.health_url}\n")
+        if options.fail:
+            host.failure = Failure(options.fail, plan.steps[options.fail].commands)
+            out.write(f"rehearsing a failure of {options.fail}\n")
+        state_root = config.model.state_dir()
+        before = _incidents(state_root)
+        actor = Actor(options.actor or _login(), "driver")
+        headless = HeadlessOptions(severity=options.severity, trigger=options.trigger, verbose=options.verbose)
+        code = await run_headless(plan, config, state_root, actor, headless, out=out, autopilot=DrillAutopilot())
+    finally:
+        await host.close()
+        web.close()
+    for directory in sorted(_incidents(state_root) - before):
+        state = fold(verify(directory / "journal.jsonl"))
+        out.write("\n".join(render_score(state)) + "\n")
+        if options.keep or not directory.is_relative_to(box.root):
+            out.write(f"journal: {directory / 'journal.jsonl'} (verified)\n")
+    return code
+
+
+def _incidents(state_root: Path) -> set[Path]:
+    directory = incidents_dir(state_root)
+    return {p for p in directory.iterdir() if p.is_dir()} if directory.is_dir() else set()
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "drill"
+
+
+def _sandbox_root(directory: Path | None) -> tuple[Path, bool]:
+    """The sandbox root and whether the drill created it (and so may remove it whole)."""
+    if directory is None:
+        return Path(tempfile.mkdtemp(prefix="warroom-drill-")), True
+    root = directory.expanduser().resolve()
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise InputError(f"--dir {directory}: exists and is not an empty directory; the drill needs a fresh one")
+    created = not root.exists()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--dir {directory}: cannot create: {exc.strerror}") from None
+    return root, created
+
+
+def _remove(root: Path, created: bool) -> None:
+    if created:
+        shutil.rmtree(root, ignore_errors=True)
+        return
+    for child in root.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+__all__ = ["NO_CONSOLE", "DrillAutopilot", "DrillOptions", "check_options", "drill_steps", "run_drill"]
