@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from textual.app import App
 from textual.binding import Binding
@@ -17,10 +17,16 @@ from .modals.open_incident import OpenIncidentModal, Opening
 from .war_room import WarRoomScreen
 
 Opener = Callable[[Opening], Session]
+Startup = Callable[[], Awaitable[tuple[Plan, Opener]]]
+Shutdown = Callable[[], Awaitable[None]]
 
 
 class WarroomApp(App[int]):
-    """Either ``session`` (resume, observers) or ``plan`` + ``opener`` (new incident) is given."""
+    """Given ``session`` (resume, observers), ``plan`` + ``opener`` (new incident), or ``startup``.
+
+    ``startup`` runs on the app's own event loop before anything is shown (the drill starts its
+    embedded servers there) and returns the plan and opener; ``shutdown`` runs at exit.
+    """
 
     CSS_PATH = "warroom.tcss"
     TITLE = "warroom"
@@ -36,6 +42,10 @@ class WarroomApp(App[int]):
         keymap: dict[str, str] | None = None,
         watch_deadlines: bool = True,
         severity: str = "P0",
+        trigger: str = "",
+        startup: Startup | None = None,
+        shutdown: Shutdown | None = None,
+        show_score: bool = False,
     ) -> None:
         super().__init__()
         self.session = session
@@ -44,15 +54,28 @@ class WarroomApp(App[int]):
         self._keymap = keymap or {}
         self._watch_deadlines = watch_deadlines
         self._severity = severity
+        self._trigger = trigger
+        self._startup = startup
+        self._shutdown = shutdown
+        self.show_score = show_score
         self._watchdog: asyncio.Task[None] | None = None
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.set_keymap(self._keymap)
+        if self._startup is not None:
+            try:
+                self._plan, self._opener = await self._startup()
+            except WarroomError as exc:
+                self.exit(2, message=f"warroom: {exc.title}: {exc}")
+                return
         if self.session is not None:
             self._enter(self.session)
         else:
-            assert self._plan is not None and self._opener is not None
-            self.push_screen(OpenIncidentModal(self._plan, severity=self._severity), self._opened)
+            self._ask_opening(self._severity)
+
+    def _ask_opening(self, severity: str) -> None:
+        assert self._plan is not None and self._opener is not None
+        self.push_screen(OpenIncidentModal(self._plan, severity=severity, trigger=self._trigger), self._opened)
 
     def _opened(self, opening: Opening | None) -> None:
         if opening is None:
@@ -67,7 +90,7 @@ class WarroomApp(App[int]):
                 session.decide(opening.decision, opening.reason)
         except WarroomError as exc:
             self.notify(str(exc), title=exc.title, severity="error", timeout=15)
-            self.push_screen(OpenIncidentModal(self._plan, severity=opening.severity), self._opened)
+            self._ask_opening(opening.severity)
             return
         self.session = session
         self._enter(session)
@@ -83,3 +106,5 @@ class WarroomApp(App[int]):
             self._watchdog.cancel()
         if self.session is not None:
             await self.session.aclose()
+        if self._shutdown is not None:
+            await self._shutdown()

@@ -35,3 +35,38 @@ def run_console(
         app = WarroomApp(plan=plan, opener=opener, keymap=keymap, severity=severity)
     result = app.run()
     return result if isinstance(result, int) else 0
+
+
+def run_drill_console(box, runbook, options) -> int:
+    """``warroom drill``: the console on the drill's sandbox, the game-day score at the close."""
+    from console.drill.run import DrillEnvironment, drill_actor, start_environment
+
+    env: list[DrillEnvironment] = []
+    actor = drill_actor(options)
+
+    async def startup():
+        env.append(await start_environment(box, runbook, options))
+        ready = env[0]
+
+        def opener(opening: Opening) -> Session:
+            engine = Engine.open(
+                ready.state_root,
+                ready.plan,
+                actor,
+                severity=opening.severity,
+                trigger=opening.trigger,
+                config=ready.config,
+            )
+            return Session(engine, actor)
+
+        return ready.plan, opener
+
+    async def shutdown() -> None:
+        for ready in env:
+            await ready.close()
+
+    app = WarroomApp(
+        startup=startup, shutdown=shutdown, severity=options.severity, trigger=options.trigger, show_score=True
+    )
+    result = app.run()
+    return result if isinstance(result, int) else 0

@@ -17,6 +17,7 @@ from textual.widgets import Footer, Tree
 from textual.worker import Worker, WorkerState
 
 from actions import registry
+from console.drill.score import render_score
 from console.engine import Output
 from console.errors import WarroomError
 from console.keymap import ACTING, ACTIONS
@@ -30,6 +31,7 @@ from .modals.confirm import ConfirmStepModal
 from .modals.help import HelpModal
 from .modals.output import OutputModal
 from .modals.prompt import PromptModal
+from .modals.score import ScoreModal
 from .panes.checklist import ChecklistPane, Item
 from .panes.contacts import ContactsPane
 from .panes.countdown import CountdownPane
@@ -118,6 +120,8 @@ class WarRoomScreen(Screen[None]):
                 )
         elif record["type"] == "command.refused" and record["actor"] == self.session.actor.name:
             self.notify(record["data"]["reason"], title="Refused", severity="warning")
+        elif record["type"] == "incident.closed" and getattr(self.app, "show_score", False):
+            self.app.push_screen(ScoreModal(render_score(self.session.state)))
         elif record["type"] == "rto.breached":
             self.notify("The RTO deadline has passed.", title="RTO breached", severity="error", timeout=15)
 

@@ -22,12 +22,12 @@ from typing import TextIO
 
 from actions import registry
 
-from ..config import load_config
+from ..config import LoadedConfig, load_config
 from ..engine import Actor, Engine, incidents_dir
 from ..errors import InputError, WarroomError
 from ..headless import HeadlessOptions, Printer, run_headless
 from ..journal import verify
-from ..plan import PlannedStep, build_plan
+from ..plan import Plan, PlannedStep, build_plan
 from ..runbook import LoadedRunbook, load_runbook
 from ..state import fold
 from .drillconfig import drill_password, write_drill_config
@@ -38,7 +38,6 @@ from .sshserver import DrillHost, Failure
 
 RUNBOOK = "salonmanager"
 TICK_NOTE = "ticked by the drill"
-NO_CONSOLE = "the console arrives with screens/; use --headless"
 HOST_TOOLS = ("git", "tar")  # real tools the rollback runs in the sandbox (git checkout, tar -xzf)
 
 
@@ -105,9 +104,6 @@ def check_options(options: DrillOptions, runbook: LoadedRunbook) -> None:
 
 
 def run_drill(options: DrillOptions, out: TextIO = sys.stdout) -> int:
-    if not options.headless:
-        print(NO_CONSOLE, file=sys.stderr)
-        return 2
     runbook = load_runbook(RUNBOOK)
     check_options(options, runbook)
     missing = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
@@ -122,7 +118,12 @@ def run_drill(options: DrillOptions, out: TextIO = sys.stdout) -> int:
         except (OSError, RuntimeError) as exc:
             raise WarroomError(f"cannot build the drill sandbox in {root}: {exc}", title="Drill failed") from None
         out.write(f"drill sandbox {root} built in {span(time.monotonic() - started)}\n")
-        code = asyncio.run(_drill(box, runbook, options, out))
+        if options.headless:
+            code = asyncio.run(_drill(box, runbook, options, out))
+        else:
+            from screens.launch import run_drill_console  # the console is a client; the core stays headless
+
+            code = run_drill_console(box, runbook, options)
     finally:
         if options.keep:
             out.write(f"sandbox kept: {root} (config: {root / 'config.toml'})\n")
@@ -132,7 +133,26 @@ def run_drill(options: DrillOptions, out: TextIO = sys.stdout) -> int:
     return code
 
 
-async def _drill(box: Sandbox, runbook: LoadedRunbook, options: DrillOptions, out: TextIO) -> int:
+@dataclass
+class DrillEnvironment:
+    """The sandbox's servers, its config and the bound plan, for the headless run or the console."""
+
+    host: DrillHost
+    web: HealthServer
+    config: LoadedConfig
+    plan: Plan
+
+    @property
+    def state_root(self) -> Path:
+        return self.config.model.state_dir()
+
+    async def close(self) -> None:
+        await self.host.close()
+        self.web.close()
+
+
+async def start_environment(box: Sandbox, runbook: LoadedRunbook, options: DrillOptions) -> DrillEnvironment:
+    """Start the embedded SSH and HTTP servers (on the running loop) and bind the runbook."""
     host = DrillHost(box)
     await host.start()
     web = HealthServer(box).start()
@@ -147,24 +167,43 @@ async def _drill(box: Sandbox, runbook: LoadedRunbook, options: DrillOptions, ou
         )
         config = load_config(path)
         plan = build_plan(runbook, config)
-        out.write(f"app1 = ssh://deploy@127.0.0.1:{host.port} (host key pinned), health = {web.health_url}\n")
         if options.fail:
             host.failure = Failure(options.fail, plan.steps[options.fail].commands)
-            out.write(f"rehearsing a failure of {options.fail}\n")
-        state_root = config.model.state_dir()
-        before = _incidents(state_root)
-        actor = Actor(options.actor or _login(), "driver")
-        headless = HeadlessOptions(severity=options.severity, trigger=options.trigger, verbose=options.verbose)
-        code = await run_headless(plan, config, state_root, actor, headless, out=out, autopilot=DrillAutopilot())
-    finally:
+    except BaseException:
         await host.close()
         web.close()
+        raise
+    return DrillEnvironment(host, web, config, plan)
+
+
+def drill_actor(options: DrillOptions) -> Actor:
+    return Actor(options.actor or _login(), "driver")
+
+
+async def _drill(box: Sandbox, runbook: LoadedRunbook, options: DrillOptions, out: TextIO) -> int:
+    env = await start_environment(box, runbook, options)
+    state_root = env.state_root
+    before = _incidents(state_root)
+    try:
+        out.write(f"app1 = ssh://deploy@127.0.0.1:{env.host.port} (host key pinned), health = {env.web.health_url}\n")
+        if options.fail:
+            out.write(f"rehearsing a failure of {options.fail}\n")
+        headless = HeadlessOptions(severity=options.severity, trigger=options.trigger, verbose=options.verbose)
+        code = await run_headless(
+            env.plan, env.config, state_root, drill_actor(options), headless, out=out, autopilot=DrillAutopilot()
+        )
+    finally:
+        await env.close()
+    report_scores(state_root, before, box, options, out)
+    return code
+
+
+def report_scores(state_root: Path, before: set[Path], box: Sandbox, options: DrillOptions, out: TextIO) -> None:
     for directory in sorted(_incidents(state_root) - before):
         state = fold(verify(directory / "journal.jsonl"))
         out.write("\n".join(render_score(state)) + "\n")
         if options.keep or not directory.is_relative_to(box.root):
             out.write(f"journal: {directory / 'journal.jsonl'} (verified)\n")
-    return code
 
 
 def _incidents(state_root: Path) -> set[Path]:
@@ -205,4 +244,13 @@ def _remove(root: Path, created: bool) -> None:
             child.unlink(missing_ok=True)
 
 
-__all__ = ["NO_CONSOLE", "DrillAutopilot", "DrillOptions", "check_options", "drill_steps", "run_drill"]
+__all__ = [
+    "DrillAutopilot",
+    "DrillEnvironment",
+    "DrillOptions",
+    "check_options",
+    "drill_actor",
+    "drill_steps",
+    "run_drill",
+    "start_environment",
+]

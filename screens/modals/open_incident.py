@@ -30,12 +30,16 @@ class Opening:
 
 
 class OpenIncidentModal(ModalScreen[Opening | None]):
-    BINDINGS = [Binding("escape", "dismiss_none", "Quit", id="open-cancel")]
+    BINDINGS = [
+        Binding("escape", "dismiss_none", "Quit", id="open-cancel"),
+        Binding("ctrl+o", "submit", "Open incident", id="open-submit", priority=True),
+    ]
 
-    def __init__(self, plan: Plan, *, severity: str = "P0") -> None:
+    def __init__(self, plan: Plan, *, severity: str = "P0", trigger: str = "") -> None:
         super().__init__()
         self._plan = plan
         self._severity = severity
+        self._trigger = trigger
 
     def compose(self) -> ComposeResult:
         plan = self._plan
@@ -54,14 +58,20 @@ class OpenIncidentModal(ModalScreen[Opening | None]):
                 for key, sev in plan.severity.items():
                     yield RadioButton(f"{key} {sev['label']}", value=key == self._severity, name=key)
             yield Label("Trigger")
+            known = self._trigger in plan.triggers or not self._trigger
             with RadioSet(id="trigger"):
-                for i, trigger in enumerate([*plan.triggers, OTHER]):
-                    yield RadioButton(trigger, value=i == 0, name=trigger)
-            yield Input(placeholder="what happened (required for Other)", id="trigger-other")
+                for trigger in [*plan.triggers, OTHER]:
+                    chosen = trigger == (self._trigger or plan.triggers[0]) if known else trigger == OTHER
+                    yield RadioButton(trigger, value=chosen, name=trigger)
+            yield Input(
+                value="" if known else self._trigger,
+                placeholder="what happened (required for Other)",
+                id="trigger-other",
+            )
             yield Static("", id="decision-rule")
             yield Input(placeholder="why roll back anyway (required here)", id="decision-reason")
             yield Label("", id="open-error", classes="error")
-            yield Button("Open incident", variant="error", id="open-ok")
+            yield Button("Open incident (ctrl+o)", variant="error", id="open-ok")
 
     def on_mount(self) -> None:
         self._show_rule()
@@ -85,7 +95,7 @@ class OpenIncidentModal(ModalScreen[Opening | None]):
 
     @on(Button.Pressed, "#open-ok")
     @on(Input.Submitted)
-    def _submit(self) -> None:
+    def action_submit(self) -> None:
         error = self.query_one("#open-error", Label)
         severity = self._chosen("severity")
         trigger = self._chosen("trigger")
