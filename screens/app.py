@@ -55,16 +55,16 @@ class WarroomApp(App[int]):
         self._watch_deadlines = watch_deadlines
         self._severity = severity
         self._trigger = trigger
-        self._startup = startup
-        self._shutdown = shutdown
+        self._startup_hook = startup
+        self._shutdown_hook = shutdown
         self.show_score = show_score
         self._watchdog: asyncio.Task[None] | None = None
 
     async def on_mount(self) -> None:
         self.set_keymap(self._keymap)
-        if self._startup is not None:
+        if self._startup_hook is not None:
             try:
-                self._plan, self._opener = await self._startup()
+                self._plan, self._opener = await self._startup_hook()
             except WarroomError as exc:
                 self.exit(2, message=f"warroom: {exc.title}: {exc}")
                 return
@@ -106,5 +106,5 @@ class WarroomApp(App[int]):
             self._watchdog.cancel()
         if self.session is not None:
             await self.session.aclose()
-        if self._shutdown is not None:
-            await self._shutdown()
+        if self._shutdown_hook is not None:
+            await self._shutdown_hook()

@@ -245,12 +245,6 @@ def test_unknown_fail_step_is_one_line_naming_the_steps(tmp_path):
     assert not (tmp_path / "never").exists()
 
 
-def test_without_headless_the_drill_points_at_headless():
-    result = warroom("drill")
-    assert result.returncode == 2
-    assert "use --headless" in result.stderr
-
-
 def test_drill_rehearses_the_systemd_and_mysql_variants_without_leaking_the_password(tmp_path):
     root = tmp_path / "sandbox"
     out = StringIO()
