@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable
 
 from textual.app import App
@@ -100,6 +101,9 @@ class WarroomApp(App[int]):
         if self._watch_deadlines and session.actor.role == "driver":
             self._watchdog = asyncio.get_running_loop().create_task(session.engine.watch_deadlines())
         self.push_screen(WarRoomScreen(session))
+        # Freeze the widgets built so far out of the collector: full collections over them paused the
+        # loop for 60-250 ms during output floods (benchmarks/stream_console.py).
+        self.call_after_refresh(gc.freeze)
 
     async def on_unmount(self) -> None:
         if self._watchdog is not None:

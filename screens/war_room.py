@@ -328,12 +328,9 @@ class WarRoomScreen(Screen[None]):
 
     def action_help(self) -> None:
         rows = []
+        active = list(self.active_bindings.values())
         for binding_id in ACTIONS:
-            keys = [
-                b.binding.key_display or b.binding.key
-                for b in self.active_bindings.values()
-                if b.binding.id == binding_id
-            ]
+            keys = [b.binding.key_display or b.binding.key for b in active if b.binding.id == binding_id]
             enabled = self.check_action(binding_id.replace("-", "_"), ()) is True
             rows.append((binding_id, ", ".join(keys) or "-", ACTIONS[binding_id][1], enabled))
         self.app.push_screen(HelpModal(rows))

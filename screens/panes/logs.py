@@ -1,8 +1,9 @@
 """Live output of the selected or running step, one host at a time, in a bounded buffer.
 
-Lines arrive in batches from the engine; they are kept in a ring per (step, attempt, host) and
-written to the visible :class:`Log` in one ``write_lines`` call per refresh, never line by line.
-Control sequences are neutralised before anything is shown.
+Lines arrive in batches from the engine; they are kept raw in a bounded ring per (step, attempt,
+host) and written to the visible :class:`Log` in one ``write_lines`` call per refresh, never line by
+line. Only what can be shown (at most a ring's worth per flush) is neutralised, in one regex pass:
+during a million-line flood, work per line would starve key handling.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class LogPane(Vertical):
         super().__init__(**kwargs)
         self._session = session
         self._rings: dict[Key, deque[str]] = {}
-        self._pending: list[str] = []
+        self._pending: deque[str] = deque(maxlen=RING_LINES)
         self.step: str | None = None
         self.attempt = 0
         self.host_index = 0
@@ -70,15 +71,15 @@ class LogPane(Vertical):
             self._reload()
 
     def add(self, step: str, attempt: int, host: str, lines: list[str]) -> None:
-        clean = [neutralise(line) for line in lines]
+        tail = lines[-RING_LINES:]
         ring = self._rings.setdefault((step, attempt, host), deque(maxlen=RING_LINES))
-        ring.extend(clean)
+        ring.extend(tail)
         if step == self.step and host == self.host:
             if attempt != self.attempt:
                 self.attempt = attempt
                 self._reload()
                 return
-            self._pending.extend(clean)
+            self._pending.extend(tail)
 
     def spool_path(self) -> Path | None:
         if self.step is None or self.host is None or self.attempt == 0:
@@ -93,7 +94,8 @@ class LogPane(Vertical):
 
     def _flush(self) -> None:
         if self._pending:
-            lines, self._pending = self._pending, []
+            lines = _clean(self._pending)
+            self._pending.clear()
             self.query_one(Log).write_lines(lines)
 
     def _title(self) -> str:
@@ -110,11 +112,11 @@ class LogPane(Vertical):
         self.query_one("#log-title", Static).update(self._title())
         log = self.query_one(Log)
         log.clear()
-        self._pending = []
+        self._pending.clear()
         key = (self.step or "", self.attempt, self.host or "")
         ring = self._rings.get(key)
         if ring:
-            log.write_lines(list(ring))
+            log.write_lines(_clean(ring))
         elif self.attempt:
             path = self.spool_path()
             if path is not None and path.exists():
@@ -127,10 +129,14 @@ class LogPane(Vertical):
         with path.open("rb") as handle:
             handle.seek(max(0, size - 512 * 1024))
             lines = handle.read().decode("utf-8", errors="replace").splitlines()[-RING_LINES:]
-        clean = [neutralise(line) for line in lines]
-        self.app.call_from_thread(self._fill, key, clean)
+        self.app.call_from_thread(self._fill, key, lines)
 
     def _fill(self, key: Key, lines: list[str]) -> None:
         self._rings[key] = deque(lines, maxlen=RING_LINES)
         if key == (self.step, self.attempt, self.host):
-            self.query_one(Log).write_lines(lines)
+            self.query_one(Log).write_lines(_clean(lines))
+
+
+def _clean(lines) -> list[str]:
+    """Neutralise a batch in one pass (the pattern never matches the newline that joins it)."""
+    return neutralise("\n".join(lines)).split("\n")
