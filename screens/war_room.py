@@ -333,7 +333,12 @@ class WarRoomScreen(Screen[None]):
             keys = [b.binding.key_display or b.binding.key for b in active if b.binding.id == binding_id]
             enabled = self.check_action(binding_id.replace("-", "_"), ()) is True
             rows.append((binding_id, ", ".join(keys) or "-", ACTIONS[binding_id][1], enabled))
-        self.app.push_screen(HelpModal(rows))
+        if not self.app.is_screen_installed("help"):
+            self.app.install_screen(HelpModal(rows), "help")
+        help_screen = self.app.get_screen("help")
+        assert isinstance(help_screen, HelpModal)
+        help_screen.show_rows(rows)
+        self.app.push_screen("help")
 
     async def action_quit(self) -> None:
         running = self.session.state.running

@@ -13,6 +13,8 @@ from console.keymap import ACTING
 
 
 class HelpModal(ModalScreen[None]):
+    """Installed once and shown again: building a screen costs ~25 ms, too much for a key press."""
+
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help-close")]
 
     def __init__(self, rows: list[tuple[str, str, str, bool]]) -> None:
@@ -20,7 +22,18 @@ class HelpModal(ModalScreen[None]):
         super().__init__()
         self.rows = rows
 
+    def show_rows(self, rows: list[tuple[str, str, str, bool]]) -> None:
+        self.rows = rows
+        if self.is_mounted:
+            self.query_one("#help-table", Static).update(self._table())
+
     def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = "Keys (remap with [keymap] in the config)"
+            yield Static(self._table(), id="help-table")
+            yield Static("ctrl+p opens the command palette with the same actions · escape closes", classes="dim")
+
+    def _table(self) -> Table:
         table = Table(box=None, expand=True)
         table.add_column("key", style="bold")
         table.add_column("action")
@@ -29,7 +42,4 @@ class HelpModal(ModalScreen[None]):
             note = "" if enabled else " (not available now)"
             role = " · driver only" if binding_id in ACTING else ""
             table.add_row(keys, f"{description}{role}{note}", binding_id)
-        with Vertical(classes="dialog") as dialog:
-            dialog.border_title = "Keys (remap with [keymap] in the config)"
-            yield Static(table)
-            yield Static("ctrl+p opens the command palette with the same actions · escape closes", classes="dim")
+        return table
