@@ -83,9 +83,11 @@ async def run_headless(
             clock=clock,
             config=config,
         )
+    watchdog = asyncio.get_running_loop().create_task(engine.watch_deadlines())  # journals an RTO breach
     try:
         return await _drive(engine, actor, options, out, clock, autopilot)
     finally:
+        watchdog.cancel()
         await engine.aclose()
 
 

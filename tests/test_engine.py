@@ -185,3 +185,15 @@ def test_state_is_a_pure_fold_of_the_journal(engine):
 def test_second_process_cannot_open_the_same_incident(engine):
     with pytest.raises(IncidentError, match="open in another warroom process"):
         Engine.resume(engine.directory, ALICE)
+
+
+def test_rto_breach_is_journaled_once(engine):
+    engine.check_deadlines()
+    assert engine.state.breached_at == ""
+    engine.clock.advance(minutes=15, seconds=1)
+    engine.check_deadlines()
+    engine.check_deadlines()
+    breaches = [r for r in records(engine) if r["type"] == "rto.breached"]
+    assert len(breaches) == 1
+    assert breaches[0]["data"] == {"deadline": "2026-11-29T03:15:00.000Z", "rto_minutes": 15}
+    assert breaches[0]["role"] == "system"

@@ -276,3 +276,25 @@ async def test_open_incident_modal_demands_a_decision_for_maybe(tmp_path, lab):
         state = pilot.app.screen.session.state
         assert state.severity == "P1" and state.driver == "alice"
         assert state.decisions[-1]["reason"] == "bookings corrupt since deploy"
+
+
+async def test_quit_waits_for_a_running_step(tmp_path, lab):
+    session = make_session(tmp_path, lab)
+    for host in lab.hosts.values():
+        (host.root / "slow").touch()
+    app = make_app(session)
+    async with app.run_test(size=SIZE) as pilot:
+        select(pilot.app, "slow")
+        await pilot.press("r")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if session.state.steps["slow"].status == "running":
+                break
+        await pilot.press("q")
+        await pilot.pause(0.2)
+        assert app.is_running and isinstance(app.screen, WarRoomScreen)
+        await pilot.press("x")
+        assert await settle(pilot, session, "slow") == "cancelled"
+        await pilot.press("q")
+        await pilot.pause(0.2)
+    assert not app.is_running
