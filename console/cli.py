@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import getpass
 import sys
+from datetime import UTC
 from pathlib import Path
 
+from .clock import SystemClock, iso, parse_iso
 from .config import LoadedConfig, load_config
 from .engine import Actor
 from .errors import InputError, RunbookError, WarroomError
@@ -51,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no screen: run every automated step in order")
     p.add_argument("--severity", default="P0", help="incident severity (default P0)")
     p.add_argument("--trigger", default="unspecified", help="what triggered the rollback")
+    p.add_argument(
+        "--detected-at", help="when the problem was detected, ISO 8601 (default: now); the RTO counts from it"
+    )
     p.add_argument("--incident", help="resume this incident (id or directory)")
     p.add_argument("--retry", action="append", default=[], metavar="STEP", help="retry this failed step")
     p.add_argument("--skip", action="append", default=[], metavar="STEP", help="skip this step (with --reason)")
@@ -132,6 +137,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     plan = build_plan(runbook, config)
     if args.severity not in plan.severity:
         raise InputError(f"--severity {args.severity}: runbook {runbook.id} defines {', '.join(plan.severity)}")
+    detected_at = _detected_at(args.detected_at) if args.detected_at else None
     if args.skip and not args.reason:
         raise InputError("--skip needs --reason: say why the step is skipped")
     root = state_root(config, args.state_dir)
@@ -140,10 +146,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from screens.launch import run_console  # the core stays importable without Textual
 
         incident = incident_dir(root, args.incident) if args.incident else None
-        return run_console(plan, config, root, actor, incident=incident, severity=args.severity)
+        return run_console(
+            plan, config, root, actor, incident=incident, severity=args.severity, detected_at=detected_at
+        )
     options = HeadlessOptions(
         severity=args.severity,
         trigger=args.trigger,
+        detected_at=detected_at,
         incident=incident_dir(root, args.incident) if args.incident else None,
         retry=tuple(args.retry),
         skip=tuple(args.skip),
@@ -167,6 +176,19 @@ def _cmd_drill(args: argparse.Namespace) -> int:
         actor=args.actor,
     )
     return run_drill(options)
+
+
+def _detected_at(text: str) -> str:
+    """An ISO 8601 moment in the past, normalised to UTC; naive times are taken as UTC."""
+    try:
+        moment = parse_iso(text)
+    except ValueError:
+        raise InputError(f"--detected-at {text!r}: not an ISO 8601 time (e.g. 2026-11-29T02:55:00Z)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if moment > SystemClock().now():
+        raise InputError(f"--detected-at {text!r}: is in the future")
+    return iso(moment)
 
 
 def _root_for(args: argparse.Namespace) -> Path:

@@ -28,6 +28,7 @@ TAIL_LINES = 15
 class HeadlessOptions:
     severity: str = "P0"
     trigger: str = "unspecified"
+    detected_at: str | None = None
     incident: Path | None = None
     retry: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
@@ -80,6 +81,7 @@ async def run_headless(
             actor,
             severity=options.severity,
             trigger=options.trigger,
+            detected_at=options.detected_at,
             clock=clock,
             config=config,
         )

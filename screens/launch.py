@@ -22,6 +22,7 @@ def run_console(
     *,
     incident: Path | None = None,
     severity: str = "P0",
+    detected_at: str | None = None,
 ) -> int:
     keymap = keymap_from(config)
     if incident is not None:
@@ -29,7 +30,15 @@ def run_console(
     else:
 
         def opener(opening: Opening) -> Session:
-            engine = Engine.open(root, plan, actor, severity=opening.severity, trigger=opening.trigger, config=config)
+            engine = Engine.open(
+                root,
+                plan,
+                actor,
+                severity=opening.severity,
+                trigger=opening.trigger,
+                detected_at=detected_at,
+                config=config,
+            )
             return Session(engine, actor)
 
         app = WarroomApp(plan=plan, opener=opener, keymap=keymap, severity=severity)

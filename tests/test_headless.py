@@ -149,3 +149,15 @@ def test_torn_record_after_crash_is_set_aside_on_resume(tmp_path, lab):
     assert "torn last record (26 bytes) was set aside" in resumed.stdout
     assert list(path.parent.glob("journal.jsonl.torn-*"))
     assert warroom("journal", "verify", str(path)).returncode == 0
+
+
+def test_detected_at_is_journaled_and_a_bad_one_refused(tmp_path, lab):
+    cfg, rb = setup(tmp_path, lab, ssh_step("one", "true"), hosts=("h1",))
+    bad = warroom("run", "-c", str(cfg), "--runbook", str(rb), "--headless", "--detected-at", "yesterday-ish")
+    assert bad.returncode == 2 and "--detected-at 'yesterday-ish': not an ISO 8601 time" in bad.stderr
+    ok = warroom("run", "-c", str(cfg), "--runbook", str(rb), "--headless", "--detected-at", "2026-01-02T03:04:05Z")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    opened = journal_records(tmp_path)[1][0]
+    assert opened["data"]["detected_at"] == "2026-01-02T03:04:05.000Z"
+    breach = [r for r in journal_records(tmp_path)[1] if r["type"] == "rto.breached"]
+    assert breach and breach[0]["data"]["deadline"] == "2026-01-02T03:19:05.000Z"
