@@ -50,9 +50,12 @@ class HostOutcome:
     bytes: int = 0
     sha256: str = ""
     duration: float = 0.0
+    facts: dict[str, Any] = field(default_factory=dict)
+    """What the step established on this host, for the journal and the report (JSON values only):
+    e.g. the backup restored and its age, rows per table, the checked-out tag, HTTP latency."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "host": self.host,
             "status": self.status,
             "exit_code": self.exit_code,
@@ -61,6 +64,9 @@ class HostOutcome:
             "sha256": self.sha256,
             "duration": round(self.duration, 3),
         }
+        if self.facts:
+            data["facts"] = self.facts
+        return data
 
 
 class OutputSink(Protocol):
@@ -80,8 +86,18 @@ class StepContext(Protocol):
 
     def sink(self, host: str) -> OutputSink: ...
 
+    def progress(self, host: str, done: float, total: float | None, unit: str = "bytes", label: str = "") -> None:
+        """Transient progress (a restore's bytes, a health check's attempts); not journaled."""
+
+    def warn(self, host: str, message: str) -> None:
+        """A journaled warning that does not fail the step (an old backup, a failed notification)."""
+
     @property
     def connections(self) -> Any: ...
+
+    @property
+    def config(self) -> Any:
+        """The validated config model (``console.config.Config``), for typed step kinds."""
 
 
 @dataclass

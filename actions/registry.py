@@ -12,8 +12,23 @@ def register(cls: type[Action]) -> type[Action]:
     return cls
 
 
+_SUPPORT = {"base", "registry"}
+_loaded = False
+
+
 def _load() -> None:
-    from . import manual, ssh  # noqa: F401  (importing registers the kinds)
+    """Import every module of the package once: each step kind registers itself on import."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import importlib
+    import pkgutil
+
+    package = importlib.import_module(__package__)
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name not in _SUPPORT and not module.name.startswith("_"):
+            importlib.import_module(f"{__package__}.{module.name}")
 
 
 def get(kind: str) -> type[Action] | None:

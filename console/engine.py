@@ -57,6 +57,19 @@ class Output:
     lines: list[str]
 
 
+@dataclass(frozen=True)
+class Progress:
+    """A transient progress report from a running step (bytes restored, attempts made)."""
+
+    step: str
+    attempt: int
+    host: str
+    done: float
+    total: float | None
+    unit: str
+    label: str
+
+
 Subscriber = Callable[[Any], None]
 
 # The engine itself, for events nobody commanded (an RTO breach).
@@ -89,6 +102,18 @@ class _StepContext:
 
     def secret(self, key: str) -> str:
         return self._engine.resolve_secret(key, self.step.id)
+
+    @property
+    def config(self) -> Any:
+        if self._engine.config is None:
+            raise SecretError(f"step {self.step.id}: this step kind needs the config (-c CONFIG)")
+        return self._engine.config.model
+
+    def progress(self, host: str, done: float, total: float | None, unit: str = "bytes", label: str = "") -> None:
+        self._engine.publish(Progress(self.step.id, self.attempt, host, done, total, unit, label))
+
+    def warn(self, host: str, message: str) -> None:
+        self._engine.step_warning(self.step.id, self.attempt, host, message)
 
     def sink(self, host: str) -> OutputSpool:
         path = self._engine.output_path(self.step.id, self.attempt, host)
@@ -475,6 +500,10 @@ class Engine:
                 actor, "severity", f"unknown severity {severity!r} (defined: {', '.join(self.plan.severity)})"
             )
         self._commit("severity.changed", {"severity": severity, "was": self.state.severity, "reason": reason}, actor)
+
+    def step_warning(self, step_id: str, attempt: int, host: str, message: str) -> None:
+        """Journal a warning from a running step (attributed to the engine, not a person)."""
+        self._commit("step.warning", {"step": step_id, "attempt": attempt, "host": host, "message": message}, SYSTEM)
 
     def check_deadlines(self) -> None:
         """Journal the RTO breach once, the moment the deadline has passed on an open incident."""

@@ -26,6 +26,7 @@ class Attempt:
     outcome: str | None = None
     error: str = ""
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -151,6 +152,12 @@ def _host_finished(state: IncidentState, record: dict[str, Any], data: dict[str,
         attempt.results[data["host"]] = {**data["result"], "at": record["ts"]}
 
 
+def _warning(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    attempt = state.steps[data["step"]].attempt
+    if attempt is not None:
+        attempt.warnings.append({"at": record["ts"], "host": data["host"], "message": data["message"]})
+
+
 def _finished(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
     step = state.steps[data["step"]]
     step.status = data["outcome"]
@@ -234,6 +241,7 @@ _HANDLERS = {
     "step.started": _started,
     "step.host_finished": _host_finished,
     "step.finished": _finished,
+    "step.warning": _warning,
     "step.cancel_requested": _cancel_requested,
     "step.interrupted": _interrupted,
     "step.skipped": _skipped,
