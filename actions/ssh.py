@@ -18,7 +18,7 @@ import asyncssh
 
 from console.errors import ActionError, AuthError, HostKeyError, HostUnreachable
 
-from .base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
+from .base import Action, HostOutcome, OutputSink, PlannedCommand, StepContext, StepRun, Target
 from .registry import register
 
 if TYPE_CHECKING:
@@ -105,15 +105,19 @@ def _host_key_problem(target: Target, exc: Exception) -> str:
     )
 
 
-def build_script(step: PlannedStep) -> str:
+def wrap_script(commands: list[str] | tuple[str, ...], *, cwd: str = "", secret_vars=()) -> str:
     """The remote shell script: report pid, read secrets from stdin, cd, then ``set -e``."""
     lines = ["printf '\\036warroom-pid %s\\n' \"$$\""]
-    lines += [f"IFS= read -r {var} && export {var}" for var in step.secret_env]
-    if step.cwd:
-        lines.append(f"cd -- {shlex.quote(step.cwd)} || exit 96")
+    lines += [f"IFS= read -r {var} && export {var}" for var in secret_vars]
+    if cwd:
+        lines.append(f"cd -- {shlex.quote(cwd)} || exit 96")
     lines.append("set -e")
-    lines += list(step.commands)
+    lines += list(commands)
     return "\n".join(lines) + "\n"
+
+
+def build_script(step: PlannedStep) -> str:
+    return wrap_script(step.commands, cwd=step.cwd, secret_vars=tuple(step.secret_env))
 
 
 def display_command(step: PlannedStep) -> str:
@@ -147,100 +151,105 @@ class SSHAction(Action):
             raise ActionError(f"step {ctx.step.id}: a secret for secret_env contains a newline")
         stdin = "".join(f"{s}\n" for s in secrets).encode()
         script = build_script(ctx.step)
-        results = await asyncio.gather(*(self._run_host(ctx, target, script, stdin) for target in ctx.targets))
+        results = await asyncio.gather(*(run_script(ctx, target, script, stdin) for target in ctx.targets))
         return StepRun({r.host: r for r in results})
 
-    async def _run_host(self, ctx: StepContext, target: Target, script: str, stdin: bytes) -> HostOutcome:
-        sink = ctx.sink(target.name)
-        started = time.monotonic()
-        outcome = HostOutcome(target.name, "error")
-        try:
-            conn = await ctx.connections.get(target)
-            outcome = await self._execute(ctx, conn, target, script, stdin, sink)
-        except ActionError as exc:
-            outcome.error = str(exc)
-        except (OSError, asyncssh.Error) as exc:
-            outcome.error = f"{_describe(target)}: connection lost during step {ctx.step.id}: {exc}"
-        finally:
-            outcome.bytes, outcome.sha256 = sink.close()
-            outcome.duration = time.monotonic() - started
-        return outcome
 
-    async def _execute(self, ctx, conn, target: Target, script: str, stdin: bytes, sink) -> HostOutcome:
-        proc = await conn.create_process(script, stderr=asyncssh.STDOUT, encoding=None)
-        if stdin:
-            proc.stdin.write(stdin)
-        proc.stdin.write_eof()
-        pgid: list[int] = []
-        pump = asyncio.create_task(self._pump(proc, sink, pgid))
-        cancelled = asyncio.create_task(ctx.cancelled.wait())
-        try:
-            done, _ = await asyncio.wait(
-                {pump, cancelled}, timeout=ctx.step.timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            cancelled.cancel()
-        if pump in done:
-            pump.result()
-            return _finished(target, proc)
-        status = "cancelled" if ctx.cancelled.is_set() else "timed_out"
-        error = await self._stop_remote(conn, target, pgid)
-        proc.close()
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError, asyncssh.Error, OSError):
-            await pump
-        if status == "timed_out":
-            message = f"timed out after {ctx.step.timeout}s; remote process group stopped"
-        else:
-            message = "cancelled by the driver; remote process group stopped"
-        return HostOutcome(target.name, status, error=f"{message}{'; ' + error if error else ''}")
+async def run_script(
+    ctx: StepContext, target: Target, script: str, stdin: bytes = b"", sink: OutputSink | None = None
+) -> HostOutcome:
+    """Run a script made by :func:`wrap_script` on one host: streamed to ``sink`` (default: the
+    host's spool), bounded by the step's timeout, stopped remotely on cancel. Never raises for
+    host trouble: the outcome says what happened."""
+    sink = sink or ctx.sink(target.name)
+    started = time.monotonic()
+    outcome = HostOutcome(target.name, "error")
+    try:
+        conn = await ctx.connections.get(target)
+        outcome = await _execute(ctx, conn, target, script, stdin, sink)
+    except ActionError as exc:
+        outcome.error = str(exc)
+    except (OSError, asyncssh.Error) as exc:
+        outcome.error = f"{_describe(target)}: connection lost during step {ctx.step.id}: {exc}"
+    finally:
+        outcome.bytes, outcome.sha256 = sink.close()
+        outcome.duration = time.monotonic() - started
+    return outcome
 
-    @staticmethod
-    async def _pump(proc, sink, pgid: list[int]) -> None:
-        head = b""
-        while True:
-            chunk = await proc.stdout.read(65536)
-            if not chunk:
-                break
-            if not pgid:
-                head += chunk
-                if b"\n" not in head and len(head) < 64:
-                    continue
-                line, _, rest = head.partition(b"\n")
-                if line.startswith(PID_MARK):
-                    pgid.append(int(line[len(PID_MARK) :]))
-                    chunk = rest
-                else:
-                    pgid.append(0)
-                    chunk = head
-            if chunk:
-                sink.write(chunk)
-        if head and not pgid:
-            sink.write(head)
-        await proc.wait()
 
-    @staticmethod
-    async def _stop_remote(conn, target: Target, pgid: list[int]) -> str:
-        """TERM the remote process group, then KILL it if it is still there after a grace."""
-        if not pgid or pgid[0] <= 1:
-            return "remote process id unknown; could not confirm it stopped"
-        # "kill -SIG -PGID" without "--": dash (Debian's /bin/sh, a common login shell) rejects "--".
-        group = f"-{pgid[0]}"
-        polls = int(KILL_GRACE / 0.2)
-        script = (
-            f"kill -TERM {group} 2>/dev/null || exit 0\n"
-            f"i=0; while [ $i -lt {polls} ]; do kill -0 {group} 2>/dev/null || exit 0; "
-            "sleep 0.2; i=$((i+1)); done\n"
-            f"kill -KILL {group} 2>/dev/null\n"
-            f"sleep 0.2; kill -0 {group} 2>/dev/null && exit 3; exit 0\n"
-        )
-        try:
-            result = await asyncio.wait_for(conn.run(script, check=False), timeout=KILL_GRACE + 10)
-        except (OSError, asyncssh.Error, TimeoutError) as exc:
-            return f"could not confirm the remote process stopped on {target.name}: {exc}"
-        if result.exit_status != 0:
-            return f"remote process group {pgid[0]} on {target.name} is still alive after SIGKILL"
-        return ""
+async def _execute(ctx: StepContext, conn, target: Target, script: str, stdin: bytes, sink) -> HostOutcome:
+    proc = await conn.create_process(script, stderr=asyncssh.STDOUT, encoding=None)
+    if stdin:
+        proc.stdin.write(stdin)
+    proc.stdin.write_eof()
+    pgid: list[int] = []
+    pump = asyncio.create_task(_pump(proc, sink, pgid))
+    cancelled = asyncio.create_task(ctx.cancelled.wait())
+    try:
+        done, _ = await asyncio.wait({pump, cancelled}, timeout=ctx.step.timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        cancelled.cancel()
+    if pump in done:
+        pump.result()
+        return _finished(target, proc)
+    status = "cancelled" if ctx.cancelled.is_set() else "timed_out"
+    error = await _stop_remote(conn, target, pgid)
+    proc.close()
+    pump.cancel()
+    with contextlib.suppress(asyncio.CancelledError, asyncssh.Error, OSError):
+        await pump
+    if status == "timed_out":
+        message = f"timed out after {ctx.step.timeout}s; remote process group stopped"
+    else:
+        message = "cancelled by the driver; remote process group stopped"
+    return HostOutcome(target.name, status, error=f"{message}{'; ' + error if error else ''}")
+
+
+async def _pump(proc, sink, pgid: list[int]) -> None:
+    head = b""
+    while True:
+        chunk = await proc.stdout.read(65536)
+        if not chunk:
+            break
+        if not pgid:
+            head += chunk
+            if b"\n" not in head and len(head) < 64:
+                continue
+            line, _, rest = head.partition(b"\n")
+            if line.startswith(PID_MARK):
+                pgid.append(int(line[len(PID_MARK) :]))
+                chunk = rest
+            else:
+                pgid.append(0)
+                chunk = head
+        if chunk:
+            sink.write(chunk)
+    if head and not pgid:
+        sink.write(head)
+    await proc.wait()
+
+
+async def _stop_remote(conn, target: Target, pgid: list[int]) -> str:
+    """TERM the remote process group, then KILL it if it is still there after a grace."""
+    if not pgid or pgid[0] <= 1:
+        return "remote process id unknown; could not confirm it stopped"
+    # "kill -SIG -PGID" without "--": dash (Debian's /bin/sh, a common login shell) rejects "--".
+    group = f"-{pgid[0]}"
+    polls = int(KILL_GRACE / 0.2)
+    script = (
+        f"kill -TERM {group} 2>/dev/null || exit 0\n"
+        f"i=0; while [ $i -lt {polls} ]; do kill -0 {group} 2>/dev/null || exit 0; "
+        "sleep 0.2; i=$((i+1)); done\n"
+        f"kill -KILL {group} 2>/dev/null\n"
+        f"sleep 0.2; kill -0 {group} 2>/dev/null && exit 3; exit 0\n"
+    )
+    try:
+        result = await asyncio.wait_for(conn.run(script, check=False), timeout=KILL_GRACE + 10)
+    except (OSError, asyncssh.Error, TimeoutError) as exc:
+        return f"could not confirm the remote process stopped on {target.name}: {exc}"
+    if result.exit_status != 0:
+        return f"remote process group {pgid[0]} on {target.name} is still alive after SIGKILL"
+    return ""
 
 
 def _finished(target: Target, proc) -> HostOutcome:
