@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 HostStatus = Literal["ok", "failed", "timed_out", "cancelled", "error"]
 
+# The pseudo-host of automated steps that run on the warroom machine itself (notifications).
+LOCAL_HOST = "warroom"
+
 
 @dataclass(frozen=True)
 class Target:
@@ -132,3 +135,8 @@ class Action(ABC):
     @abstractmethod
     async def run(self, ctx: StepContext) -> StepRun:
         """Carry the step out; must stop promptly when ``ctx.cancelled`` is set."""
+
+    async def preview(self, ctx: StepContext) -> dict[str, str]:
+        """Read-only facts from the hosts to show before a destructive step is confirmed
+        (e.g. the tag a checkout would leave and the one it would reach). Default: none."""
+        return {}

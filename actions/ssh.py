@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shlex
 import time
 from typing import TYPE_CHECKING
 
@@ -110,10 +109,19 @@ def wrap_script(commands: list[str] | tuple[str, ...], *, cwd: str = "", secret_
     lines = ["printf '\\036warroom-pid %s\\n' \"$$\""]
     lines += [f"IFS= read -r {var} && export {var}" for var in secret_vars]
     if cwd:
-        lines.append(f"cd -- {shlex.quote(cwd)} || exit 96")
+        lines.append(f"cd -- {shell_path(cwd)} || exit 96")
     lines.append("set -e")
     lines += list(commands)
     return "\n".join(lines) + "\n"
+
+
+def shell_path(path: str) -> str:
+    """Double-quote a path for the remote shell: spaces are safe, ``$VARS`` and a leading ``~``
+    still expand (``~/srv`` is a natural thing to write for a deploy user's home)."""
+    if path == "~" or path.startswith("~/"):
+        path = "$HOME" + path[1:]
+    escaped = path.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`")
+    return f'"{escaped}"'
 
 
 def build_script(step: PlannedStep) -> str:

@@ -93,7 +93,8 @@ class _StepContext:
         self.cancelled = asyncio.Event()
         self._engine = engine
         assert engine.state.plan is not None
-        self.targets: list[Target] = [engine.state.plan.targets[h] for h in step.hosts]
+        targets = engine.state.plan.targets
+        self.targets: list[Target] = [targets[h] for h in step.hosts if h in targets]
         self.spools: dict[str, OutputSpool] = {}
 
     @property
@@ -102,6 +103,11 @@ class _StepContext:
 
     def secret(self, key: str) -> str:
         return self._engine.resolve_secret(key, self.step.id)
+
+    @property
+    def incident(self) -> IncidentState:
+        """The incident as it stands (read-only by convention): facts for notification templates."""
+        return self._engine.state
 
     @property
     def config(self) -> Any:
@@ -421,6 +427,16 @@ class Engine:
         finally:
             self._tasks.pop(step.id, None)
             self._contexts.pop(step.id, None)
+
+    async def preview_step(self, actor: Actor, step_id: str) -> dict[str, str]:
+        """Read-only facts per host before a step is confirmed; only the driver may query hosts."""
+        self._require(actor, "preview", step=step_id)
+        step = self._step(actor, "preview", step_id)
+        ctx = _StepContext(self, step, 0)
+        try:
+            return await registry.create(step.kind).preview(ctx)
+        except WarroomError as exc:
+            return {host: f"cannot preview: {exc}" for host in step.hosts}
 
     async def run_step(self, actor: Actor, step_id: str, *, confirm: str = "", retry: bool = False) -> str:
         """Start (or retry) a step and wait for it; returns its final status."""

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from actions import registry
-from actions.base import Target
+from actions.base import LOCAL_HOST, Target
 
 from .config import SECRET_FIELDS, LoadedConfig
 from .errors import RunbookError
@@ -125,7 +125,7 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
                 excluded.append((step.id, f"only when {', '.join(mismatch)}"))
                 continue
             action = registry.create(step.kind)
-            hosts: tuple[str, ...] = ()
+            hosts: tuple[str, ...] = (LOCAL_HOST,) if action.automated and not action.needs_targets else ()
             if step.targets:
                 hosts = _resolve_targets(
                     runbook, config, loc, step.id, _render(step.targets, config, runbook, (*loc, "targets"), step.id)

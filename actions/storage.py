@@ -1,0 +1,90 @@
+"""Restoring the file-storage tarball on each host, then checking every archived file is there.
+
+The seed's ``tar -xzf storage/app/backups/storage_backup.tar.gz -C storage/app/`` is what runs; the
+step adds what the seed leaves to the reader: the archive exists, and after extraction every file
+it holds is present (counts in the journal, missing files named in the output).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from typing import TYPE_CHECKING
+
+from ._capture import FactSink, as_number
+from .base import Action, PlannedCommand, StepContext, StepRun
+from .registry import register
+from .ssh import run_script, wrap_script
+
+if TYPE_CHECKING:
+    from console.plan import PlannedStep
+    from console.runbook import Step
+
+DEFAULT_ARCHIVE = "storage/app/backups/storage_backup.tar.gz"
+DEFAULT_DEST = "storage/app/"
+PARAMS = {"archive", "dest"}
+
+
+def _params(step: PlannedStep) -> tuple[str, str]:
+    return str(step.params.get("archive", DEFAULT_ARCHIVE)), str(step.params.get("dest", DEFAULT_DEST))
+
+
+def restore_commands(archive: str, dest: str) -> list[str]:
+    a, d = shlex.quote(archive), shlex.quote(dest)
+    members = f"tar -tzf {a} | grep -v '/$'"
+    return [
+        f'[ -f {a} ] || {{ echo "archive {archive} not found in $(pwd)" >&2; exit 2; }}',
+        f"total=$({members} | wc -l)",
+        'echo "warroom-fact archive_files=$total"',
+        f'echo "warroom-fact archive_bytes=$(wc -c < {a})"',
+        f"tar -xzf {a} -C {d}",
+        f'present=0; missing=0; while IFS= read -r f; do if [ -e {d}/"$f" ]; then present=$((present+1)); '
+        f'else missing=$((missing+1)); [ $missing -le 20 ] && echo "missing after restore: $f"; fi; '
+        f"done <<WARROOM_EOF\n$({members})\nWARROOM_EOF",
+        'echo "warroom-fact restored_files=$present"',
+        '[ "$present" -eq "$total" ] || '
+        '{ echo "verify failed: $present of $total archived files present" >&2; exit 3; }',
+        'echo "storage restored: $present of $total files present"',
+    ]
+
+
+@register
+class StorageAction(Action):
+    kind = "storage"
+
+    @classmethod
+    def check_step(cls, step: Step) -> tuple[str, str] | None:
+        problem = super().check_step(step)
+        if problem:
+            return problem
+        unknown = sorted(set(step.params) - PARAMS)
+        if unknown:
+            return ("params", f"unknown storage parameter {unknown[0]!r} (known: {', '.join(sorted(PARAMS))})")
+        if step.commands:
+            return ("commands", "a storage step builds its own commands; use params.archive and params.dest")
+        return None
+
+    def plan(self, step: PlannedStep) -> list[PlannedCommand]:
+        archive, dest = _params(step)
+        where = f"cd {step.cwd} && " if step.cwd else ""
+        text = f"{where}tar -xzf {archive} -C {dest}  (then: every archived file present in {dest})"
+        return [PlannedCommand(host, text) for host in step.hosts]
+
+    async def run(self, ctx: StepContext) -> StepRun:
+        archive, dest = _params(ctx.step)
+        script = wrap_script(restore_commands(archive, dest), cwd=ctx.step.cwd)
+
+        async def one(target):
+            sink = FactSink(ctx.sink(target.name))
+            outcome = await run_script(ctx, target, script, sink=sink)
+            outcome.facts = {k: as_number(v) for k, v in sink.facts.items()}
+            outcome.facts["archive"] = archive
+            if outcome.status != "ok" and outcome.exit_code == 3:
+                outcome.error = f"verify failed: {sink.facts.get('restored_files', '?')} of "
+                outcome.error += f"{sink.facts.get('archive_files', '?')} archived files present"
+            elif outcome.exit_code == 2:
+                outcome.error = f"archive {archive} not found on {target.name}"
+            return outcome
+
+        results = await asyncio.gather(*(one(t) for t in ctx.targets))
+        return StepRun({r.host: r for r in results})
