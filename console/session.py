@@ -59,6 +59,9 @@ class Session:
     def retry(self, step_id: str, confirm: str = "") -> asyncio.Task[None]:
         return self.engine.retry_step(self.actor, step_id, confirm=confirm)
 
+    async def preview(self, step_id: str) -> dict[str, str]:
+        return await self.engine.preview_step(self.actor, step_id)
+
     def cancel(self, step_id: str) -> None:
         self.engine.cancel_step(self.actor, step_id)
 

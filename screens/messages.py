@@ -30,3 +30,18 @@ class Tick(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, Tick)
+
+
+@dataclass
+class ProgressUpdate(Message):
+    """A running step's progress on one host; a newer one replaces an unhandled older one."""
+
+    step: str
+    host: str
+    done: float
+    total: float | None
+    unit: str
+    label: str
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ProgressUpdate) and (message.step, message.host) == (self.step, self.host)

@@ -18,14 +18,14 @@ from textual.worker import Worker, WorkerState
 
 from actions import registry
 from console.drill.score import render_score
-from console.engine import Output
+from console.engine import Output, Progress
 from console.errors import WarroomError
 from console.keymap import ACTING, ACTIONS
 from console.session import Session
 from console.state import RETRYABLE
 from console.timeline import comms_timeline
 
-from .messages import JournalEvent, OutputBatch, Tick
+from .messages import JournalEvent, OutputBatch, ProgressUpdate, Tick
 from .modals.choice import ChoiceModal
 from .modals.confirm import ConfirmStepModal
 from .modals.help import HelpModal
@@ -93,12 +93,18 @@ class WarRoomScreen(Screen[None]):
     def _on_engine_event(self, event: Any) -> None:
         if isinstance(event, Output):
             self.post_message(OutputBatch(event.step, event.attempt, event.host, event.lines))
+        elif isinstance(event, Progress):
+            self.post_message(ProgressUpdate(event.step, event.host, event.done, event.total, event.unit, event.label))
         else:
             self.post_message(JournalEvent(event))
 
     @on(OutputBatch)
     def _output(self, message: OutputBatch) -> None:
         self.query_one(LogPane).add(message.step, message.attempt, message.host, message.lines)
+
+    @on(ProgressUpdate)
+    def _progress(self, message: ProgressUpdate) -> None:
+        self.query_one(LogPane).show_progress(message)
 
     @on(JournalEvent)
     def _journal(self, message: JournalEvent) -> None:
@@ -122,6 +128,11 @@ class WarRoomScreen(Screen[None]):
             self.notify(record["data"]["reason"], title="Refused", severity="warning")
         elif record["type"] == "incident.closed" and getattr(self.app, "show_score", False):
             self.app.push_screen(ScoreModal(render_score(self.session.state)))
+        elif record["type"] == "step.warning":
+            data = record["data"]
+            self.notify(
+                f"{data['host']}: {data['message']}"[:300], title=f"Warning: {data['step']}", severity="warning"
+            )
         elif record["type"] == "rto.breached":
             self.notify("The RTO deadline has passed.", title="RTO breached", severity="error", timeout=15)
 
@@ -224,7 +235,8 @@ class WarRoomScreen(Screen[None]):
                 if word:
                     self._launch(step_id, word, retry)
 
-            self.app.push_screen(ConfirmStepModal(step, commands, retry=retry), confirmed)
+            preview = (lambda: self.session.preview(step_id)) if self.session.is_driver else None
+            self.app.push_screen(ConfirmStepModal(step, commands, retry=retry, preview=preview), confirmed)
         else:
             self._launch(step_id, "", retry)
 

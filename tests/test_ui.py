@@ -298,3 +298,30 @@ async def test_quit_waits_for_a_running_step(tmp_path, lab):
         await pilot.press("q")
         await pilot.pause(0.2)
     assert not app.is_running
+
+
+async def test_confirmation_shows_a_live_preview_from_the_hosts(tmp_path, lab):
+    from test_storage_git import make_repo, open_engine, step
+
+    engine = open_engine(
+        tmp_path,
+        lab,
+        ["h1"],
+        step("checkout", "git", cwd="$HOSTDIR/repo") + 'destructive = true\nconfirm = "checkout"\n',
+    )
+    make_repo(lab.hosts["h1"].root / "repo")
+    session = Session(engine, ALICE)
+    async with make_app(session).run_test(size=SIZE) as pilot:
+        select(pilot.app, "checkout")
+        await pilot.press("r")
+        modal = pilot.app.screen
+        assert isinstance(modal, ConfirmStepModal)
+        for _ in range(60):
+            await pilot.pause(0.05)
+            shown = str(modal.query_one("#confirm-preview").render())
+            if "->" in shown:
+                break
+        assert "h1: HEAD v1.0.0 (" in shown and "-> v0.9.0 (" in shown
+        await type_text(pilot, "checkout")
+        await pilot.press("enter")
+        assert await settle(pilot, session, "checkout") == "succeeded"

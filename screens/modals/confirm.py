@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -19,11 +21,19 @@ class ConfirmStepModal(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="confirm-cancel")]
 
-    def __init__(self, step: PlannedStep, commands: list[PlannedCommand], *, retry: bool = False) -> None:
+    def __init__(
+        self,
+        step: PlannedStep,
+        commands: list[PlannedCommand],
+        *,
+        retry: bool = False,
+        preview: Callable[[], Awaitable[dict[str, str]]] | None = None,
+    ) -> None:
         super().__init__()
         self._step = step
         self._commands = commands
         self._retry = retry
+        self._preview = preview
 
     def compose(self) -> ComposeResult:
         step = self._step
@@ -35,6 +45,8 @@ class ConfirmStepModal(ModalScreen[str | None]):
                     yield Static(Text.assemble((f"{command.host}$ ", "bold"), command.text))
             if step.note:
                 yield Static(Text(step.note, "italic dim"))
+            if self._preview is not None:
+                yield Static(Text("asking the hosts…", "dim"), id="confirm-preview")
             yield Label(
                 Text.assemble(
                     "Type ", (step.confirm, "bold reverse"), " to run it on ", (", ".join(step.hosts), "bold"), ":"
@@ -46,6 +58,19 @@ class ConfirmStepModal(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+        if self._preview is not None:
+            self._load_preview()
+
+    @work(exclusive=True, exit_on_error=False)
+    async def _load_preview(self) -> None:
+        """Live facts from the hosts (e.g. HEAD now and after), read-only, shown before typing."""
+        assert self._preview is not None
+        facts = await self._preview()
+        text = Text()
+        for host, fact in facts.items():
+            text.append(f"{host}: ", "bold")
+            text.append(f"{fact}\n")
+        self.query_one("#confirm-preview", Static).update(text or Text("(nothing to preview)", "dim"))
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#confirm-ok")

@@ -8,6 +8,7 @@ during a million-line flood, work per line would starve key handling.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class LogPane(Vertical):
         self._session = session
         self._rings: dict[Key, deque[str]] = {}
         self._pending: deque[str] = deque(maxlen=RING_LINES)
+        self._progress_start: dict[tuple[str, str], tuple[float, float]] = {}
         self.step: str | None = None
         self.attempt = 0
         self.host_index = 0
@@ -64,6 +66,26 @@ class LogPane(Vertical):
             self.host_index = 0
         self.step, self.attempt = step_id, attempt
         self._reload()
+
+    def show_progress(self, update) -> None:
+        """Bytes or items done of a total, with rate and ETA, in the pane's title line."""
+        if update.step != self.step or update.host != self.host:
+            return
+        now = time.monotonic()
+        first = self._progress_start.setdefault((update.step, update.host), (now, update.done))
+        elapsed = max(now - first[0], 1e-6)
+        rate = (update.done - first[1]) / elapsed
+        text = f"{update.label or 'progress'}: {_amount(update.done, update.unit)}"
+        if update.total:
+            share = min(1.0, update.done / update.total)
+            bar = "█" * int(share * 20) + "░" * (20 - int(share * 20))
+            text += f" / {_amount(update.total, update.unit)} {bar} {share:.0%}"
+            if rate > 0:
+                eta = int((update.total - update.done) / rate)
+                text += f" · ETA {eta // 60}:{eta % 60:02d}"
+        if rate > 0:
+            text += f" · {_amount(rate, update.unit)}/s"
+        self.query_one("#log-title", Static).update(f"{self._title()} · {text}")
 
     def next_host(self) -> None:
         if len(self.hosts) > 1:
@@ -140,3 +162,13 @@ class LogPane(Vertical):
 def _clean(lines) -> list[str]:
     """Neutralise a batch in one pass (the pattern never matches the newline that joins it)."""
     return neutralise("\n".join(lines)).split("\n")
+
+
+def _amount(value: float, unit: str) -> str:
+    if unit != "bytes":
+        return f"{value:,.0f} {unit}"
+    for suffix in ("B", "KB", "MB", "GB"):
+        if value < 1024 or suffix == "GB":
+            return f"{value:,.1f} {suffix}" if suffix != "B" else f"{value:,.0f} B"
+        value /= 1024
+    return f"{value:,.1f} GB"
