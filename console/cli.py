@@ -84,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("incident", help="incident id, directory or journal file")
     v.add_argument("-c", "--config", help="config file (for its state_dir)")
     v.add_argument("--state-dir", help="where incidents are kept")
+
+    p = sub.add_parser("report", help="write the incident report (Markdown, HTML or JSON) from the journal")
+    p.add_argument("incident", help="incident id, directory or journal file")
+    p.add_argument("--format", default="md", metavar="FORMAT", help="md (default), html or json")
+    p.add_argument("-o", "--output", help="write to this file (default: standard output)")
+    p.add_argument("-c", "--config", help="config file (for its state_dir; its secrets are masked too)")
+    p.add_argument("--state-dir", help="where incidents are kept")
     return parser
 
 
@@ -220,6 +227,23 @@ def _cmd_journal(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import FORMATS, build_report, render, write_atomic
+    from .report.secretvalues import config_secrets
+
+    if args.format not in FORMATS:
+        raise InputError(f"--format {args.format}: unknown report format (use {', '.join(FORMATS)})")
+    config = load_config(args.config) if args.config else None
+    directory = incident_dir(state_root(config, args.state_dir), args.incident)
+    text = render(build_report(directory, secrets=config_secrets(config)), args.format)
+    if args.output:
+        write_atomic(Path(args.output), text)
+        print(f"wrote {args.output} ({args.format}, incident {directory.name})", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 COMMANDS = {
     "init": _cmd_init,
     "check": _cmd_check,
@@ -228,6 +252,7 @@ COMMANDS = {
     "drill": _cmd_drill,
     "incidents": _cmd_incidents,
     "journal": _cmd_journal,
+    "report": _cmd_report,
 }
 
 

@@ -159,6 +159,9 @@ class Engine:
         self._subscribers: list[Subscriber] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._contexts: dict[str, _StepContext] = {}
+        self.records: list[dict[str, Any]] = list(records)
+        self.users: dict[str, Role] = {}
+        """Who may be handed the seat: user name -> role (from the config's server users)."""
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -282,6 +285,7 @@ class Engine:
     def _commit(self, type_: str, data: dict[str, Any], actor: Actor) -> dict[str, Any]:
         record = self.journal.append(type_, data, actor=actor.name, role=actor.role, ts=iso(self.clock.now()))
         apply(self.state, record)
+        self.records.append(record)
         self.publish(record)
         return record
 
@@ -330,6 +334,31 @@ class Engine:
     def release_seat(self, actor: Actor) -> None:
         self._require(actor, "release-seat")
         self._commit("seat.released", {"from": actor.name, "to": None}, actor)
+
+    def request_seat(self, actor: Actor) -> None:
+        """Take a free seat, or ask the driver for it (the driver hands it over, or not)."""
+        self._require(actor, "request-seat", seat=False)
+        if self.state.driver is None:
+            self.take_seat(actor)
+            return
+        if self.state.driver == actor.name:
+            raise self.refuse(actor, "request-seat", f"{actor.name} already drives")
+        self._commit("seat.requested", {"by": actor.name, "driver": self.state.driver}, actor)
+
+    def drop_seat(self, reason: str) -> None:
+        """The engine takes the seat back (the driver disconnected and did not return in time)."""
+        if self.state.driver is not None and self.state.status == "open":
+            self._commit("seat.released", {"from": self.state.driver, "to": None, "reason": reason}, SYSTEM)
+
+    def join(self, actor: Actor, via: str) -> str:
+        """Someone started watching or driving: journaled presence, shown to everyone."""
+        connection = secrets.token_hex(4)
+        self._commit("presence.joined", {"connection": connection, "via": via}, actor)
+        return connection
+
+    def leave(self, actor: Actor, connection: str) -> None:
+        if connection in self.state.presence:
+            self._commit("presence.left", {"connection": connection}, actor)
 
     def hand_over(self, actor: Actor, to: Actor) -> None:
         self._require(actor, "hand-over", to=to.name)
@@ -521,6 +550,57 @@ class Engine:
         """Journal a warning from a running step (attributed to the engine, not a person)."""
         self._commit("step.warning", {"step": step_id, "attempt": attempt, "host": host, "message": message}, SYSTEM)
 
+    async def execute(self, actor: Actor, name: str, args: dict[str, Any]) -> Any:
+        """One command by name, as a client sends it (local UI or the attach socket).
+
+        The actor is bound by whoever accepted the client, never taken from the message; unknown
+        commands and malformed arguments are refused and journaled like any other refusal.
+        """
+        spec = COMMANDS.get(name)
+        if spec is None:
+            raise self.refuse(actor, name[:40], "unknown command")
+        required, optional = spec
+        if not isinstance(args, dict):
+            raise self.refuse(actor, name, "arguments must be an object")
+        unknown = set(args) - set(required) - set(optional)
+        missing = [k for k in required if k not in args]
+        bad = [k for k, v in args.items() if not isinstance(v, str)]
+        if unknown or missing or bad:
+            problem = (
+                f"unknown argument {sorted(unknown)[0]!r}"
+                if unknown
+                else f"missing argument {missing[0]!r}"
+                if missing
+                else f"argument {bad[0]!r} must be a string"
+            )
+            raise self.refuse(actor, name, problem)
+        a = {k: args.get(k, "") for k in (*required, *optional)}
+        if name == "preview":
+            return await self.preview_step(actor, a["step"])
+        if name == "hand-over":
+            role = self.users.get(a["to"])
+            if role is None:
+                raise self.refuse(actor, name, f"{a['to']} is not a known user", to=a["to"])
+            self.hand_over(actor, Actor(a["to"], role))
+            return None
+        call = {
+            "take-seat": lambda: self.take_seat(actor),
+            "request-seat": lambda: self.request_seat(actor),
+            "release-seat": lambda: self.release_seat(actor),
+            "start": lambda: self.start_step(actor, a["step"], confirm=a["confirm"]),
+            "retry": lambda: self.retry_step(actor, a["step"], confirm=a["confirm"]),
+            "cancel": lambda: self.cancel_step(actor, a["step"]),
+            "skip": lambda: self.skip_step(actor, a["step"], a["reason"]),
+            "tick": lambda: self.tick(actor, a["step"], a["check"], a["result"], a["note"]),
+            "note": lambda: self.add_note(actor, a["text"]),
+            "comms": lambda: self.record_comms(actor, a["comm"], a["note"]),
+            "decide": lambda: self.record_decision(actor, a["decision"], a["reason"]),
+            "severity": lambda: self.change_severity(actor, a["severity"], a["reason"]),
+            "close": lambda: self.close(actor, a["outcome"] or "resolved", a["summary"]),
+        }[name]
+        call()
+        return None
+
     def check_deadlines(self) -> None:
         """Journal the RTO breach once, the moment the deadline has passed on an open incident."""
         if self.state.status != "open" or self.state.breached_at:
@@ -546,6 +626,26 @@ class Engine:
         if self.state.running:
             raise self.refuse(actor, "close", f"step {self.state.running} is still running")
         self._commit("incident.closed", {"outcome": outcome, "summary": summary}, actor)
+
+
+# command name -> (required string arguments, optional string arguments)
+COMMANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "take-seat": ((), ()),
+    "request-seat": ((), ()),
+    "release-seat": ((), ()),
+    "hand-over": (("to",), ()),
+    "start": (("step",), ("confirm",)),
+    "retry": (("step",), ("confirm",)),
+    "cancel": (("step",), ()),
+    "skip": (("step", "reason"), ()),
+    "tick": (("step", "check", "result"), ("note",)),
+    "note": (("text",), ()),
+    "comms": (("comm",), ("note",)),
+    "decide": (("decision", "reason"), ()),
+    "severity": (("severity",), ("reason",)),
+    "close": ((), ("outcome", "summary")),
+    "preview": (("step",), ()),
+}
 
 
 def _outcome(run: StepRun, cancelled: bool, error: str) -> str:

@@ -1,15 +1,16 @@
-"""A user's handle on an incident: the engine plus who is acting.
+"""A user's handle on an incident: what the UI reads and the commands it sends.
 
-The UI talks to a session, never to the engine's internals, so the same screens work for the
-local driver and (later) for clients attached over a socket or SSH: they implement this surface.
+Two implementations share this surface: :class:`LocalSession` (the engine lives in this process)
+and :class:`console.remote.RemoteSession` (the engine lives in ``warroom serve``, reached over the
+incident's unix socket). Commands are coroutines because a remote engine answers later; a refusal
+arrives as :class:`console.errors.CommandRefused` either way.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .clock import Clock
 from .engine import Actor, Engine
@@ -17,12 +18,44 @@ from .plan import Plan
 from .state import IncidentState
 
 
-class Session:
+class Session(Protocol):
+    actor: Actor
+
+    @property
+    def state(self) -> IncidentState: ...
+
+    @property
+    def plan(self) -> Plan: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def is_driver(self) -> bool: ...
+
+    @property
+    def watchers(self) -> int: ...
+
+    def subscribe(self, subscriber: Callable[[Any], None]) -> Callable[[], None]: ...
+
+    def output_path(self, step_id: str, attempt: int, host: str) -> Path: ...
+
+    async def command(self, name: str, **args: Any) -> Any: ...
+
+    async def aclose(self) -> None: ...
+
+
+def is_driver(actor: Actor, state: IncidentState) -> bool:
+    return actor.role == "driver" and state.driver == actor.name and state.status == "open"
+
+
+class LocalSession:
+    """The engine in this process; commands go straight to it."""
+
     def __init__(self, engine: Engine, actor: Actor) -> None:
         self.engine = engine
         self.actor = actor
 
-    # ----- what a client reads --------------------------------------------------------------
     @property
     def state(self) -> IncidentState:
         return self.engine.state
@@ -37,11 +70,11 @@ class Session:
 
     @property
     def is_driver(self) -> bool:
-        return self.actor.role == "driver" and self.state.driver == self.actor.name and self.state.status == "open"
+        return is_driver(self.actor, self.state)
 
     @property
     def watchers(self) -> int:
-        return 0
+        return sum(1 for p in self.state.presence.values() if p["role"] == "observer")
 
     def subscribe(self, subscriber: Callable[[Any], None]) -> Callable[[], None]:
         return self.engine.subscribe(subscriber)
@@ -49,39 +82,11 @@ class Session:
     def output_path(self, step_id: str, attempt: int, host: str) -> Path:
         return self.engine.output_path(step_id, attempt, host)
 
-    # ----- what a client asks -------------------------------------------------------------------
-    def take_seat(self) -> None:
-        self.engine.take_seat(self.actor)
+    async def command(self, name: str, **args: Any) -> Any:
+        return await self.engine.execute(self.actor, name, args)
 
-    def start(self, step_id: str, confirm: str = "") -> asyncio.Task[None]:
-        return self.engine.start_step(self.actor, step_id, confirm=confirm)
-
-    def retry(self, step_id: str, confirm: str = "") -> asyncio.Task[None]:
-        return self.engine.retry_step(self.actor, step_id, confirm=confirm)
-
-    async def preview(self, step_id: str) -> dict[str, str]:
-        return await self.engine.preview_step(self.actor, step_id)
-
-    def cancel(self, step_id: str) -> None:
-        self.engine.cancel_step(self.actor, step_id)
-
-    def skip(self, step_id: str, reason: str) -> None:
-        self.engine.skip_step(self.actor, step_id, reason)
-
-    def tick(self, step_id: str, check_id: str, result: str, note: str = "") -> None:
-        self.engine.tick(self.actor, step_id, check_id, result, note)
-
-    def note(self, text: str) -> None:
-        self.engine.add_note(self.actor, text)
-
-    def comms_sent(self, comm_id: str, note: str = "") -> None:
-        self.engine.record_comms(self.actor, comm_id, note)
-
-    def decide(self, decision: str, reason: str) -> None:
-        self.engine.record_decision(self.actor, decision, reason)
-
-    def close(self, outcome: str, summary: str = "") -> None:
-        self.engine.close(self.actor, outcome, summary)
+    async def watch_deadlines(self) -> None:
+        await self.engine.watch_deadlines()
 
     async def aclose(self) -> None:
         await self.engine.aclose()

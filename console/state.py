@@ -77,6 +77,8 @@ class IncidentState:
     resumes: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     breached_at: str = ""
+    presence: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seat_requests: list[dict[str, Any]] = field(default_factory=list)
     seq: int = 0
 
     @property
@@ -137,6 +139,25 @@ def _opened(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) 
 def _seat(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
     state.driver = data.get("to")
     state.seat_changes.append({"at": record["ts"], "type": record["type"], "by": record["actor"], **data})
+    state.seat_requests = [r for r in state.seat_requests if r["by"] != state.driver]
+
+
+def _seat_requested(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.seat_requests = [r for r in state.seat_requests if r["by"] != data["by"]]
+    state.seat_requests.append({"at": record["ts"], "by": data["by"]})
+
+
+def _joined(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.presence[data["connection"]] = {
+        "name": record["actor"],
+        "role": record["role"],
+        "via": data.get("via", ""),
+        "since": record["ts"],
+    }
+
+
+def _left(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.presence.pop(data["connection"], None)
 
 
 def _started(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
@@ -210,6 +231,8 @@ def _refused(state: IncidentState, record: dict[str, Any], data: dict[str, Any])
 def _resumed(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
     state.resumes.append({"at": record["ts"], "by": record["actor"], **data})
     state.driver = None
+    state.presence.clear()  # nobody is connected to a process that just started
+    state.seat_requests.clear()
 
 
 def _decision(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
@@ -238,6 +261,9 @@ _HANDLERS = {
     "seat.taken": _seat,
     "seat.released": _seat,
     "seat.handed_over": _seat,
+    "seat.requested": _seat_requested,
+    "presence.joined": _joined,
+    "presence.left": _left,
     "step.started": _started,
     "step.host_finished": _host_finished,
     "step.finished": _finished,

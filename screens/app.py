@@ -78,7 +78,7 @@ class WarroomApp(App[int]):
         assert self._plan is not None and self._opener is not None
         self.push_screen(OpenIncidentModal(self._plan, severity=severity, trigger=self._trigger), self._opened)
 
-    def _opened(self, opening: Opening | None) -> None:
+    async def _opened(self, opening: Opening | None) -> None:
         if opening is None:
             self.exit(1)
             return
@@ -86,9 +86,9 @@ class WarroomApp(App[int]):
         try:
             session = self._opener(opening)
             if session.state.driver is None:
-                session.take_seat()
+                await session.command("take-seat")
             if opening.decision:
-                session.decide(opening.decision, opening.reason)
+                await session.command("decide", decision=opening.decision, reason=opening.reason)
         except WarroomError as exc:
             self.notify(str(exc), title=exc.title, severity="error", timeout=15)
             self._ask_opening(opening.severity)
@@ -98,8 +98,9 @@ class WarroomApp(App[int]):
 
     def _enter(self, session: Session) -> None:
         self.sub_title = f"{session.plan.runbook['title']} · {session.state.id}"
-        if self._watch_deadlines and session.actor.role == "driver":
-            self._watchdog = asyncio.get_running_loop().create_task(session.engine.watch_deadlines())
+        watch = getattr(session, "watch_deadlines", None)  # only where the engine runs in this process
+        if self._watch_deadlines and watch is not None:
+            self._watchdog = asyncio.get_running_loop().create_task(watch())
         self.push_screen(WarRoomScreen(session))
         # Freeze the widgets built so far out of the collector: full collections over them paused the
         # loop for 60-250 ms during output floods (benchmarks/stream_console.py).

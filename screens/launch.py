@@ -8,7 +8,7 @@ from console.config import LoadedConfig
 from console.engine import Actor, Engine
 from console.keymap import keymap_from
 from console.plan import Plan
-from console.session import Session
+from console.session import LocalSession, Session
 
 from .app import WarroomApp
 from .modals.open_incident import Opening
@@ -26,7 +26,7 @@ def run_console(
 ) -> int:
     keymap = keymap_from(config)
     if incident is not None:
-        app = WarroomApp(session=Session(Engine.resume(incident, actor, config=config), actor), keymap=keymap)
+        app = WarroomApp(session=LocalSession(Engine.resume(incident, actor, config=config), actor), keymap=keymap)
     else:
 
         def opener(opening: Opening) -> Session:
@@ -39,7 +39,7 @@ def run_console(
                 detected_at=detected_at,
                 config=config,
             )
-            return Session(engine, actor)
+            return LocalSession(engine, actor)
 
         app = WarroomApp(plan=plan, opener=opener, keymap=keymap, severity=severity)
     result = app.run()
@@ -66,7 +66,7 @@ def run_drill_console(box, runbook, options) -> int:
                 trigger=opening.trigger,
                 config=ready.config,
             )
-            return Session(engine, actor)
+            return LocalSession(engine, actor)
 
         return ready.plan, opener
 

@@ -124,6 +124,8 @@ class WarRoomScreen(Screen[None]):
                     severity="error",
                     timeout=10,
                 )
+        elif record["type"] == "check.ticked" and record["actor"] == self.session.actor.name:
+            self.query_one(ChecklistPane).move_cursor_to_next_pending()
         elif record["type"] == "command.refused" and record["actor"] == self.session.actor.name:
             self.notify(record["data"]["reason"], title="Refused", severity="warning")
         elif record["type"] == "incident.closed" and getattr(self.app, "show_score", False):
@@ -199,13 +201,16 @@ class WarRoomScreen(Screen[None]):
         return None
 
     # ----- actions -------------------------------------------------------------------------------
-    def _guard(self, call, *args: Any) -> Any:
-        """Run an engine command; a refusal or error becomes a titled notification."""
+    def send(self, name: str, **args: str) -> None:
+        """Send a command to the engine (here or remote) from a worker; refusals are notified."""
+        self._command(name, args)
+
+    @work(group="commands", exit_on_error=False)
+    async def _command(self, name: str, args: dict[str, str]) -> None:
         try:
-            return call(*args)
+            await self.session.command(name, **args)
         except WarroomError as exc:
             self.notify(str(exc), title=exc.title, severity="error", timeout=8)
-            return None
 
     def action_run_selected(self) -> None:
         item = self._selected()
@@ -235,21 +240,13 @@ class WarRoomScreen(Screen[None]):
                 if word:
                     self._launch(step_id, word, retry)
 
-            preview = (lambda: self.session.preview(step_id)) if self.session.is_driver else None
+            preview = (lambda: self.session.command("preview", step=step_id)) if self.session.is_driver else None
             self.app.push_screen(ConfirmStepModal(step, commands, retry=retry, preview=preview), confirmed)
         else:
             self._launch(step_id, "", retry)
 
     def _launch(self, step_id: str, confirm: str, retry: bool) -> None:
-        call = self.session.retry if retry else self.session.start
-        task = self._guard(call, step_id, confirm)
-        if task is not None:
-            self._await_step(task)
-
-    @work(exclusive=False, group="steps", exit_on_error=False)
-    async def _await_step(self, task) -> None:
-        """The step runs in the engine; this worker only waits so failures reach one handler."""
-        await task
+        self.send("retry" if retry else "start", step=step_id, confirm=confirm)
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
@@ -260,7 +257,7 @@ class WarRoomScreen(Screen[None]):
     def action_cancel(self) -> None:
         running = self.session.state.running
         if running:
-            self._guard(self.session.cancel, running)
+            self.send("cancel", step=running)
 
     def action_skip(self) -> None:
         item = self._selected()
@@ -270,7 +267,7 @@ class WarRoomScreen(Screen[None]):
 
         def skip(reason: str | None) -> None:
             if reason:
-                self._guard(self.session.skip, step_id, reason)
+                self.send("skip", step=step_id, reason=reason)
 
         self.app.push_screen(PromptModal(f"Skip {step_id}", "Why is this step skipped?"), skip)
 
@@ -282,8 +279,7 @@ class WarRoomScreen(Screen[None]):
 
         def tick(note: str | None) -> None:
             if note is not None:
-                self._guard(self.session.tick, step_id, check_id, result, note)
-                self.query_one(ChecklistPane).move_cursor_to_next_pending()
+                self.send("tick", step=step_id, check=check_id, result=result, note=note)
 
         label = {"pass": "Pass", "fail": "Fail", "na": "Not applicable"}[result]
         self.app.push_screen(PromptModal(f"{label}: {check_id}", "Note (optional)", required=False), tick)
@@ -300,7 +296,7 @@ class WarRoomScreen(Screen[None]):
     def action_note(self) -> None:
         def note(text: str | None) -> None:
             if text:
-                self._guard(self.session.note, text)
+                self.send("note", text=text)
 
         self.app.push_screen(PromptModal("Note", "Add a note to the incident journal"), note)
 
@@ -314,7 +310,7 @@ class WarRoomScreen(Screen[None]):
 
         def sent(choice: tuple[str, str] | None) -> None:
             if choice:
-                self._guard(self.session.comms_sent, *choice)
+                self.send("comms", comm=choice[0], note=choice[1])
 
         self.app.push_screen(ChoiceModal("Record a message as sent", options), sent)
 
@@ -333,7 +329,7 @@ class WarRoomScreen(Screen[None]):
     def action_close_incident(self) -> None:
         def close(choice: tuple[str, str] | None) -> None:
             if choice:
-                self._guard(self.session.close, choice[0], choice[1])
+                self.send("close", outcome=choice[0], summary=choice[1])
 
         options = [("resolved", "resolved: the rollback is done"), ("aborted", "aborted: stopped without rollback")]
         self.app.push_screen(ChoiceModal("Close the incident", options, note_label="Summary"), close)

@@ -10,7 +10,7 @@ from textual.widgets import Input, Log, OptionList, RadioSet
 from ui_support import ALICE, OLIVE, make_app, make_session
 
 from console.errors import CommandRefused
-from console.session import Session
+from console.session import LocalSession, Session
 from screens.app import WarroomApp
 from screens.modals.choice import ChoiceModal
 from screens.modals.confirm import ConfirmStepModal
@@ -219,7 +219,7 @@ async def test_observer_sees_acting_bindings_disabled_and_the_engine_refuses(tmp
         assert isinstance(pilot.app.screen, WarRoomScreen)
         assert all(not s.attempts for s in session.state.steps.values())
         with pytest.raises(CommandRefused, match="observers watch only"):
-            session.start("maintenance")
+            await session.command("start", step="maintenance")
         refused = [r for r in journal(session) if r["type"] == "command.refused"]
         assert refused[-1]["actor"] == "olive" and refused[-1]["data"]["command"] == "start"
 
@@ -254,7 +254,7 @@ async def test_open_incident_modal_demands_a_decision_for_maybe(tmp_path, lab):
             incident_id="20261129-031000-open",
         )
         opened.append(opening)
-        return Session(engine, ALICE)
+        return LocalSession(engine, ALICE)
 
     app = WarroomApp(plan=plan, opener=opener, watch_deadlines=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -310,7 +310,7 @@ async def test_confirmation_shows_a_live_preview_from_the_hosts(tmp_path, lab):
         step("checkout", "git", cwd="$HOSTDIR/repo") + 'destructive = true\nconfirm = "checkout"\n',
     )
     make_repo(lab.hosts["h1"].root / "repo")
-    session = Session(engine, ALICE)
+    session = LocalSession(engine, ALICE)
     async with make_app(session).run_test(size=SIZE) as pilot:
         select(pilot.app, "checkout")
         await pilot.press("r")

@@ -14,11 +14,12 @@ pytestmark = pytest.mark.sshd
 
 def populate(session) -> None:
     """A mid-incident state reached through engine commands only (no step output: no timings)."""
-    session.tick("notify", "admins", "pass", "paged the admins")
-    session.tick("notify", "status", "na", "no status page")
-    session.comms_sent("slack-ops", "posted in #ops")
-    session.skip("slow", "queue drained by hand")
-    session.note("db team joined the bridge")
+    engine, me = session.engine, session.actor
+    engine.tick(me, "notify", "admins", "pass", "paged the admins")
+    engine.tick(me, "notify", "status", "na", "no status page")
+    engine.record_comms(me, "slack-ops", "posted in #ops")
+    engine.skip_step(me, "slow", "queue drained by hand")
+    engine.add_note(me, "db team joined the bridge")
     session.clock.advance(minutes=11, seconds=5)
 
 

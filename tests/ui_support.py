@@ -13,7 +13,7 @@ from console.config import load_config
 from console.engine import Actor, Engine
 from console.plan import build_plan
 from console.runbook import load_runbook
-from console.session import Session
+from console.session import LocalSession, Session
 from screens.app import WarroomApp
 
 ALICE = Actor("alice", "driver")
@@ -105,7 +105,7 @@ def make_session(
     hosts: tuple[str, ...] = ("app1", "app2"),
     incident_id: str = "20261129-030000-demo",
     keymap: str = "",
-) -> Session:
+) -> LocalSession:
     config = load_config(write_config(tmp_path / "config.toml", lab, list(hosts), extra=textwrap.dedent(keymap)))
     text = UI_RUNBOOK.format(phase1=PHASE1, phase2=PHASE2)
     (tmp_path / "rb.toml").write_text(text)
@@ -123,7 +123,7 @@ def make_session(
     )
     if actor.role == "driver":
         engine.take_seat(actor)
-    return Session(engine, actor)
+    return LocalSession(engine, actor)
 
 
 def make_app(session: Session, **kwargs) -> WarroomApp:

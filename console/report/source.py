@@ -1,0 +1,51 @@
+"""Reading an incident directory for a report: the verified journal, and whether it is live.
+
+Only the incident directory is read, so a copy of it on another machine gives the same report.
+A corrupt journal raises :class:`console.errors.JournalCorrupt` naming the first bad record; a
+torn last record (a crash mid-write) is tolerated and reported.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import IncidentError
+from ..journal import read_records
+
+JOURNAL = "journal.jsonl"
+
+
+@dataclass(frozen=True)
+class IncidentSource:
+    directory: Path
+    records: list[dict[str, Any]]
+    torn_bytes: int
+    live: bool
+    """Another process holds the incident's lock: a running step is running, not crashed."""
+
+
+def read_incident(directory: Path) -> IncidentSource:
+    path = directory / JOURNAL
+    records, tail = read_records(path, tolerate_torn_tail=True)
+    if not records or records[0].get("type") != "incident.opened":
+        raise IncidentError(f"{path}: record 1: the journal does not start with incident.opened")
+    return IncidentSource(directory, records, len(tail), _locked(directory / "lock"))
+
+
+def _locked(lock: Path) -> bool:
+    """A shared, non-blocking probe of the engine's exclusive lock; never creates the file."""
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
