@@ -235,10 +235,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise InputError(f"--format {args.format}: unknown report format (use {', '.join(FORMATS)})")
     config = load_config(args.config) if args.config else None
     directory = incident_dir(state_root(config, args.state_dir), args.incident)
-    text = render(build_report(directory, secrets=config_secrets(config)), args.format)
+    report = build_report(directory, secrets=config_secrets(config))
+    text = render(report, args.format)
     if args.output:
         write_atomic(Path(args.output), text)
-        print(f"wrote {args.output} ({args.format}, incident {directory.name})", file=sys.stderr)
+        print(f"wrote {args.output} ({args.format}, incident {report['incident']['id']})", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0

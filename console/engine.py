@@ -105,6 +105,10 @@ class _StepContext:
         return self._engine.resolve_secret(key, self.step.id)
 
     @property
+    def clock(self) -> Clock:
+        return self._engine.clock
+
+    @property
     def incident(self) -> IncidentState:
         """The incident as it stands (read-only by convention): facts for notification templates."""
         return self._engine.state

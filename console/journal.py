@@ -134,7 +134,8 @@ class Journal:
 
     def append(self, type_: str, data: dict[str, Any], *, actor: str, role: str, ts: str) -> dict[str, Any]:
         """Write one record and fsync it; only then may the caller apply and publish it."""
-        clean = json.loads(self.redactor.text(canonical(data))) if self.redactor.values else data
+        text = canonical(data)
+        clean = json.loads(self.redactor.text(text)) if self.redactor.needed(text) else data
         record = {
             "seq": self._seq + 1,
             "ts": ts,

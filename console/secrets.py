@@ -17,6 +17,7 @@ from .errors import SecretError
 
 REDACTED = "********"
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/@\s:]+(?::[^/@\s]*)?)@", re.I)
+_URL_USERINFO_BYTES = re.compile(_URL_USERINFO.pattern.encode(), re.I)
 
 
 class Redactor:
@@ -41,7 +42,13 @@ class Redactor:
     def bytes(self, data: bytes) -> bytes:
         for value in sorted(self._values, key=len, reverse=True):
             data = data.replace(value.encode(), REDACTED.encode())
+        if b"://" in data:
+            data = _URL_USERINFO_BYTES.sub(lambda m: m["scheme"] + REDACTED.encode() + b"@", data)
         return data
+
+    def needed(self, text: str) -> bool:
+        """Cheap test before the full pass: any known secret could be there, or a URL."""
+        return bool(self._values) or "://" in text
 
     def longest(self) -> int:
         return max((len(v.encode()) for v in self._values), default=0)

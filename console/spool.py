@@ -46,7 +46,7 @@ class OutputSpool:
         self._emit(data[:cut])
 
     def _emit(self, data: bytes) -> None:
-        clean = self._redactor.bytes(data) if self._redactor.values else data
+        clean = self._redactor.bytes(data) if self._redactor.values or b"://" in data else data
         self._file.write(clean)
         self._file.flush()
         self._digest.update(clean)

@@ -85,8 +85,9 @@ def test_drill_from_opening_to_the_last_phase(tmp_path):
                         state, lambda r, s=step_id: r["type"] == "step.finished" and r["data"]["step"] == s
                     )
                     assert done["data"]["outcome"] == "succeeded", done
+                    wait_screen(f"✓ {step['title']}")  # the screen (and its cursor) caught up
                 else:
-                    for check_id, _text in step["checks"]:
+                    for check_id, text in step["checks"]:
                         keys("p")
                         wait_screen("Note (optional)")
                         keys("Enter")
@@ -96,6 +97,7 @@ def test_drill_from_opening_to_the_last_phase(tmp_path):
                                 r["type"] == "check.ticked" and (r["data"]["step"], r["data"]["check"]) == (s, c)
                             ),
                         )
+                        wait_screen(f"[✓] {text}")
         shown = wait_screen("all phases done")
         assert "[✓] No critical alerts" in shown
         keys("C-e")

@@ -156,6 +156,7 @@ async def start_environment(box: Sandbox, runbook: LoadedRunbook, options: Drill
     host = DrillHost(box)
     await host.start()
     web = HealthServer(box).start()
+    host.forwardable.add(web.port)
     try:
         path = write_drill_config(
             box,

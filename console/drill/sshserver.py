@@ -105,7 +105,8 @@ class _Server(asyncssh.SSHServer):
         return _ExecOnlySession(self._host.run_command, None, 0, False)
 
     def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> bool:
-        return False
+        """Only a tunnel to the sandbox app's own ports on loopback (an http step ``via_ssh``)."""
+        return dest_host in ("127.0.0.1", "localhost") and dest_port in self._host.forwardable
 
     def server_requested(self, listen_host: str, listen_port: int) -> bool:
         return False
@@ -131,6 +132,8 @@ class DrillHost:
         self.port = 0
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.commands: list[str] = []
+        self.forwardable: set[int] = set()
+        """Loopback ports a client may tunnel to: the sandbox's health endpoint, once it runs."""
         self._groups: set[int] = set()
         self._acceptor: asyncssh.SSHAcceptor | None = None
 

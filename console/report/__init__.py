@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from ..errors import IncidentError
 from . import html, json_format, markdown
 from .model import build
 from .outputs import excerpt
@@ -55,8 +56,12 @@ def export_all(incident_dir: Path) -> list[Path]:
 def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a reader never sees half a report."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(text.encode("utf-8"))
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(text.encode("utf-8"))
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise IncidentError(f"{path}: cannot write the report: {exc.strerror}") from None
 
 
 __all__ = ["FORMATS", "build_report", "export_all", "render"]

@@ -1,12 +1,14 @@
 """RPO: the age of the backup a step restored, from the facts it journaled, against the target.
 
 Step kinds record what they established as ``facts`` per host. A backup is recognised by any of
-these keys (flat, or inside a ``backup`` object with the same names minus the prefix):
-``backup`` / ``backup_name`` / ``backup_file`` / ``backup_path`` (its name),
-``backup_age_seconds`` / ``backup_age_minutes`` (its age when restored), or
-``backup_created_at`` / ``backup_time`` / ``backup_mtime`` (ISO 8601; the age is then counted to
-the start of the attempt). ``rpo_scope`` (or ``scope``) picks the RPO target by name; otherwise a
-storage step is held against a storage/file target and anything else against the data target.
+these keys, flat with a ``backup_`` prefix or inside a ``backup`` object (as the mysql kind writes
+it): ``name`` / ``file`` / ``path`` (or a string ``backup``, or the storage kind's ``archive``),
+``age_seconds`` / ``age_minutes`` (its age when found), or ``created_at`` / ``time`` / ``mtime``
+(ISO 8601; the age is then counted to the start of the attempt). It counts as restored when the
+facts say ``restored``, else when the host succeeded at anything but finding or checking.
+``rpo_scope`` (or ``scope``) picks the runbook's RPO target by name; otherwise a storage step is
+held against a storage/file target and anything else against the data target; the step's own
+``rpo_minutes`` is the fallback when the runbook has no target.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..drill.score import span
 from ..state import IncidentState
 
 NAMES = ("name", "file", "path")
+NOT_RESTORING = ("find-backup", "find", "preflight", "check", "verify")
 TIMES = ("created_at", "time", "mtime", "taken_at")
 
 
@@ -25,8 +28,9 @@ def backup_fact(facts: dict[str, Any], started_at: str) -> dict[str, Any] | None
     """``{name, age_seconds, created_at}`` of a restored backup, or None if the facts hold none."""
     nested = facts.get("backup") if isinstance(facts.get("backup"), dict) else {}
     flat = {k[len("backup_") :]: v for k, v in facts.items() if k.startswith("backup_")}
-    if isinstance(facts.get("backup"), str):
-        flat["name"] = facts["backup"]
+    for key in ("backup", "archive"):
+        if isinstance(facts.get(key), str):
+            flat.setdefault("name", facts[key])
     fields = {**flat, **nested}
     name = next((str(fields[k]) for k in NAMES if isinstance(fields.get(k), str)), "")
     created = next((fields[k] for k in TIMES if isinstance(fields.get(k), str)), "")
@@ -76,17 +80,33 @@ def rpo_section(state: IncidentState) -> dict[str, Any]:
                 if fact is None:
                     continue
                 target = _target(targets, planned.id, planned.kind, facts)
+                if target is None and _number(facts.get("rpo_minutes")) is not None:
+                    target = {"scope": f"step {planned.id}", "target_minutes": int(facts["rpo_minutes"])}
                 backups.append(_judge(fact, target) | {"step": planned.id, "attempt": attempt.number, "host": host})
-                backups[-1]["restored"] = result.get("status") == "ok"
-    restored = [b for b in backups if b["restored"] and b["age_seconds"] is not None]
-    if restored:
-        last = restored[-1]
-        text = f"backup {last['name'] or '(unnamed)'} restored by {last['step']} on {last['host']}: {last['text']}"
-    elif backups:
-        text = "a backup was found, but no restore of it succeeded with a recorded age"
-    else:
-        text = "no backup age recorded"
-    return {"targets": targets, "backups": backups, "text": text}
+                backups[-1]["restored"] = _restored(facts, result.get("status") == "ok")
+    return {"targets": targets, "backups": backups, "text": _summary(backups)}
+
+
+def _restored(facts: dict[str, Any], ok: bool) -> bool:
+    if isinstance(facts.get("restored"), bool):
+        return facts["restored"]
+    return ok and facts.get("operation") not in NOT_RESTORING
+
+
+def _summary(backups: list[dict[str, Any]]) -> str:
+    restored = [b for b in backups if b["restored"]]
+    aged = [b for b in restored if b["age_seconds"] is not None]
+    text = "; ".join(f"{b['name'] or 'backup'} restored by {b['step']} on {b['host']}: {b['text']}" for b in aged)
+    if aged:
+        return text
+    names = ", ".join(dict.fromkeys(b["name"] for b in restored if b["name"]))
+    found = ", ".join(dict.fromkeys(b["name"] for b in backups if not b["restored"] and b["name"]))
+    text = "no backup age recorded"
+    if names:
+        text += f" (restored without an age: {names})"
+    elif found:
+        text += f" for a restore (found, not restored: {found})"
+    return text
 
 
 def _judge(fact: dict[str, Any], target: dict[str, Any] | None) -> dict[str, Any]:

@@ -69,11 +69,17 @@ def output_check(output: dict[str, Any]) -> str:
     }.get(output["check"], output["check"])
 
 
-def step_counts(steps: list[dict[str, Any]]) -> str:
+def step_counts(report: dict[str, Any]) -> str:
+    crashed = report["incident"]["status"] == "crashed"
     counts: dict[str, int] = {}
-    for step in steps:
-        counts[step["status"]] = counts.get(step["status"], 0) + 1
+    for step in report["steps"]:
+        status = "interrupted" if crashed and step["status"] == "running" else step["status"]
+        counts[status] = counts.get(status, 0) + 1
     return ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items())
+
+
+def outcome(attempt: dict[str, Any]) -> str:
+    return "outcome unknown" if attempt["outcome"] == "unknown" else attempt["outcome"].replace("_", " ")
 
 
 def seat_line(people: dict[str, Any]) -> str:
@@ -130,3 +136,12 @@ def seat_events(report: dict[str, Any], base: str) -> list[tuple[str, str]]:
     for x in report["journal"]["torn_records_set_aside"]:
         events.append((x["at"], x["t"], f"a torn record of {x['bytes']} bytes was set aside as {x['saved_as']}"))
     return [(when(at, t, base), text) for at, t, text in sorted(events, key=lambda e: e[0])]
+
+
+def rto_target(rto: dict[str, Any], base: str) -> str:
+    """``30 min from detection, deadline 03:22:00`` (or nothing when the severity has no RTO)."""
+    if rto["target_minutes"] is None:
+        return ""
+    since = {"detected": "detection", "opened": "opening"}.get(rto["counted_from"], rto["counted_from"])
+    deadline = f", deadline {when(rto['deadline'], '', base)}" if rto["deadline"] else ""
+    return f"{rto['target_minutes']} min from {since}{deadline}"

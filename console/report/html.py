@@ -130,7 +130,6 @@ def _summary(r: dict[str, Any], base: str) -> str:
         f"<strong>{e(d['decision'])}</strong>: {e(d['reason'])} <span class=meta>({e(d['by'])}, {_w(d, base)})</span>"
         for d in r["decisions"]
     )
-    deadline = f", deadline {e(fmt.when(rto['deadline'], '', base))}" if rto["deadline"] else ""
     breach = f"<br>breach journaled at {e(fmt.when(rto['breached_at'], '', base))}" if rto["breached_at"] else ""
     closed = (
         f"{e(fmt.stamp(t['closed_at']))} ({e(t['closed_t'])}) by {e(t['closed_by'])}"
@@ -151,11 +150,11 @@ def _summary(r: dict[str, Any], base: str) -> str:
         ("Closed", closed),
         (
             "RTO",
-            f"{e(rto['target_minutes'])} min from {e(rto['counted_from'])}{deadline}: "
+            f"{e(fmt.rto_target(rto, base))}: "
             f'<span class="{cls(rto["verdict"])}">{e(rto["verdict"])}</span>, {e(rto["text"])}{breach}',
         ),
         ("RPO", f"{e(r['rpo']['text'])} <span class=meta>(targets: {e(targets)})</span>"),
-        ("Steps", e(fmt.step_counts(r["steps"]))),
+        ("Steps", e(fmt.step_counts(r))),
         (
             "Journal",
             e(f"{j['file']}: {j['records']} records, chain {j['chain']}, last hash ")
@@ -230,7 +229,7 @@ def _attempt(a: dict[str, Any], base: str) -> str:
     line = f"Attempt {a['number']}: started {fmt.when(a['started_at'], a['t'], base)} by {a['started_by']}{confirmed}"
     out = [
         f'<p><strong>{e(line + ended + took)}:</strong> <span class="{cls(a["outcome"])}">'
-        f"{e(a['outcome'].replace('_', ' '))}</span></p>"
+        f"{e(fmt.outcome(a))}</span></p>"
     ]
     if a["error"]:
         out.append(f'<p class="problem">{e(a["error"])}</p>')

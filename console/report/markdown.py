@@ -83,10 +83,7 @@ def _summary(r: dict[str, Any], base: str) -> list[str]:
     decisions = "; ".join(
         f"{d['decision']}: {d['reason']} ({d['by']}, {fmt.when(d['at'], d['t'], base)})" for d in r["decisions"]
     )
-    rto_text = f"{rto['target_minutes']} min from {rto['counted_from']}"
-    if rto["deadline"]:
-        rto_text += f", deadline {fmt.when(rto['deadline'], '', base)}"
-    rto_cell = f"{esc(rto_text)}: **{esc(rto['verdict'])}**, {esc(rto['text'])}"
+    rto_cell = f"{esc(fmt.rto_target(rto, base))}: **{esc(rto['verdict'])}**, {esc(rto['text'])}"
     if rto["breached_at"]:
         rto_cell += esc(f"; breach journaled at {fmt.when(rto['breached_at'], '', base)}")
     rows = [
@@ -109,7 +106,7 @@ def _summary(r: dict[str, Any], base: str) -> list[str]:
         ],
         ["RTO", rto_cell],
         ["RPO", _rpo_cell(r["rpo"])],
-        ["Steps", esc(fmt.step_counts(r["steps"]))],
+        ["Steps", esc(fmt.step_counts(r))],
         ["Journal", esc(f"{j['file']}: {j['records']} records, chain {j['chain']}, last hash ") + code(j["last_hash"])],
     ]
     return ["## Summary", "", *table(["Field", "Value"], rows)]
@@ -182,7 +179,7 @@ def _attempt(a: dict[str, Any], base: str) -> list[str]:
     took = f" in {fmt.secs(a['duration_seconds'])}" if a["duration_seconds"] is not None else ""
     confirmed = " (destructive, confirmed)" if a["confirmed"] else ""
     line = f"Attempt {a['number']}: started {fmt.when(a['started_at'], a['t'], base)} by {a['started_by']}{confirmed}"
-    out = [f"**{esc(line + ended + took)}: {a['outcome'].replace('_', ' ')}**", ""]
+    out = [f"**{esc(line + ended + took)}: {esc(fmt.outcome(a))}**", ""]
     if a["error"]:
         out += [f"Error: {esc(a['error'])}", ""]
     rows = [

@@ -7,7 +7,6 @@ its first and last lines. The text is returned raw; the report cleans it like ev
 from __future__ import annotations
 
 import hashlib
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,8 @@ HEAD_LINES = 10
 TAIL_LINES = 10
 MAX_LINE = 240
 CHUNK = 1 << 20
+EDGE = 64 * 1024
+"""Bytes read at each end of a file for its first and last lines."""
 
 
 def output_path(step: str, attempt: int, host: str) -> str:
@@ -39,29 +40,41 @@ def excerpt(directory: Path, relative: str, recorded: dict[str, Any] | None) -> 
             found["check"] = "empty"
         return found
     digest = hashlib.sha256()
-    head: list[bytes] = []
-    tail: deque[bytes] = deque(maxlen=TAIL_LINES)
-    lines = 0
-    size = 0
-    partial = b""
+    size = newlines = 0
+    head = b""
+    last = b""
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
-            *complete, partial = (partial + chunk).split(b"\n")
-            for line in complete:
-                lines += 1
-                (head if len(head) < HEAD_LINES else tail).append(line[: MAX_LINE * 4])
-            partial = partial[: MAX_LINE * 4]  # a line without end in a huge file: keep its start
-    if partial:
-        lines += 1
-        (head if len(head) < HEAD_LINES else tail).append(partial)
+            newlines += chunk.count(b"\n")
+            if len(head) < EDGE:
+                head += chunk[: EDGE - len(head)]
+            last = chunk
+        handle.seek(max(0, size - EDGE))
+        tail = handle.read(EDGE)
+    lines = newlines + (1 if size and not last.endswith(b"\n") else 0)
+    first = _edge_lines(head, cut_end=size > len(head))[:HEAD_LINES]
+    rest = min(TAIL_LINES, lines - len(first))
+    final = _edge_lines(tail, cut_start=size > len(tail))[-rest:] if rest > 0 else []
     found.update(size=size, sha256=digest.hexdigest(), total_lines=lines)
-    found["head"] = [_line(b) for b in head]
-    found["tail"] = [_line(b) for b in tail]
-    found["omitted_lines"] = lines - len(head) - len(tail)
+    found["head"] = [_line(b) for b in first]
+    found["tail"] = [_line(b) for b in final]
+    found["omitted_lines"] = lines - len(first) - len(final)
     found["check"], found["problem"] = _check(relative, size, found["sha256"], recorded)
     return found
+
+
+def _edge_lines(data: bytes, *, cut_start: bool = False, cut_end: bool = False) -> list[bytes]:
+    """Whole lines of the first or last bytes of a file; a line cut by the edge is dropped."""
+    if not data:
+        return []
+    parts = data.split(b"\n")
+    if data.endswith(b"\n") or (cut_end and len(parts) > 1):
+        parts.pop()
+    if cut_start and len(parts) > 1:
+        parts.pop(0)
+    return parts
 
 
 def _line(raw: bytes) -> str:

@@ -44,7 +44,7 @@ class Cleaner:
     def text(self, text: str) -> str:
         text = self._redactor.text(text)
         for pattern in _PATTERNS:
-            pass
+            text = pattern.sub(_mask, text)
         return neutralise(text)
 
     def tree(self, node: Any, key: str = "") -> Any:

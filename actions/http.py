@@ -1,0 +1,311 @@
+"""HTTP health checks (httpx on the event loop): status, body, JSON fields, retries, latency.
+
+A URL on ``localhost`` means the host's own loopback, as in the seed's ``curl -f
+http://localhost:8000/api/v1/health`` that runs ON the host: it is reached through an SSH tunnel
+over the host's pooled connection (``via_ssh``, on by default for loopback URLs). Other URLs are
+requested from the warroom machine. TLS is always verified (``ca_file`` adds a CA, nothing turns
+it off); redirects are followed only on the same host. Every attempt's status and latency go to
+the output and the facts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from console.errors import ActionError, WarroomError
+
+from ._http_expect import Expectation, flatten
+from ._http_url import display, is_loopback, origin
+from .base import LOCAL_HOST as LOCAL
+from .base import Action, HostOutcome, PlannedCommand, StepContext, StepRun
+from .registry import register
+
+if TYPE_CHECKING:
+    from console.plan import PlannedStep
+    from console.runbook import Step
+
+PARAMS = (
+    "url",
+    "method",
+    "expect_status",
+    "expect_body",
+    "expect_json",
+    "retry_until",
+    "timeout",
+    "ca_file",
+    "via_ssh",
+)
+METHODS = ("GET", "HEAD")
+BACKOFF_FIRST, BACKOFF_MAX = 0.5, 5.0
+HISTORY = 50
+CONFIG_URL = "<[health] url>"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The step's parameters with the config's [health] defaults filled in."""
+
+    url: str
+    method: str
+    expect: Expectation
+    retry_until: float
+    timeout: float
+    ca_file: str
+    via_ssh: bool | None
+
+    def tunnelled(self, host: str) -> bool:
+        if self.via_ssh is not None:
+            return self.via_ssh
+        return host != LOCAL and is_loopback(origin(self.url).host)
+
+
+@register
+class HttpAction(Action):
+    kind = "http"
+    needs_targets = False
+
+    @classmethod
+    def check_step(cls, step: Step) -> tuple[str, str] | None:
+        return _check_params(step)
+
+    def plan(self, step: PlannedStep) -> list[PlannedCommand]:
+        p = step.params
+        url = display(p["url"]) if p.get("url") else CONFIG_URL
+        expect = Expectation(
+            p.get("expect_status", 200), p.get("expect_body", ""), flatten(p.get("expect_json") or {})
+        ).describe()
+        if "expect_status" not in p:
+            expect = expect.replace("status 200", "status from [health] (default 200)", 1)
+        retry = p.get("retry_until", 0)
+        deadline = f"retry until {retry:g}s (backoff up to {BACKOFF_MAX:g}s)" if retry else "one attempt"
+        timeout = f"{p['timeout']:g}s" if "timeout" in p else "[health] timeout"
+        ca = f", extra CA {p['ca_file']}" if p.get("ca_file") else ""
+        commands = []
+        for host in step.hosts or (LOCAL,):
+            via = self._via_text(p, url, host)
+            text = f"{p.get('method', 'GET')} {url} {via}; expect {expect}; {deadline}, {timeout} per request{ca}"
+            commands.append(PlannedCommand(host, text))
+        return commands
+
+    @staticmethod
+    def _via_text(params: dict[str, Any], url: str, host: str) -> str:
+        if host == LOCAL or params.get("via_ssh") is False:
+            return "from the warroom machine"
+        if params.get("via_ssh") is True:
+            return f"through an SSH tunnel to {host}"
+        if url == CONFIG_URL:
+            return f"through an SSH tunnel to {host} if the URL is on localhost"
+        try:
+            local = is_loopback(origin(url).host)
+        except ValueError as exc:
+            return f"(not a usable URL: {exc})"
+        return f"through an SSH tunnel to {host}" if local else "from the warroom machine"
+
+    async def run(self, ctx: StepContext) -> StepRun:
+        settings = _settings(ctx)
+        tls = _tls_context(ctx.step.id, settings.ca_file)
+        targets = {t.name: t for t in ctx.targets}
+        hosts = ctx.step.hosts or (LOCAL,)
+        results = await asyncio.gather(*(self._run_host(ctx, host, targets, settings, tls) for host in hosts))
+        return StepRun({r.host: r for r in results})
+
+    async def _run_host(self, ctx: StepContext, host: str, targets: dict, settings: Settings, tls) -> HostOutcome:
+        sink = ctx.sink(host)
+        started = time.monotonic()
+        check = asyncio.create_task(_check_host(ctx, host, targets.get(host), settings, tls, sink))
+        cancelled = asyncio.create_task(ctx.cancelled.wait())
+        try:
+            done, _ = await asyncio.wait({check, cancelled}, timeout=ctx.step.timeout, return_when="FIRST_COMPLETED")
+        finally:
+            cancelled.cancel()
+        if check in done:
+            outcome = check.result()
+        else:
+            check.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await check
+            where = f"host {host}" if host != LOCAL else LOCAL
+            if ctx.cancelled.is_set():
+                outcome = HostOutcome(host, "cancelled", error=f"{where}: step {ctx.step.id}: cancelled by the driver")
+            else:
+                outcome = HostOutcome(
+                    host, "timed_out", error=f"{where}: step {ctx.step.id}: timed out after {ctx.step.timeout}s"
+                )
+            sink.write(f"{outcome.error}\n".encode())
+        outcome.bytes, outcome.sha256 = sink.close()
+        outcome.duration = time.monotonic() - started
+        return outcome
+
+
+async def _check_host(ctx: StepContext, host: str, target, settings: Settings, tls, sink) -> HostOutcome:
+    """Attempt until healthy, a final problem, or the retry deadline; one line per attempt."""
+    import asyncssh
+    import httpx
+
+    from ._http_probe import Router, attempt
+    from ._http_tunnel import Tunnel
+
+    url = display(settings.url)
+    tunnelled = settings.tunnelled(host)
+    where = f"host {host}" if host != LOCAL else LOCAL
+    prefix = f"{where}: step {ctx.step.id}: {settings.method} {url}{' through SSH' if tunnelled else ''}"
+    facts: dict[str, Any] = {"url": url, "method": settings.method, "via": f"ssh {host}" if tunnelled else "direct"}
+    tunnel = None
+    try:
+        if tunnelled:
+            if target is None:
+                return HostOutcome(host, "error", error=f"{prefix}: a local URL needs a target host (give targets)")
+            try:
+                tunnel = Tunnel(await ctx.connections.get(target), host)
+            except WarroomError as exc:
+                return HostOutcome(host, "error", error=f"{exc} (step {ctx.step.id}, {settings.method} {url})")
+        router = Router(tunnel)
+        sink.write(
+            f"{settings.method} {url} {_route_text(host, tunnelled)}; expect {settings.expect.describe()}\n".encode()
+        )
+        history: list = []
+        deadline = time.monotonic() + settings.retry_until
+        delay = BACKOFF_FIRST
+        timeout = httpx.Timeout(settings.timeout)
+        async with httpx.AsyncClient(verify=tls, timeout=timeout, follow_redirects=False, trust_env=False) as client:
+            while True:
+                result = await attempt(
+                    client, len(history) + 1, settings.method, settings.url, settings.expect, router, settings.timeout
+                )
+                history.append(result)
+                sink.write(f"{result.line()}\n".encode())
+                ctx.progress(host, result.number, None, "attempts", result.problem or "healthy")
+                left = deadline - time.monotonic()
+                if result.ok or result.final or left <= 0:
+                    break
+                await asyncio.sleep(min(delay, left))
+                delay = min(delay * 2, BACKOFF_MAX)
+        return _outcome(host, prefix, history, facts)
+    except (OSError, asyncssh.Error) as exc:  # the tunnel: no local listener, or the SSH connection dropped
+        return HostOutcome(host, "error", error=f"{prefix}: SSH tunnel failed: {exc}", facts=facts)
+    finally:
+        if tunnel is not None:
+            await tunnel.close()
+
+
+def _route_text(host: str, tunnelled: bool) -> str:
+    if tunnelled:
+        return f"on host {host}'s own network, through an SSH tunnel"
+    return "from the warroom machine"
+
+
+def _outcome(host: str, prefix: str, history: list, facts: dict[str, Any]) -> HostOutcome:
+    last = history[-1]
+    facts.update(
+        healthy=last.ok,
+        status=last.status,
+        latency_ms=last.latency_ms,
+        attempts=len(history),
+        redirects=last.redirects,
+        history=[a.fact() for a in history[-HISTORY:]],
+    )
+    if last.ok:
+        return HostOutcome(host, "ok", facts=facts)
+    tries = f" (after {len(history)} attempts)" if len(history) > 1 else ""
+    return HostOutcome(host, "failed", error=f"{prefix}: {last.problem}{tries}", facts=facts)
+
+
+def _settings(ctx: StepContext) -> Settings:
+    p = ctx.step.params
+    try:
+        health = ctx.config.health
+    except WarroomError:
+        health = None
+    url = p.get("url") or (health.url if health else "")
+    if not url:
+        raise ActionError(f"step {ctx.step.id}: no url: give params.url or set [health] url in the config")
+    try:
+        origin(url)
+    except ValueError as exc:
+        raise ActionError(f"step {ctx.step.id}: url: {exc}") from None
+    return Settings(
+        url=url,
+        method=p.get("method", "GET"),
+        expect=Expectation(
+            p.get("expect_status", health.expect_status if health else 200),
+            p.get("expect_body", ""),
+            flatten(p.get("expect_json") or {}),
+        ),
+        retry_until=float(p.get("retry_until", 0)),
+        timeout=float(p.get("timeout", health.timeout if health else 5.0)),
+        ca_file=p.get("ca_file", ""),
+        via_ssh=p.get("via_ssh"),
+    )
+
+
+def _tls_context(step_id: str, ca_file: str):
+    """The system's and certifi's CAs, plus ``ca_file`` if given; verification cannot be disabled."""
+    import ssl
+
+    import certifi
+
+    context = ssl.create_default_context(cafile=certifi.where())
+    if ca_file:
+        path = os.path.expanduser(ca_file)
+        try:
+            context.load_verify_locations(cafile=path)
+        except FileNotFoundError:
+            raise ActionError(f"step {step_id}: ca_file {ca_file} does not exist") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise ActionError(f"step {step_id}: ca_file {ca_file} is not a PEM CA bundle: {exc}") from None
+    return context
+
+
+def _check_params(step: Step) -> tuple[str, str] | None:
+    """Static checks of an http step's params (placeholders are checked once rendered, at plan)."""
+    from console.runbook import PLACEHOLDER
+
+    p = step.params
+    if step.commands:
+        return ("commands", "an http step runs no shell commands; give params.url")
+    for key in ("verify", "insecure", "verify_tls", "tls_verify"):
+        if key in p:
+            return ("params", f"params.{key}: TLS verification is always on; give ca_file to trust a private CA")
+    unknown = sorted(set(p) - set(PARAMS))
+    if unknown:
+        return ("params", f"unknown http parameter(s) {', '.join(unknown)}; known: {', '.join(PARAMS)}")
+    types: dict[str, tuple[type, ...]] = {
+        "url": (str,),
+        "method": (str,),
+        "expect_status": (int,),
+        "expect_body": (str,),
+        "expect_json": (dict,),
+        "retry_until": (int, float),
+        "timeout": (int, float),
+        "ca_file": (str,),
+        "via_ssh": (bool,),
+    }
+    for key, allowed in types.items():
+        if key in p and (not isinstance(p[key], allowed) or (bool not in allowed and isinstance(p[key], bool))):
+            names = " or ".join("table" if t is dict else t.__name__ for t in allowed)
+            return ("params", f"params.{key}: expected {names}, got {p[key]!r}")
+    if p.get("method", "GET") not in METHODS:
+        return ("params", f"params.method: {p['method']!r} is not one of {', '.join(METHODS)}")
+    if "expect_status" in p and not 100 <= p["expect_status"] <= 599:
+        return ("params", f"params.expect_status: {p['expect_status']} is not an HTTP status (100-599)")
+    if "expect_json" in p and not p["expect_json"]:
+        return ("params", 'params.expect_json: give at least one field, e.g. { status = "ok" }')
+    if p.get("timeout", 1) <= 0 or p.get("retry_until", 0) < 0:
+        return ("params", "params.timeout must be > 0 and params.retry_until >= 0")
+    for key in ("timeout", "retry_until"):
+        if p.get(key, 0) >= step.timeout:
+            return ("params", f"params.{key} ({p[key]:g}s) must be shorter than the step timeout ({step.timeout}s)")
+    url = p.get("url", "")
+    if url and not PLACEHOLDER.search(url):
+        try:
+            origin(url)
+        except ValueError as exc:
+            return ("params", f"params.url: {exc}")
+    if p.get("via_ssh") is True and not step.targets:
+        return ("targets", "via_ssh = true needs targets: the host whose loopback the URL is on")
+    return None

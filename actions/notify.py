@@ -1,0 +1,191 @@
+"""Notifications from the communication plan: Slack, the status page, e-mail.
+
+A step fills its ``template`` (Python ``str.format``) with the incident's facts and sends it over
+a channel of the config's ``[notify]``. A notification that fails is reported in the output and
+journaled as a warning, and the step still ends ok with ``delivered = false``: telling people
+must never block the rollback itself. The step runs on the warroom machine (no targets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import string
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from console.errors import WarroomError
+
+from ._notify_send import CHANNELS, DeliveryResult, send
+from .base import LOCAL_HOST, Action, HostOutcome, PlannedCommand, StepContext, StepRun
+from .registry import register
+
+if TYPE_CHECKING:
+    from console.plan import PlannedStep
+    from console.runbook import Step
+    from console.state import IncidentState
+
+__all__ = ["FACTS", "DeliveryResult", "NotifyAction", "incident_facts", "send", "template_problem"]
+
+FACTS = ("incident_id", "severity", "severity_label", "phase", "eta", "runbook", "environment", "trigger")
+PARAMS = ("channel", "template", "subject", "timeout")
+UNKNOWN = "unknown"
+
+
+def incident_facts(state: IncidentState, now: datetime) -> dict[str, str]:
+    """The values a message template may use, from the incident as it stands at ``now``.
+
+    ``eta`` is the RTO countdown's projected finish (time spent so far plus each unfinished
+    step's share of its phase window), so a message says what the war room's clock says.
+    """
+    from console.timeline import rto_status
+
+    plan = state.plan
+    assert plan is not None
+    rto = rto_status(state, now)
+    finish = rto.projected_finish.astimezone(UTC)
+    same_day = finish.date() == now.astimezone(UTC).date()
+    return {
+        "incident_id": state.id,
+        "severity": state.severity,
+        "severity_label": plan.severity.get(state.severity, {}).get("label", state.severity),
+        "phase": rto.phase.title if rto.phase else "rollback complete",
+        "eta": f"{finish:%H:%M} UTC" if same_day else f"{finish:%Y-%m-%d %H:%M} UTC",
+        "runbook": str(plan.runbook.get("title") or plan.runbook.get("id", "")),
+        "environment": plan.environment,
+        "trigger": state.trigger,
+    }
+
+
+def template_problem(template: str) -> str | None:
+    """Why ``template`` cannot be filled with :data:`FACTS`, or None; for load-time checks."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        return f"not a valid template ({exc}); write a literal brace as {{{{ or }}}}"
+    for name in fields:
+        if name == "" or name.isdigit():
+            return "positional field {} - name an incident fact, e.g. {incident_id}"
+        if name not in FACTS:
+            return f"unknown field {{{name}}} (known: {', '.join('{' + f + '}' for f in FACTS)})"
+    try:
+        template.format(**dict.fromkeys(FACTS, "x"))
+    except (ValueError, KeyError, IndexError) as exc:
+        return f"not a valid template ({exc})"
+    return None
+
+
+@register
+class NotifyAction(Action):
+    kind = "notify"
+    needs_targets = False
+
+    @classmethod
+    def check_step(cls, step: Step) -> tuple[str, str] | None:
+        p = step.params
+        if step.targets:
+            return ("targets", "a notify step runs on the warroom machine: remove targets")
+        if step.commands:
+            return ("commands", "a notify step runs no commands; give params.channel and params.template")
+        unknown = sorted(set(p) - set(PARAMS))
+        if unknown:
+            return ("params", f"unknown notify parameter(s) {', '.join(unknown)}; known: {', '.join(PARAMS)}")
+        if p.get("channel") not in CHANNELS:
+            return ("params", f"params.channel: give one of {', '.join(CHANNELS)} (got {p.get('channel')!r})")
+        for key in ("template", "subject"):
+            value = p.get(key, "" if key == "subject" else None)
+            if not isinstance(value, str) or (key == "template" and not value.strip()):
+                return ("params", f"params.{key}: expected a text")
+            problem = template_problem(value)
+            if problem:
+                return ("params", f"params.{key}: {problem}")
+        if "subject" in p and p["channel"] != "email":
+            return ("params", "params.subject is for the email channel only")
+        timeout = p.get("timeout", 1)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < step.timeout:
+            return ("params", f"params.timeout: seconds, > 0 and shorter than the step timeout ({step.timeout}s)")
+        return None
+
+    def plan(self, step: PlannedStep) -> list[PlannedCommand]:
+        p = step.params
+        channel = p.get("channel", "?")
+        where = {"slack": "Slack webhook", "statuspage": "status-page webhook", "email": "e-mail"}.get(channel, channel)
+        subject = f" subject {p['subject']!r}" if p.get("subject") else ""
+        text = f"send {channel} ({where} from [notify.{channel}]){subject}: {p.get('template', '')!r}"
+        return [PlannedCommand(host, text) for host in step.hosts or (LOCAL_HOST,)]
+
+    async def run(self, ctx: StepContext) -> StepRun:
+        host = (ctx.step.hosts or (LOCAL_HOST,))[0]
+        p = ctx.step.params
+        channel = p["channel"]
+        facts = _facts(ctx)
+        sink = ctx.sink(host)
+        started = time.monotonic()
+        text, subject = _fill(ctx, host, p["template"], facts), _fill(ctx, host, p.get("subject", ""), facts)
+        sink.write(f"notify {channel}: {text}\n".encode())
+        try:
+            config = ctx.config
+        except WarroomError as exc:  # no config: report it, never block the rollback
+            result = DeliveryResult(channel, False, "-", error=str(exc))
+        else:
+            result = await self._deliver(ctx, config, channel, text, subject, facts)
+        if result is None:
+            outcome = HostOutcome(host, "cancelled", error=f"step {ctx.step.id}: {channel} notification cancelled")
+        else:
+            outcome = _report(ctx, host, sink, result, text)
+        outcome.bytes, outcome.sha256 = sink.close()
+        outcome.duration = time.monotonic() - started
+        return StepRun({host: outcome})
+
+    @staticmethod
+    async def _deliver(ctx, config, channel: str, text: str, subject: str, facts) -> DeliveryResult | None:
+        """The delivery, unless the driver cancels first (None)."""
+        timeout = float(ctx.step.params.get("timeout", 10.0))
+        sending = asyncio.create_task(
+            send(config, channel, text, subject=subject, secret=ctx.secret, facts=facts, timeout=timeout)
+        )
+        cancelled = asyncio.create_task(ctx.cancelled.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {sending, cancelled}, timeout=ctx.step.timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            cancelled.cancel()
+        if sending in done:
+            return sending.result()
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
+        if ctx.cancelled.is_set():
+            return None
+        return DeliveryResult(channel, False, "-", error=f"not sent within the step timeout ({ctx.step.timeout}s)")
+
+
+def _report(ctx: StepContext, host: str, sink, result: DeliveryResult, text: str) -> HostOutcome:
+    facts = {**result.facts(), "message": text}
+    if result.delivered:
+        sink.write(f"delivered over {result.channel} to {result.target}: {result.detail}\n".encode())
+        return HostOutcome(host, "ok", facts=facts)
+    warning = f"{result.channel} notification NOT delivered: {result.error}; the rollback continues"
+    sink.write(f"{warning}\n".encode())
+    ctx.warn(host, f"step {ctx.step.id}: {warning}")
+    return HostOutcome(host, "ok", facts=facts)
+
+
+def _fill(ctx: StepContext, host: str, template: str, facts: dict[str, str]) -> str:
+    """The filled template; one that cannot be filled (a placeholder rendered braces into it) is
+    sent as written, with a warning, rather than holding the message back."""
+    try:
+        return template.format(**facts)
+    except (KeyError, ValueError, IndexError, AttributeError) as exc:
+        ctx.warn(host, f"step {ctx.step.id}: template cannot be filled ({exc}); sent as written")
+        return template
+
+
+def _facts(ctx: StepContext) -> dict[str, str]:
+    """The incident's facts, or what the step itself knows when the context carries no incident."""
+    state = getattr(ctx, "incident", None)
+    if state is not None and state.plan is not None:
+        clock = getattr(ctx, "clock", None)
+        now = clock.now() if clock is not None else datetime.now(UTC)
+        return incident_facts(state, now)
+    return {**dict.fromkeys(FACTS, UNKNOWN), "phase": ctx.step.phase}
