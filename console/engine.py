@@ -24,7 +24,7 @@ from actions.ssh import ConnectionPool
 
 from .clock import Clock, SystemClock, iso
 from .config import LoadedConfig, secret_refs
-from .errors import CommandRefused, IncidentError, SecretError, WarroomError
+from .errors import ActionError, CommandRefused, IncidentError, SecretError, WarroomError
 from .journal import Journal
 from .plan import Plan, PlannedStep
 from .secrets import Redactor, lookup, resolve_ref
@@ -536,6 +536,49 @@ class Engine:
             actor,
         )
 
+    async def send_comms(self, actor: Actor, comm_id: str, note: str = "", *, via: str = "channel") -> str:
+        """Send a planned message through its configured channel and journal the outcome.
+
+        ``via="manual"`` records a message sent another way (a phone call, a channel warroom does
+        not drive). A delivery that fails is journaled as ``comms.failed`` and reported; it never
+        blocks the rollback, and the message stays due so it can be retried or recorded.
+        """
+        from actions.notify import incident_facts, send
+
+        self._require(actor, "comms", comm=comm_id)
+        comm = next((c for c in self.plan.comms if c["id"] == comm_id), None)
+        if comm is None:
+            known = ", ".join(c["id"] for c in self.plan.comms) or "none"
+            raise self.refuse(actor, "comms", f"no comms item {comm_id!r} (plan: {known})", comm=comm_id)
+        channel = comm["channel"]
+        notify = self.config.model.notify if self.config is not None else None
+        if via not in ("channel", "manual"):
+            raise self.refuse(actor, "comms", f"via must be channel or manual, not {via!r}", comm=comm_id)
+        if via == "manual" or getattr(notify, channel, None) is None:
+            self.record_comms(actor, comm_id, note, "recorded as sent")
+            return "recorded as sent"
+        facts = incident_facts(self.state, self.clock.now())
+        try:
+            text = (comm["template"] or comm["summary"]).format(**facts)
+        except (KeyError, IndexError, ValueError) as exc:
+            text = comm["summary"]
+            self.step_warning("comms", 0, channel, f"template of {comm_id} not filled ({exc}); summary sent")
+        subject = f"[{self.state.severity}] {self.plan.runbook['title']} — {comm['summary']} ({self.state.id})"
+        result = await send(
+            self.config.model if self.config else None,
+            channel,
+            text,
+            subject=subject,
+            secret=lambda key: self.resolve_secret(key, f"comms {comm_id}"),
+            facts=facts,
+        )
+        if result.delivered:
+            outcome = f"delivered via {channel} to {result.target}"
+            self.record_comms(actor, comm_id, note, outcome)
+            return outcome
+        self._commit("comms.failed", {"comm": comm_id, "channel": channel, "error": result.error}, actor)
+        raise ActionError(f"{comm_id}: not delivered via {channel}: {result.error}", title="Message not sent")
+
     def record_decision(self, actor: Actor, decision: str, reason: str) -> None:
         self._require(actor, "decide")
         if not reason.strip():
@@ -581,6 +624,8 @@ class Engine:
         a = {k: args.get(k, "") for k in (*required, *optional)}
         if name == "preview":
             return await self.preview_step(actor, a["step"])
+        if name == "comms":
+            return await self.send_comms(actor, a["comm"], a["note"], via=a["via"] or "channel")
         if name == "hand-over":
             role = self.users.get(a["to"])
             if role is None:
@@ -597,7 +642,6 @@ class Engine:
             "skip": lambda: self.skip_step(actor, a["step"], a["reason"]),
             "tick": lambda: self.tick(actor, a["step"], a["check"], a["result"], a["note"]),
             "note": lambda: self.add_note(actor, a["text"]),
-            "comms": lambda: self.record_comms(actor, a["comm"], a["note"]),
             "decide": lambda: self.record_decision(actor, a["decision"], a["reason"]),
             "severity": lambda: self.change_severity(actor, a["severity"], a["reason"]),
             "close": lambda: self.close(actor, a["outcome"] or "resolved", a["summary"]),
@@ -644,7 +688,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "skip": (("step", "reason"), ()),
     "tick": (("step", "check", "result"), ("note",)),
     "note": (("text",), ()),
-    "comms": (("comm",), ("note",)),
+    "comms": (("comm",), ("note", "via")),
     "decide": (("decision", "reason"), ()),
     "severity": (("severity",), ("reason",)),
     "close": ((), ("outcome", "summary")),

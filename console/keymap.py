@@ -21,6 +21,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "note": ("m", "Note"),
     "comms-sent": ("c", "Comms sent"),
     "open-output": ("o", "Full output"),
+    "export-report": ("e", "Export report"),
     "next-host": ("h", "Next host"),
     "close-incident": ("ctrl+e", "Close incident"),
     "help": ("question_mark", "Help"),

@@ -40,6 +40,9 @@ class Session(Protocol):
 
     def output_path(self, step_id: str, attempt: int, host: str) -> Path: ...
 
+    @property
+    def directory(self) -> Path: ...
+
     async def command(self, name: str, **args: Any) -> Any: ...
 
     async def aclose(self) -> None: ...
@@ -81,6 +84,10 @@ class LocalSession:
 
     def output_path(self, step_id: str, attempt: int, host: str) -> Path:
         return self.engine.output_path(step_id, attempt, host)
+
+    @property
+    def directory(self) -> Path:
+        return self.engine.directory
 
     async def command(self, name: str, **args: Any) -> Any:
         return await self.engine.execute(self.actor, name, args)

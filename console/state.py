@@ -72,6 +72,7 @@ class IncidentState:
     ticks: dict[tuple[str, str], Tick] = field(default_factory=dict)
     notes: list[dict[str, Any]] = field(default_factory=list)
     comms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    comms_failures: list[dict[str, Any]] = field(default_factory=list)
     refusals: list[dict[str, Any]] = field(default_factory=list)
     seat_changes: list[dict[str, Any]] = field(default_factory=list)
     resumes: list[dict[str, Any]] = field(default_factory=list)
@@ -224,6 +225,10 @@ def _comms(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -
     state.comms[data["comm"]] = {"at": record["ts"], "by": record["actor"], **data}
 
 
+def _comms_failed(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.comms_failures.append({"at": record["ts"], "by": record["actor"], **data})
+
+
 def _refused(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
     state.refusals.append({"at": record["ts"], "by": record["actor"], "role": record["role"], **data})
 
@@ -274,6 +279,7 @@ _HANDLERS = {
     "check.ticked": _ticked,
     "note.added": _note,
     "comms.sent": _comms,
+    "comms.failed": _comms_failed,
     "command.refused": _refused,
     "incident.resumed": _resumed,
     "decision.recorded": _decision,

@@ -57,6 +57,7 @@ class WarRoomScreen(Screen[None]):
         _binding("note"),
         _binding("comms-sent"),
         _binding("open-output"),
+        _binding("export-report", show=False),
         _binding("next-host", show=False),
         _binding("close-incident", show=False),
         _binding("help"),
@@ -303,16 +304,36 @@ class WarRoomScreen(Screen[None]):
     def action_comms_sent(self) -> None:
         items = comms_timeline(self.session.state, self.session.clock.now())
         order = {"overdue": 0, "due": 1, "upcoming": 2, "conditional": 3, "sent": 4}
-        options = [
-            (item.id, f"{item.when:<8} {item.status:<11} {item.channel} → {item.to}: {item.summary}")
-            for item in sorted(items, key=lambda i: order[i.status])
-        ]
+        options: list[tuple[str, str]] = []
+        for item in sorted(items, key=lambda i: order[i.status]):
+            label = f"{item.when:<8} {item.status:<11} {item.channel} → {item.to}: {item.summary}"
+            options.append((f"{item.id}|channel", f"{label}  [send via {item.channel}]"))
+            options.append((f"{item.id}|manual", f"{label}  [record as sent another way]"))
 
         def sent(choice: tuple[str, str] | None) -> None:
             if choice:
-                self.send("comms", comm=choice[0], note=choice[1])
+                comm, _, via = choice[0].partition("|")
+                self.send("comms", comm=comm, note=choice[1], via=via)
 
-        self.app.push_screen(ChoiceModal("Record a message as sent", options), sent)
+        self.app.push_screen(ChoiceModal("Send or record a message", options), sent)
+
+    def action_export_report(self) -> None:
+        self._export()
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def _export(self) -> None:
+        """Write report.md/.html/.json into the incident directory (a pure function of the journal)."""
+        from console.report import export_all
+
+        try:
+            paths = export_all(self.session.directory)
+        except WarroomError as exc:
+            self.app.call_from_thread(self.notify, str(exc), title=exc.title, severity="error")
+            return
+        where = ", ".join(p.name for p in paths)
+        self.app.call_from_thread(
+            self.notify, f"{where} in {self.session.directory}", title="Report exported", timeout=10
+        )
 
     def action_open_output(self) -> None:
         pane = self.query_one(LogPane)

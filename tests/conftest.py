@@ -5,10 +5,17 @@ from __future__ import annotations
 import shutil
 import textwrap
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sshd import SSHLab
+
+from console.clock import FrozenClock
+from console.config import load_config
+from console.engine import Actor, Engine
+from console.plan import build_plan
+from console.runbook import load_runbook
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -119,3 +126,63 @@ def ssh_step(step_id: str, *commands: str, targets: str = "app", timeout: int = 
         commands = [{quoted}]
         """
     ) + textwrap.dedent(extra)
+
+
+# ----- an engine without hosts (tests of rules, comms, the report) ---------------------------------
+ALICE = Actor("alice", "driver")
+BOB = Actor("bob", "driver")
+OLIVE = Actor("olive", "observer")
+
+STEPS = """
+[[phases.steps]]
+id = "verify"
+title = "Functional Testing"
+kind = "manual"
+checks = [
+  { id = "auth", text = "User authentication works" },
+  { id = "core", text = "Core features functional" },
+]
+
+[[phases.steps]]
+id = "restore"
+title = "Restore database"
+kind = "ssh"
+targets = "app"
+commands = ["true"]
+destructive = true
+confirm = "restore"
+"""
+
+COMMS = """
+[[comms]]
+id = "slack-ops"
+at_minutes = 0
+audience = "internal"
+channel = "slack"
+to = "#ops"
+summary = "Slack alert to #ops channel"
+"""
+
+
+@pytest.fixture
+async def engine(tmp_path: Path):
+    """An incident on a manual + ssh runbook with a frozen clock; no host is contacted."""
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[environment]\nname = "t"\n\n[hosts.h1]\naddress = "127.0.0.1"\nuser = "root"\nknown_hosts = "{known}"\n\n'
+        '[groups]\napp = ["h1"]\n'
+    )
+    runbook = load_runbook(write_runbook(tmp_path / "rb.toml", STEPS + COMMS))
+    clock = FrozenClock(datetime(2026, 11, 29, 3, 0, tzinfo=UTC))
+    eng = Engine.open(
+        tmp_path / "state",
+        build_plan(runbook, load_config(cfg)),
+        ALICE,
+        severity="P0",
+        trigger="Data corruption or loss",
+        clock=clock,
+    )
+    yield eng
+    await eng.aclose()

@@ -3,80 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from conftest import write_runbook
+from conftest import ALICE, BOB, OLIVE
 
-from console.clock import FrozenClock
-from console.config import load_config
-from console.engine import Actor, Engine
+from console.engine import Engine
 from console.errors import CommandRefused, IncidentError
 from console.journal import verify
-from console.plan import build_plan
-from console.runbook import load_runbook
 from console.state import fold
-
-ALICE = Actor("alice", "driver")
-BOB = Actor("bob", "driver")
-OLIVE = Actor("olive", "observer")
-
-STEPS = """
-[[phases.steps]]
-id = "verify"
-title = "Functional Testing"
-kind = "manual"
-checks = [
-  { id = "auth", text = "User authentication works" },
-  { id = "core", text = "Core features functional" },
-]
-
-[[phases.steps]]
-id = "restore"
-title = "Restore database"
-kind = "ssh"
-targets = "app"
-commands = ["true"]
-destructive = true
-confirm = "restore"
-"""
-
-COMMS = """
-[[comms]]
-id = "slack-ops"
-at_minutes = 0
-audience = "internal"
-channel = "slack"
-to = "#ops"
-summary = "Slack alert to #ops channel"
-"""
-
-
-@pytest.fixture
-def engine(tmp_path: Path):
-    known = tmp_path / "known_hosts"
-    known.write_text("")
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(
-        f'[environment]\nname = "t"\n\n[hosts.h1]\naddress = "127.0.0.1"\nuser = "root"\nknown_hosts = "{known}"\n\n'
-        '[groups]\napp = ["h1"]\n'
-    )
-    runbook = load_runbook(write_runbook(tmp_path / "rb.toml", STEPS + COMMS))
-    clock = FrozenClock(datetime(2026, 11, 29, 3, 0, tzinfo=UTC))
-    eng = Engine.open(
-        tmp_path / "state",
-        build_plan(runbook, load_config(cfg)),
-        ALICE,
-        severity="P0",
-        trigger="Data corruption or loss",
-        clock=clock,
-    )
-    yield eng
-    eng.journal.close()
-    import os
-
-    os.close(eng._lock_fd)
 
 
 def records(engine: Engine) -> list[dict]:

@@ -172,7 +172,7 @@ async def test_ticks_notes_and_comms(tmp_path, lab):
         modal = pilot.app.screen
         assert isinstance(modal, ChoiceModal)
         options = modal.query_one(OptionList)
-        assert options.get_option_at_index(0).id == "slack-ops"  # due now, listed first
+        assert options.get_option_at_index(0).id == "slack-ops|channel"  # due now, listed first
         await pilot.press("enter")
         await type_text(pilot, "posted")
         await pilot.press("enter")
@@ -325,3 +325,18 @@ async def test_confirmation_shows_a_live_preview_from_the_hosts(tmp_path, lab):
         await type_text(pilot, "checkout")
         await pilot.press("enter")
         assert await settle(pilot, session, "checkout") == "succeeded"
+
+
+async def test_export_writes_the_three_reports_into_the_incident_directory(tmp_path, lab):
+    session = make_session(tmp_path, lab)
+    async with make_app(session).run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        assert await settle(pilot, session, "maintenance") == "succeeded"
+        await pilot.press("e")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if (session.directory / "report.json").exists():
+                break
+        for name in ("report.md", "report.html", "report.json"):
+            assert (session.directory / name).stat().st_size > 0
+        assert "maintenance" in (session.directory / "report.md").read_text()
