@@ -357,6 +357,8 @@ class Engine:
     def join(self, actor: Actor, via: str) -> str:
         """Someone started watching or driving: journaled presence, shown to everyone."""
         connection = secrets.token_hex(4)
+        if actor.role in ("driver", "observer"):
+            self.users.setdefault(actor.name, actor.role)
         self._commit("presence.joined", {"connection": connection, "via": via}, actor)
         return connection
 

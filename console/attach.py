@@ -1,0 +1,258 @@
+"""The engine's unix socket: how a TUI in another process (``warroom watch``, an SSH session)
+follows an incident live and sends commands.
+
+Newline-delimited JSON. The client's first line is a hello: ``{"token": T}`` (a one-time token the
+SSH server issued for an authenticated user and role) or ``{"user": NAME}`` (a local process of
+the socket's owner: always an observer). The server answers with a welcome holding every journal
+record so far, then streams records, output batches and progress, and answers commands::
+
+    -> {"id": 7, "cmd": "tick", "args": {"step": "s", "check": "c", "result": "pass"}}
+    <- {"reply": 7, "ok": true, "result": null}
+    <- {"reply": 7, "error": {"title": "Refused", "message": "...", "refused": true}}
+
+The actor is bound here, from the token, never read from a command: a crafted command from an
+observer's connection reaches the engine as the observer and is refused and journaled there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import socket
+import struct
+from pathlib import Path
+from typing import Any
+
+from .engine import Actor, Engine, Output, Progress
+from .errors import CommandRefused, IncidentError, WarroomError
+
+log = logging.getLogger("warroom.attach")
+
+PROTOCOL = 1
+LINE_LIMIT = 64 * 1024 * 1024  # the welcome carries the whole journal
+MAX_BACKLOG = 20000  # events queued for one slow client before it is dropped (it can reconnect)
+HELLO_TIMEOUT = 10.0
+
+
+SOCKET_NAME = "attach.sock"
+POINTER_NAME = "attach.path"
+MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to 108 bytes on Linux
+
+
+def socket_path_for(incident_dir: Path) -> Path:
+    """The incident directory's own socket, or one in a private runtime directory when the
+    incident directory's path is too long for AF_UNIX."""
+    path = incident_dir / SOCKET_NAME
+    if len(str(path).encode()) <= MAX_SOCKET_PATH:
+        return path
+    runtime = Path(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/warroom-{os.getuid()}")
+    base = runtime / "warroom" if os.environ.get("XDG_RUNTIME_DIR") else runtime
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = base.lstat()
+    if base.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise IncidentError(f"{base}: not a private directory of this user; refusing to put a socket there")
+    return base / f"{incident_dir.name}.sock"
+
+
+def locate_socket(incident_dir: Path) -> Path:
+    """Where a running engine for this incident listens (the server writes a pointer file)."""
+    pointer = incident_dir / POINTER_NAME
+    if pointer.is_file():
+        return Path(pointer.read_text().strip())
+    return incident_dir / SOCKET_NAME
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return (json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+
+
+def event_message(event: Any) -> dict[str, Any] | None:
+    if isinstance(event, dict):
+        return {"record": event}
+    if isinstance(event, Output):
+        return {"output": {"step": event.step, "attempt": event.attempt, "host": event.host, "lines": event.lines}}
+    if isinstance(event, Progress):
+        return {
+            "progress": {
+                "step": event.step,
+                "attempt": event.attempt,
+                "host": event.host,
+                "done": event.done,
+                "total": event.total,
+                "unit": event.unit,
+                "label": event.label,
+            }
+        }
+    return None
+
+
+class AttachServer:
+    """Serves one engine on ``path`` (mode 0600, in the owner-only incident directory)."""
+
+    def __init__(self, engine: Engine, path: Path | None = None, *, seat_grace: float = 60.0) -> None:
+        self.engine = engine
+        self.path = path or socket_path_for(engine.directory)
+        self.seat_grace = seat_grace
+        self._tokens: dict[str, Actor] = {}
+        self._server: asyncio.AbstractServer | None = None
+        self._clients: set[asyncio.Task[None]] = set()
+        self._grace: dict[str, asyncio.Task[None]] = {}
+
+    def issue_token(self, actor: Actor) -> str:
+        """A one-time credential for a child process that will attach as ``actor``."""
+        token = secrets.token_urlsafe(24)
+        self._tokens[token] = actor
+        return token
+
+    async def start(self) -> None:
+        if self.path.is_symlink() or (self.path.exists() and not self.path.is_socket()):
+            raise IncidentError(f"{self.path}: exists and is not a socket; refusing to replace it")
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        old = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=LINE_LIMIT)
+        finally:
+            os.umask(old)
+        self.path.chmod(0o600)
+        self._pointer.write_text(f"{self.path}\n")
+
+    @property
+    def _pointer(self) -> Path:
+        return self.engine.directory / POINTER_NAME
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for task in list(self._clients) + list(self._grace.values()):
+            task.cancel()
+        await asyncio.gather(*self._clients, *self._grace.values(), return_exceptions=True)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            self._pointer.unlink()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients.add(task)
+        try:
+            await self._session(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+            log.info("attach client dropped: %s", exc)
+        finally:
+            self._clients.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+    def _actor_for(self, hello: dict[str, Any], writer: asyncio.StreamWriter) -> Actor | None:
+        token = hello.get("token")
+        if isinstance(token, str) and token:
+            return self._tokens.pop(token, None)
+        if _peer_uid(writer) != os.getuid():
+            return None
+        name = hello.get("user")
+        return Actor(name if isinstance(name, str) and name else "local", "observer")
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hello = json.loads(await asyncio.wait_for(reader.readline(), HELLO_TIMEOUT) or b"{}")
+        actor = self._actor_for(hello if isinstance(hello, dict) else {}, writer)
+        if actor is None:
+            writer.write(encode({"error": {"title": "Refused", "message": "unknown or used token"}}))
+            await writer.drain()
+            return
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+        def enqueue(event: Any) -> None:
+            message = event_message(event)
+            if message is None:
+                return
+            if queue.qsize() > MAX_BACKLOG:
+                if "record" not in message:
+                    return  # output is in the spool files; a slow viewer skips some of it
+                queue.put_nowait(None)  # records must not be lost: drop the client instead
+                return
+            queue.put_nowait(message)
+
+        unsubscribe = self.engine.subscribe(enqueue)
+        connection = self.engine.join(actor, hello.get("via", "socket") if isinstance(hello, dict) else "socket")
+        self._cancel_grace(actor.name)
+        welcome = {
+            "protocol": PROTOCOL,
+            "actor": {"name": actor.name, "role": actor.role},
+            "directory": str(self.engine.directory),
+            "records": self.engine.records,
+        }
+        sender = asyncio.create_task(self._send(writer, welcome, queue))
+        try:
+            await self._commands(reader, actor, queue)
+        finally:
+            unsubscribe()
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+            self.engine.leave(actor, connection)
+            if self.engine.state.driver == actor.name and not self._present(actor.name):
+                self._grace[actor.name] = asyncio.create_task(self._drop_after_grace(actor.name))
+
+    async def _send(self, writer: asyncio.StreamWriter, welcome: dict[str, Any], queue) -> None:
+        writer.write(encode({"welcome": welcome}))
+        await writer.drain()
+        while True:
+            message = await queue.get()
+            if message is None:
+                writer.close()
+                return
+            writer.write(encode(message))
+            if queue.empty():
+                await writer.drain()
+
+    async def _commands(self, reader: asyncio.StreamReader, actor: Actor, queue) -> None:
+        while line := await reader.readline():
+            try:
+                message = json.loads(line)
+                ident, name, args = message.get("id"), message.get("cmd"), message.get("args", {})
+            except (ValueError, AttributeError):
+                queue.put_nowait({"error": {"title": "Bad message", "message": "not a JSON command object"}})
+                continue
+            reply: dict[str, Any] = {"reply": ident}
+            try:
+                if not isinstance(name, str):
+                    raise self.engine.refuse(actor, "?", "command name must be a string")
+                reply.update(ok=True, result=await self.engine.execute(actor, name, args))
+            except CommandRefused as exc:
+                reply["error"] = {"title": exc.title, "message": str(exc), "refused": True}
+            except WarroomError as exc:
+                reply["error"] = {"title": exc.title, "message": str(exc), "refused": False}
+            queue.put_nowait(reply)
+
+    def _present(self, name: str) -> bool:
+        return any(p["name"] == name for p in self.engine.state.presence.values())
+
+    def _cancel_grace(self, name: str) -> None:
+        task = self._grace.pop(name, None)
+        if task is not None:
+            task.cancel()
+
+    async def _drop_after_grace(self, name: str) -> None:
+        await asyncio.sleep(self.seat_grace)
+        self._grace.pop(name, None)
+        if self.engine.state.driver == name and not self._present(name):
+            self.engine.drop_seat(f"{name} disconnected and did not return within {self.seat_grace:.0f}s")
+
+
+def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return None
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    return struct.unpack("3i", creds)[1]

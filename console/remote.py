@@ -1,0 +1,157 @@
+"""A session whose engine runs in another process, reached over the incident's unix socket.
+
+State is rebuilt exactly as the engine builds it: a fold of the journal records it streams. The
+UI cannot tell this session from a :class:`console.session.LocalSession`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .attach import LINE_LIMIT, PROTOCOL, encode
+from .clock import Clock, SystemClock
+from .engine import Actor, Output, Progress
+from .errors import CommandRefused, IncidentError, WarroomError
+from .plan import Plan
+from .session import is_driver
+from .state import IncidentState, apply, fold
+
+COMMAND_TIMEOUT = 60.0
+
+
+class Disconnected:
+    """Published when the engine's socket closes: the screen says so instead of freezing."""
+
+
+class RemoteSession:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, welcome: dict[str, Any]) -> None:
+        self._reader = reader
+        self._writer = writer
+        self.actor = Actor(welcome["actor"]["name"], welcome["actor"]["role"])
+        self._directory = Path(welcome["directory"])
+        self._state = fold(welcome["records"])
+        self._subscribers: list[Callable[[Any], None]] = []
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._ids = itertools.count(1)
+        self._clock = SystemClock()
+        self.connected = True
+        self._task = asyncio.get_running_loop().create_task(self._listen())
+
+    @classmethod
+    async def connect(
+        cls, path: Path, *, token: str | None = None, user: str | None = None, via: str = "watch"
+    ) -> RemoteSession:
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(path), limit=LINE_LIMIT)
+        except OSError as exc:
+            raise IncidentError(f"cannot attach to {path}: {exc.strerror or exc} (is the incident running?)") from None
+        hello: dict[str, Any] = {"protocol": PROTOCOL, "via": via}
+        hello.update({"token": token} if token else {"user": user or "local"})
+        writer.write(encode(hello))
+        await writer.drain()
+        line = await reader.readline()
+        message = json.loads(line) if line else {"error": {"message": "connection closed"}}
+        if "welcome" not in message:
+            writer.close()
+            raise IncidentError(f"attach to {path} refused: {message.get('error', {}).get('message', 'no welcome')}")
+        return cls(reader, writer, message["welcome"])
+
+    # ----- what the UI reads ----------------------------------------------------------------
+    @property
+    def state(self) -> IncidentState:
+        return self._state
+
+    @property
+    def plan(self) -> Plan:
+        assert self._state.plan is not None
+        return self._state.plan
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def is_driver(self) -> bool:
+        return is_driver(self.actor, self._state)
+
+    @property
+    def watchers(self) -> int:
+        return sum(1 for p in self._state.presence.values() if p["role"] == "observer")
+
+    @property
+    def directory(self) -> Path:
+        return self._directory
+
+    def output_path(self, step_id: str, attempt: int, host: str) -> Path:
+        return self._directory / "outputs" / step_id / str(attempt) / f"{host}.log"
+
+    def subscribe(self, subscriber: Callable[[Any], None]) -> Callable[[], None]:
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)
+
+    # ----- commands ---------------------------------------------------------------------------
+    async def command(self, name: str, **args: Any) -> Any:
+        if not self.connected:
+            raise IncidentError("not connected to the incident's engine any more")
+        ident = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[ident] = future
+        self._writer.write(encode({"id": ident, "cmd": name, "args": args}))
+        await self._writer.drain()
+        try:
+            return await asyncio.wait_for(future, COMMAND_TIMEOUT)
+        finally:
+            self._pending.pop(ident, None)
+
+    async def aclose(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._writer.close()
+        with contextlib.suppress(OSError, ConnectionError):
+            await self._writer.wait_closed()
+
+    # ----- the stream -------------------------------------------------------------------------
+    async def _listen(self) -> None:
+        try:
+            while line := await self._reader.readline():
+                self._dispatch(json.loads(line))
+        except (ConnectionError, ValueError, asyncio.IncompleteReadError):
+            pass  # handled below: the session is marked disconnected either way
+        finally:
+            self.connected = False
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(IncidentError("the incident's engine went away"))
+            self._publish(Disconnected())
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        if "record" in message:
+            apply(self._state, message["record"])
+            self._publish(message["record"])
+        elif "output" in message:
+            o = message["output"]
+            self._publish(Output(o["step"], o["attempt"], o["host"], o["lines"]))
+        elif "progress" in message:
+            p = message["progress"]
+            self._publish(Progress(p["step"], p["attempt"], p["host"], p["done"], p["total"], p["unit"], p["label"]))
+        elif "reply" in message:
+            future = self._pending.get(message["reply"])
+            if future is None or future.done():
+                return
+            if "error" in message:
+                error = message["error"]
+                cls = CommandRefused if error.get("refused") else WarroomError
+                future.set_exception(cls(error.get("message", "error"), title=error.get("title")))
+            else:
+                future.set_result(message.get("result"))
+
+    def _publish(self, event: Any) -> None:
+        for subscriber in list(self._subscribers):
+            subscriber(event)

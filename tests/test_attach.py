@@ -1,0 +1,127 @@
+"""The engine's unix socket: live state for other processes, commands bound to the token's actor."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import stat
+
+import pytest
+from conftest import ALICE, BOB, OLIVE
+
+from console.attach import AttachServer, locate_socket
+from console.errors import CommandRefused, IncidentError
+from console.remote import RemoteSession
+
+
+@pytest.fixture
+async def served(engine):
+    server = AttachServer(engine, seat_grace=0.2)
+    await server.start()
+    yield engine, server
+    await server.close()
+
+
+async def until(predicate, timeout: float = 5.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met")
+
+
+async def test_socket_is_owner_only_and_a_watcher_sees_the_same_state(served):
+    engine, server = served
+    assert stat.S_IMODE(server.path.stat().st_mode) == 0o600
+    assert locate_socket(engine.directory) == server.path
+    engine.take_seat(ALICE)
+    watcher = await RemoteSession.connect(server.path, user="carol")
+    try:
+        assert watcher.actor.role == "observer" and watcher.state.driver == "alice"
+        engine.tick(ALICE, "verify", "auth", "pass", "logged in")
+        await until(lambda: ("verify", "auth") in watcher.state.ticks)
+        assert watcher.state.ticks[("verify", "auth")] == engine.state.ticks[("verify", "auth")]
+        assert any(p["name"] == "carol" for p in engine.state.presence.values())
+        assert watcher.watchers == 1
+    finally:
+        await watcher.aclose()
+    await until(lambda: not engine.state.presence)
+    assert [r["type"] for r in engine.records if r["type"].startswith("presence.")] == [
+        "presence.joined",
+        "presence.left",
+    ]
+
+
+async def test_a_token_binds_the_actor_and_observers_are_refused_in_the_engine(served):
+    engine, server = served
+    driver = await RemoteSession.connect(server.path, token=server.issue_token(ALICE), via="ssh")
+    observer = await RemoteSession.connect(server.path, token=server.issue_token(OLIVE), via="ssh")
+    try:
+        await driver.command("take-seat")
+        await driver.command("tick", step="verify", check="auth", result="pass", note="ok")
+        await until(lambda: ("verify", "auth") in observer.state.ticks)
+        with pytest.raises(CommandRefused, match="observers watch only"):
+            await observer.command("tick", step="verify", check="core", result="pass")
+        with pytest.raises(CommandRefused, match="observers watch only"):
+            await observer.command("start", step="restore", confirm="restore")
+        refused = [r for r in engine.records if r["type"] == "command.refused"]
+        assert [(r["actor"], r["data"]["command"]) for r in refused] == [("olive", "tick"), ("olive", "start")]
+    finally:
+        await driver.aclose()
+        await observer.aclose()
+
+
+async def test_crafted_messages_are_refused_and_journaled(served):
+    engine, server = served
+    reader, writer = await asyncio.open_unix_connection(str(server.path))
+    writer.write(json.dumps({"token": server.issue_token(OLIVE)}).encode() + b"\n")
+    for message in (
+        {"id": 1, "cmd": "become-driver", "args": {}},
+        {"id": 2, "cmd": "take-seat", "args": {"as": "alice"}},
+        {"id": 3, "cmd": "note", "args": {"text": ["not", "a", "string"]}},
+        {"id": 4, "cmd": "close", "args": {}},
+    ):
+        writer.write(json.dumps(message).encode() + b"\n")
+    await writer.drain()
+    replies = {}
+    while len(replies) < 4:
+        message = json.loads(await asyncio.wait_for(reader.readline(), 5))
+        if "reply" in message:
+            replies[message["reply"]] = message["error"]["message"]
+    writer.close()
+    assert "unknown command" in replies[1]
+    assert "unknown argument 'as'" in replies[2]
+    assert "must be a string" in replies[3]
+    assert "observers watch only" in replies[4]
+    refused = [r for r in engine.records if r["type"] == "command.refused"]
+    assert len(refused) == 4 and {r["actor"] for r in refused} == {"olive"}
+    assert engine.state.driver is None and engine.state.status == "open"
+
+
+async def test_a_used_or_unknown_token_is_refused(served):
+    _, server = served
+    token = server.issue_token(ALICE)
+    first = await RemoteSession.connect(server.path, token=token)
+    await first.aclose()
+    with pytest.raises(IncidentError, match="unknown or used token"):
+        await RemoteSession.connect(server.path, token=token)
+
+
+async def test_seat_request_hand_over_and_the_grace_after_a_disconnect(served):
+    engine, server = served
+    alice = await RemoteSession.connect(server.path, token=server.issue_token(ALICE))
+    bob = await RemoteSession.connect(server.path, token=server.issue_token(BOB))
+    try:
+        await alice.command("request-seat")  # free: taken at once
+        assert engine.state.driver == "alice"
+        await bob.command("request-seat")
+        await until(lambda: [r["by"] for r in alice.state.seat_requests] == ["bob"])
+        await alice.command("hand-over", to="bob")
+        await until(lambda: bob.is_driver)
+        await bob.command("note", text="bob drives now")
+    finally:
+        await alice.aclose()
+    await bob.aclose()
+    await until(lambda: engine.state.driver is None, timeout=3)
+    last_release = [c for c in engine.state.seat_changes if c["type"] == "seat.released"][-1]
+    assert "bob disconnected" in last_release["reason"] and last_release["by"] == "warroom"
