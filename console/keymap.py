@@ -24,6 +24,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "export-report": ("e", "Export report"),
     "next-host": ("h", "Next host"),
     "close-incident": ("ctrl+e", "Close incident"),
+    "request-seat": ("d", "Drive"),
+    "hand-over": ("H", "Hand over"),
     "help": ("question_mark", "Help"),
     "quit": ("q", "Quit"),
 }

@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable
 from textual.app import App
 from textual.binding import Binding
 
+from console.attach import AttachServer
 from console.errors import WarroomError
 from console.plan import Plan
-from console.session import Session
+from console.session import LocalSession, Session
 
 from .commands import WarroomCommands
 from .modals.open_incident import OpenIncidentModal, Opening
@@ -19,6 +20,7 @@ from .war_room import WarRoomScreen
 
 Opener = Callable[[Opening], Session]
 Startup = Callable[[], Awaitable[tuple[Plan, Opener]]]
+Connect = Callable[[], Awaitable[Session]]
 Shutdown = Callable[[], Awaitable[None]]
 
 
@@ -47,6 +49,8 @@ class WarroomApp(App[int]):
         startup: Startup | None = None,
         shutdown: Shutdown | None = None,
         show_score: bool = False,
+        connect: Connect | None = None,
+        serve_socket: bool = False,
     ) -> None:
         super().__init__()
         self.session = session
@@ -59,10 +63,19 @@ class WarroomApp(App[int]):
         self._startup_hook = startup
         self._shutdown_hook = shutdown
         self.show_score = show_score
+        self._connect = connect
+        self._serve_socket = serve_socket
+        self._attach: AttachServer | None = None
         self._watchdog: asyncio.Task[None] | None = None
 
     async def on_mount(self) -> None:
         self.set_keymap(self._keymap)
+        if self._connect is not None:
+            try:
+                self.session = await self._connect()
+            except WarroomError as exc:
+                self.exit(2, message=f"warroom: {exc.title}: {exc}")
+                return
         if self._startup_hook is not None:
             try:
                 self._plan, self._opener = await self._startup_hook()
@@ -70,7 +83,7 @@ class WarroomApp(App[int]):
                 self.exit(2, message=f"warroom: {exc.title}: {exc}")
                 return
         if self.session is not None:
-            self._enter(self.session)
+            await self._enter(self.session)
         else:
             self._ask_opening(self._severity)
 
@@ -94,10 +107,13 @@ class WarroomApp(App[int]):
             self._ask_opening(opening.severity)
             return
         self.session = session
-        self._enter(session)
+        await self._enter(session)
 
-    def _enter(self, session: Session) -> None:
+    async def _enter(self, session: Session) -> None:
         self.sub_title = f"{session.plan.runbook['title']} · {session.state.id}"
+        if self._serve_socket and isinstance(session, LocalSession):
+            self._attach = AttachServer(session.engine)  # so `warroom watch` can follow this incident
+            await self._attach.start()
         watch = getattr(session, "watch_deadlines", None)  # only where the engine runs in this process
         if self._watch_deadlines and watch is not None:
             self._watchdog = asyncio.get_running_loop().create_task(watch())
@@ -109,6 +125,8 @@ class WarroomApp(App[int]):
     async def on_unmount(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
+        if self._attach is not None:
+            await self._attach.close()
         if self.session is not None:
             await self.session.aclose()
         if self._shutdown_hook is not None:

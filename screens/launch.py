@@ -26,7 +26,8 @@ def run_console(
 ) -> int:
     keymap = keymap_from(config)
     if incident is not None:
-        app = WarroomApp(session=LocalSession(Engine.resume(incident, actor, config=config), actor), keymap=keymap)
+        engine = Engine.resume(incident, actor, config=config)
+        app = WarroomApp(session=LocalSession(engine, actor), keymap=keymap, serve_socket=True)
     else:
 
         def opener(opening: Opening) -> Session:
@@ -41,7 +42,7 @@ def run_console(
             )
             return LocalSession(engine, actor)
 
-        app = WarroomApp(plan=plan, opener=opener, keymap=keymap, severity=severity)
+        app = WarroomApp(plan=plan, opener=opener, keymap=keymap, severity=severity, serve_socket=True)
     result = app.run()
     return result if isinstance(result, int) else 0
 
@@ -75,7 +76,24 @@ def run_drill_console(box, runbook, options) -> int:
             await ready.close()
 
     app = WarroomApp(
-        startup=startup, shutdown=shutdown, severity=options.severity, trigger=options.trigger, show_score=True
+        startup=startup,
+        shutdown=shutdown,
+        severity=options.severity,
+        trigger=options.trigger,
+        show_score=True,
+        serve_socket=True,
     )
+    result = app.run()
+    return result if isinstance(result, int) else 0
+
+
+def run_attached(socket: Path, *, token: str | None = None, user: str | None = None, via: str = "watch") -> int:
+    """The console on an incident whose engine runs elsewhere (``warroom watch``, SSH sessions)."""
+    from console.remote import RemoteSession
+
+    async def connect() -> Session:
+        return await RemoteSession.connect(socket, token=token, user=user, via=via)
+
+    app = WarroomApp(connect=connect)
     result = app.run()
     return result if isinstance(result, int) else 0

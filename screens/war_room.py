@@ -21,6 +21,7 @@ from console.drill.score import render_score
 from console.engine import Output, Progress
 from console.errors import WarroomError
 from console.keymap import ACTING, ACTIONS
+from console.remote import Disconnected
 from console.session import Session
 from console.state import RETRYABLE
 from console.timeline import comms_timeline
@@ -60,6 +61,8 @@ class WarRoomScreen(Screen[None]):
         _binding("export-report", show=False),
         _binding("next-host", show=False),
         _binding("close-incident", show=False),
+        _binding("request-seat"),
+        _binding("hand-over", show=False),
         _binding("help"),
         _binding("quit"),
     ]
@@ -92,7 +95,9 @@ class WarRoomScreen(Screen[None]):
 
     # ----- engine events -> messages -> panes ------------------------------------------------------
     def _on_engine_event(self, event: Any) -> None:
-        if isinstance(event, Output):
+        if isinstance(event, Disconnected):
+            self.call_later(self._disconnected)
+        elif isinstance(event, Output):
             self.post_message(OutputBatch(event.step, event.attempt, event.host, event.lines))
         elif isinstance(event, Progress):
             self.post_message(ProgressUpdate(event.step, event.host, event.done, event.total, event.unit, event.label))
@@ -102,6 +107,15 @@ class WarRoomScreen(Screen[None]):
     @on(OutputBatch)
     def _output(self, message: OutputBatch) -> None:
         self.query_one(LogPane).add(message.step, message.attempt, message.host, message.lines)
+
+    def _disconnected(self) -> None:
+        self.notify(
+            "The connection to the incident's engine was lost; this screen is frozen.",
+            title="Disconnected",
+            severity="error",
+            timeout=3600,
+        )
+        self.refresh_bindings()
 
     @on(ProgressUpdate)
     def _progress(self, message: ProgressUpdate) -> None:
@@ -125,6 +139,13 @@ class WarRoomScreen(Screen[None]):
                     severity="error",
                     timeout=10,
                 )
+        elif record["type"] == "seat.requested" and self.session.is_driver:
+            by = record["data"]["by"]
+            self.notify(f"{by} asks for the driver seat: H hands it over.", title="Seat requested", timeout=30)
+        elif (
+            record["type"] in ("seat.handed_over", "seat.taken") and record["data"].get("to") == self.session.actor.name
+        ):
+            self.notify("You drive now.", title="Driver seat")
         elif record["type"] == "check.ticked" and record["actor"] == self.session.actor.name:
             self.query_one(ChecklistPane).move_cursor_to_next_pending()
         elif record["type"] == "command.refused" and record["actor"] == self.session.actor.name:
@@ -172,6 +193,11 @@ class WarRoomScreen(Screen[None]):
         binding_id = action.replace("_", "-")
         if binding_id not in ACTIONS:
             return True
+        if binding_id == "request-seat":
+            open_ = self.session.state.status == "open"
+            return True if open_ and self.session.actor.role == "driver" and not self.session.is_driver else None
+        if binding_id == "hand-over":
+            return True if self.session.is_driver and self._seat_candidates() else None
         if binding_id in ACTING and not self.session.is_driver:
             return None
         state = self.session.state
@@ -354,6 +380,26 @@ class WarRoomScreen(Screen[None]):
 
         options = [("resolved", "resolved: the rollback is done"), ("aborted", "aborted: stopped without rollback")]
         self.app.push_screen(ChoiceModal("Close the incident", options, note_label="Summary"), close)
+
+    def _seat_candidates(self) -> list[str]:
+        """Who could take the seat: those who asked first, then connected driver-eligible users."""
+        state, me = self.session.state, self.session.actor.name
+        names = [r["by"] for r in state.seat_requests]
+        names += [p["name"] for p in state.presence.values() if p["role"] == "driver"]
+        return [n for n in dict.fromkeys(names) if n != me]
+
+    def action_request_seat(self) -> None:
+        self.send("request-seat")
+
+    def action_hand_over(self) -> None:
+        asked = {r["by"] for r in self.session.state.seat_requests}
+        options = [(n, f"{n}{'  (asked for the seat)' if n in asked else ''}") for n in self._seat_candidates()]
+
+        def hand(choice: tuple[str, str] | None) -> None:
+            if choice:
+                self.send("hand-over", to=choice[0])
+
+        self.app.push_screen(ChoiceModal("Hand the driver seat over to", options, note_label="(no note)"), hand)
 
     def action_help(self) -> None:
         rows = []
