@@ -74,6 +74,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="actor", default=None, help="who drives (default: the login name)")
     p.add_argument("-v", "--verbose", action="store_true", help="stream every output line")
 
+    p = sub.add_parser("serve", help="run the incident for the team: unix socket and built-in SSH server")
+    with_config(p)
+    p.add_argument("--incident", help="serve this existing incident (id or directory)")
+    p.add_argument("--severity", default="P0", help="severity of a new incident (default P0)")
+    p.add_argument("--trigger", default="unspecified", help="what triggered the rollback")
+    p.add_argument("--detected-at", help="when the problem was detected, ISO 8601 (default: now)")
+    p.add_argument("--listen", help="SSH listen address (default: server.listen)")
+    p.add_argument("--port", type=int, help="SSH port (default: server.port)")
+    p.add_argument("--as", dest="actor", default=None, help="who opens the incident (default: the login name)")
+    p.add_argument("--state-dir", help="where incidents are kept (default: from the config)")
+
+    p = sub.add_parser("watch", help="follow a running incident read-only in the console")
+    p.add_argument("incident", nargs="?", help="incident id or directory (default: the one running)")
+    p.add_argument("-c", "--config", help="config file (for its state_dir)")
+    p.add_argument("--state-dir", help="where incidents are kept")
+
+    p = sub.add_parser("attach", help=argparse.SUPPRESS)
+    p.add_argument("--socket", required=True)
+    p.add_argument("--via", default="ssh")
+
     p = sub.add_parser("incidents", help="list incidents and their status")
     p.add_argument("-c", "--config", help="config file (for its state_dir)")
     p.add_argument("--state-dir", help="where incidents are kept")
@@ -203,6 +223,53 @@ def _root_for(args: argparse.Namespace) -> Path:
     return state_root(config, args.state_dir)
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import ServeOptions, serve
+
+    config, runbook = _load(args)
+    plan = build_plan(runbook, config)
+    root = state_root(config, args.state_dir)
+    options = ServeOptions(
+        incident=incident_dir(root, args.incident) if args.incident else None,
+        severity=args.severity,
+        trigger=args.trigger,
+        detected_at=_detected_at(args.detected_at) if args.detected_at else None,
+        listen=args.listen,
+        port=args.port,
+    )
+    actor = Actor(args.actor or getpass.getuser(), "driver")
+    return asyncio.run(serve(plan, config, root, actor, options))
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from screens.launch import run_attached  # the console is a client; the core stays headless
+
+    from .attach import locate_socket
+
+    root = _root_for(args)
+    if args.incident:
+        directory = incident_dir(root, args.incident)
+    else:
+        live = [r for r in list_incidents(root) if r.status == "open (live)"]
+        if len(live) != 1:
+            found = ", ".join(r.id for r in live) or "none"
+            raise InputError(f"name the incident to watch: {len(live)} running in {root} ({found})")
+        directory = incident_dir(root, live[0].id)
+    return run_attached(locate_socket(directory), user=getpass.getuser(), via="watch")
+
+
+def _cmd_attach(args: argparse.Namespace) -> int:
+    """A session child of the SSH server: the token arrives in the environment, not in argv."""
+    import os
+
+    from screens.launch import run_attached
+
+    token = os.environ.pop("WARROOM_ATTACH_TOKEN", "")
+    if not token:
+        raise InputError("attach needs WARROOM_ATTACH_TOKEN (it is started by warroom serve)")
+    return run_attached(Path(args.socket), token=token, via=args.via)
+
+
 def _cmd_incidents(args: argparse.Namespace) -> int:
     rows = list_incidents(_root_for(args))
     if not rows:
@@ -251,6 +318,9 @@ COMMANDS = {
     "plan": _cmd_plan,
     "run": _cmd_run,
     "drill": _cmd_drill,
+    "serve": _cmd_serve,
+    "watch": _cmd_watch,
+    "attach": _cmd_attach,
     "incidents": _cmd_incidents,
     "journal": _cmd_journal,
     "report": _cmd_report,

@@ -115,6 +115,8 @@ class Server(StrictModel):
     port: Port = 2222
     host_key: str = ""
     users: list[ServerUser] = []
+    seat_grace: float = Field(default=60.0, ge=0)
+    keepalive: int = Field(default=15, ge=1)
 
 
 class Config(StrictModel):
