@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
 
+from .attach import AttachServer
 from .clock import Clock, SystemClock, parse_iso
 from .config import LoadedConfig
 from .engine import Actor, Engine, Output
@@ -86,10 +87,13 @@ async def run_headless(
             config=config,
         )
     watchdog = asyncio.get_running_loop().create_task(engine.watch_deadlines())  # journals an RTO breach
+    attach = AttachServer(engine)  # `warroom watch` can follow a headless run too
     try:
+        await attach.start()
         return await _drive(engine, actor, options, out, clock, autopilot)
     finally:
         watchdog.cancel()
+        await attach.close()
         await engine.aclose()
 
 
