@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", help="keep the drill's incidents here (default: inside the sandbox)")
     p.add_argument("--as", dest="actor", default=None, help="who drives (default: the login name)")
     p.add_argument("-v", "--verbose", action="store_true", help="stream every output line")
+    p.add_argument("--serve", type=int, metavar="PORT", help="let trainees join as observers over SSH on PORT")
+    p.add_argument("--listen", default="127.0.0.1", help="address for --serve (default 127.0.0.1)")
+    p.add_argument("--authorized-keys", help="trainees' public keys (default ~/.ssh/authorized_keys)")
 
     p = sub.add_parser("serve", help="run the incident for the team: unix socket and built-in SSH server")
     with_config(p)
@@ -201,6 +204,9 @@ def _cmd_drill(args: argparse.Namespace) -> int:
         state_dir=Path(args.state_dir).expanduser().resolve() if args.state_dir else None,
         verbose=args.verbose,
         actor=args.actor,
+        serve_port=args.serve,
+        listen=args.listen,
+        authorized_keys=Path(args.authorized_keys) if args.authorized_keys else None,
     )
     return run_drill(options)
 

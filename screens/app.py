@@ -21,6 +21,7 @@ from .war_room import WarRoomScreen
 Opener = Callable[[Opening], Session]
 Startup = Callable[[], Awaitable[tuple[Plan, Opener]]]
 Connect = Callable[[], Awaitable[Session]]
+OnAttach = Callable[[AttachServer], Awaitable[None]]
 Shutdown = Callable[[], Awaitable[None]]
 
 
@@ -51,6 +52,7 @@ class WarroomApp(App[int]):
         show_score: bool = False,
         connect: Connect | None = None,
         serve_socket: bool = False,
+        on_attach: OnAttach | None = None,
     ) -> None:
         super().__init__()
         self.session = session
@@ -65,6 +67,7 @@ class WarroomApp(App[int]):
         self.show_score = show_score
         self._connect = connect
         self._serve_socket = serve_socket
+        self._on_attach = on_attach
         self._attach: AttachServer | None = None
         self._watchdog: asyncio.Task[None] | None = None
 
@@ -114,6 +117,8 @@ class WarroomApp(App[int]):
         if self._serve_socket and isinstance(session, LocalSession):
             self._attach = AttachServer(session.engine)  # so `warroom watch` can follow this incident
             await self._attach.start()
+            if self._on_attach is not None:
+                await self._on_attach(self._attach)
         watch = getattr(session, "watch_deadlines", None)  # only where the engine runs in this process
         if self._watch_deadlines and watch is not None:
             self._watchdog = asyncio.get_running_loop().create_task(watch())

@@ -71,7 +71,25 @@ def run_drill_console(box, runbook, options) -> int:
 
         return ready.plan, opener
 
+    services: list = []
+
+    async def on_attach(attach) -> None:
+        """``--serve``: trainees join the drill over SSH as observers of this very incident."""
+        if not options.serve_port:
+            return
+        from console.sshserver import SessionServer
+
+        ready = env[0]
+        server = SessionServer(ready.config, attach)
+        port = await server.start(options.listen, options.serve_port)
+        services.append(server)
+        attach.engine.users.update({u.name: u.role for u in ready.config.model.server.users})
+        attach.engine.users.setdefault(actor.name, "driver")
+        app.notify(f"trainees: ssh -p {port} NAME@{options.listen}", title="Drill served", timeout=30)
+
     async def shutdown() -> None:
+        for server in services:
+            await server.close()
         for ready in env:
             await ready.close()
 
@@ -82,6 +100,7 @@ def run_drill_console(box, runbook, options) -> int:
         trigger=options.trigger,
         show_score=True,
         serve_socket=True,
+        on_attach=on_attach,
     )
     result = app.run()
     return result if isinstance(result, int) else 0

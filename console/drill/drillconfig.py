@@ -43,9 +43,10 @@ def drill_config(
     health_url: str,
     state_dir: Path | None = None,
     variants: dict[str, str] | None = None,
+    server: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     rb = runbook.model
-    return {
+    config: dict[str, Any] = {
         "environment": {
             "name": "drill",
             "state_dir": str(state_dir or sandbox.incidents_root),
@@ -83,6 +84,9 @@ def drill_config(
         "health": {"url": health_url, "expect_status": 200, "timeout": 5.0},
         "contacts": [c.model_dump() for c in rb.contacts],
     }
+    if server:
+        config["server"] = server
+    return config
 
 
 def write_drill_config(sandbox: Sandbox, runbook: LoadedRunbook, **kwargs: Any) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import re
 import shutil
 import sys
 import tempfile
@@ -54,6 +55,11 @@ class DrillOptions:
     variants: dict[str, str] | None = None
     """Runbook variants to rehearse (default: the runbook's defaults, docker and artisan)."""
     trigger: str = "Game day: rehearsal of the SalonManager v1.0.0 rollback"
+    serve_port: int | None = None
+    """Let trainees join over SSH (observers), on this port."""
+    listen: str = "127.0.0.1"
+    authorized_keys: Path | None = None
+    """Trainees' public keys (default ~/.ssh/authorized_keys); each line becomes an observer."""
 
 
 class DrillAutopilot:
@@ -106,6 +112,8 @@ def check_options(options: DrillOptions, runbook: LoadedRunbook) -> None:
 def run_drill(options: DrillOptions, out: TextIO = sys.stdout) -> int:
     runbook = load_runbook(RUNBOOK)
     check_options(options, runbook)
+    if options.serve_port and options.headless:
+        raise InputError("--serve is for the console: trainees watch a driver at the keyboard (drop --headless)")
     missing = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
     if missing:
         need = " and ".join(missing)
@@ -165,6 +173,7 @@ async def start_environment(box: Sandbox, runbook: LoadedRunbook, options: Drill
             health_url=web.health_url,
             state_dir=options.state_dir,
             variants=options.variants,
+            server=trainees_server(box, options) if options.serve_port else None,
         )
         config = load_config(path)
         plan = build_plan(runbook, config)
@@ -175,6 +184,32 @@ async def start_environment(box: Sandbox, runbook: LoadedRunbook, options: Drill
         web.close()
         raise
     return DrillEnvironment(host, web, config, plan)
+
+
+def trainees_server(box: Sandbox, options: DrillOptions) -> dict:
+    """A ``[server]`` section: every key of the authorized_keys file joins as an observer."""
+    keys_file = (options.authorized_keys or Path("~/.ssh/authorized_keys")).expanduser()
+    try:
+        lines = [line.strip() for line in keys_file.read_text().splitlines()]
+    except OSError as exc:
+        raise InputError(f"--serve: cannot read trainees' keys from {keys_file}: {exc.strerror}") from None
+    users, seen = [], set()
+    for number, line in enumerate((x for x in lines if x and not x.startswith("#")), start=1):
+        comment = line.split()[2] if len(line.split()) > 2 else ""
+        name = re.sub(r"[^A-Za-z0-9_.-]", "-", comment.split("@")[0]).strip("-.") or f"trainee-{number}"
+        while name in seen:
+            name = f"{name}-{number}"
+        seen.add(name)
+        users.append({"name": name, "role": "observer", "public_keys": [line]})
+    if not users:
+        raise InputError(f"--serve: no public keys in {keys_file}; trainees need one each")
+    return {
+        "listen": options.listen,
+        "port": options.serve_port,
+        "host_key": str(box.root / "warroom_host_key"),
+        "users": users,
+        "seat_grace": 60.0,
+    }
 
 
 def drill_actor(options: DrillOptions) -> Actor:

@@ -1,0 +1,258 @@
+"""The parameters of a docker step, checked once when the runbook loads and again once rendered.
+
+At load time a value may still hold a ``{{ placeholder }}``; such a value is checked only after
+the plan has filled it in, when a bad value fails the step with the parameter's name.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+OPERATIONS = ("status", "stop", "start", "logs", "compose")
+COMMON = {"operation", "project", "services", "base_url", "socket"}
+PER_OPERATION = {
+    "status": {"expect_image_tag", "wait"},
+    "stop": {"stop_timeout"},
+    "start": set(),
+    "logs": {"tail", "since", "follow", "timestamps"},
+    "compose": {"compose", "file", "compose_command", "verify"},
+}
+# Compose subcommands a rollback needs; "down", "stop" and "restart" act on containers that must exist.
+COMPOSE_SUBCOMMANDS = ("down", "up", "stop", "start", "restart", "pull", "ps")
+NEEDS_EXISTING = ("down", "stop", "restart", "start")
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+# Compose normalises project names to this; the labels carry the normalised form.
+PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+SINCE_RELATIVE = re.compile(r"^(\d+)([smhd]?)$")
+UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class ParamError(ValueError):
+    """A bad parameter: ``name`` is the key under ``params``."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"params.{name}: {problem}")
+        self.name = name
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class DockerParams:
+    operation: str
+    project: str | None = None
+    services: tuple[str, ...] = ()
+    base_url: str | None = None
+    """None: not given, so the config's ``[docker] base_url`` decides; "": over SSH."""
+    socket: str = DEFAULT_SOCKET
+    expect_image_tag: str | None = None
+    expect_tags: dict[str, str] = field(default_factory=dict)
+    wait: float = 0.0
+    stop_timeout: int = 10
+    tail: int | str = 100
+    since: str | None = None
+    follow: float = 0.0
+    timestamps: bool = False
+    compose: tuple[str, ...] = ()
+    file: str | None = None
+    compose_command: str = "docker-compose"
+    verify: bool = True
+
+    def expected_tag(self, service: str) -> str | None:
+        return self.expect_tags.get(service, self.expect_image_tag)
+
+
+def _templated(value: Any) -> bool:
+    return isinstance(value, str) and "{{" in value
+
+
+def parse(params: dict[str, Any], timeout: float, *, static: bool = False) -> DockerParams:
+    """Typed parameters, or :class:`ParamError`; ``static`` skips values still holding placeholders."""
+    operation = params.get("operation")
+    if operation not in OPERATIONS:
+        raise ParamError("operation", f"give one of {', '.join(OPERATIONS)} (got {operation!r})")
+    allowed = COMMON | PER_OPERATION[operation]
+    for key in sorted(params):
+        if key not in allowed:
+            raise ParamError(
+                key, f"not a parameter of operation {operation!r} (it takes: {', '.join(sorted(allowed))})"
+            )
+    values: dict[str, Any] = {"operation": operation}
+    for key, value in params.items():
+        if key == "operation" or (static and _templated(value)):
+            continue
+        values.update(_CHECKS[key](value, timeout))
+    if operation == "compose" and "compose" not in params:
+        raise ParamError("compose", f'give the compose subcommand, e.g. "up -d" ({", ".join(COMPOSE_SUBCOMMANDS)})')
+    if operation == "compose" and "file" not in params:
+        raise ParamError("file", 'give the compose file, e.g. "{{ app.compose_file }}"')
+    return DockerParams(**values)
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ParamError(name, f"expected a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _number(name: str, value: Any, *, lowest: float = 0) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < lowest:
+        raise ParamError(name, f"expected a number of seconds >= {lowest:g}, got {value!r}")
+    return float(value)
+
+
+def _project(value: Any, _timeout: float) -> dict[str, Any]:
+    name = _text("project", value)
+    if not PROJECT_NAME.match(name):
+        raise ParamError("project", f"{name!r} is not a compose project name (lowercase letters, digits, '-' and '_')")
+    return {"project": name}
+
+
+def _services(value: Any, _timeout: float) -> dict[str, Any]:
+    # A placeholder such as "{{ app.services }}" renders a list as space-separated words.
+    if isinstance(value, str):
+        names = value.replace(",", " ").split()
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        names = [v.strip() for v in value]
+    else:
+        raise ParamError("services", f"expected a list of service names, got {value!r}")
+    for name in names:
+        if not SERVICE_NAME.match(name):
+            raise ParamError("services", f"{name!r} is not a compose service name")
+    return {"services": tuple(dict.fromkeys(names))}
+
+
+def _base_url(value: Any, _timeout: float) -> dict[str, Any]:
+    if not isinstance(value, str):
+        raise ParamError("base_url", f"expected a string such as unix:///var/run/docker.sock, got {value!r}")
+    url = value.strip()  # "" (e.g. an empty "{{ docker.base_url }}") means: over SSH
+    if url and not url.startswith(("unix://", "tcp://", "http://", "https://", "ssh://")):
+        raise ParamError("base_url", f"{url!r} is not a Docker endpoint (unix://, tcp://, http(s):// or ssh://)")
+    return {"base_url": url}
+
+
+def _socket(value: Any, _timeout: float) -> dict[str, Any]:
+    path = _text("socket", value)
+    if not path.startswith("/"):
+        raise ParamError("socket", f"expected an absolute path on the host, got {path!r}")
+    return {"socket": path}
+
+
+def _expect_image_tag(value: Any, _timeout: float) -> dict[str, Any]:
+    if isinstance(value, dict):
+        tags = {}
+        for service, tag in value.items():
+            if not isinstance(tag, str) or not TAG.match(tag):
+                raise ParamError("expect_image_tag", f"service {service!r}: {tag!r} is not an image tag")
+            tags[str(service)] = tag
+        return {"expect_tags": tags}
+    tag = _text("expect_image_tag", value)
+    if not TAG.match(tag):
+        raise ParamError("expect_image_tag", f"{tag!r} is not an image tag (e.g. v0.9.0)")
+    return {"expect_image_tag": tag}
+
+
+def _wait(value: Any, timeout: float) -> dict[str, Any]:
+    seconds = _number("wait", value)
+    if seconds >= timeout:
+        raise ParamError("wait", f"{seconds:g}s must be shorter than the step's timeout ({timeout:g}s)")
+    return {"wait": seconds}
+
+
+def _stop_timeout(value: Any, timeout: float) -> dict[str, Any]:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ParamError("stop_timeout", f"expected whole seconds >= 0, got {value!r}")
+    return {"stop_timeout": value}
+
+
+def _tail(value: Any, _timeout: float) -> dict[str, Any]:
+    if value == "all" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return {"tail": value}
+    raise ParamError("tail", f'expected a number of lines >= 0 or "all", got {value!r}')
+
+
+def _since(value: Any, _timeout: float) -> dict[str, Any]:
+    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if not text:
+        raise ParamError("since", f'expected "10m", "2h", seconds, or an ISO time, got {value!r}')
+    since_timestamp(text)
+    return {"since": text}
+
+
+def since_timestamp(text: str, now: float | None = None) -> float:
+    """``"10m"`` (ago), ``"600"`` (seconds ago) or an ISO time (UTC when no offset) as a Unix time."""
+    match = SINCE_RELATIVE.match(text)
+    if match:
+        ago = int(match.group(1)) * UNITS[match.group(2)]
+        return (now if now is not None else datetime.now(UTC).timestamp()) - ago
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ParamError("since", f'{text!r} is neither a duration ("10m", "2h") nor an ISO time') from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+def _follow(value: Any, timeout: float) -> dict[str, Any]:
+    seconds = _number("follow", value)
+    if seconds >= timeout:
+        raise ParamError("follow", f"{seconds:g}s must be shorter than the step's timeout ({timeout:g}s)")
+    return {"follow": seconds}
+
+
+def _timestamps(value: Any, _timeout: float) -> dict[str, Any]:
+    if not isinstance(value, bool):
+        raise ParamError("timestamps", f"expected true or false, got {value!r}")
+    return {"timestamps": value}
+
+
+def _compose(value: Any, _timeout: float) -> dict[str, Any]:
+    try:
+        words = tuple(shlex.split(_text("compose", value)))
+    except ValueError as exc:
+        raise ParamError("compose", f"cannot split {value!r}: {exc}") from None
+    if words[0] not in COMPOSE_SUBCOMMANDS:
+        raise ParamError("compose", f"{words[0]!r} is not one of {', '.join(COMPOSE_SUBCOMMANDS)}")
+    if words[0] == "up" and "-d" not in words and "--detach" not in words:
+        raise ParamError("compose", '"up" must run detached ("up -d"): a foreground up never ends')
+    return {"compose": words}
+
+
+def _file(value: Any, _timeout: float) -> dict[str, Any]:
+    return {"file": _text("file", value)}
+
+
+def _compose_command(value: Any, _timeout: float) -> dict[str, Any]:
+    return {"compose_command": _text("compose_command", value)}
+
+
+def _verify(value: Any, _timeout: float) -> dict[str, Any]:
+    if not isinstance(value, bool):
+        raise ParamError("verify", f"expected true or false, got {value!r}")
+    return {"verify": value}
+
+
+_CHECKS = {
+    "project": _project,
+    "services": _services,
+    "base_url": _base_url,
+    "socket": _socket,
+    "expect_image_tag": _expect_image_tag,
+    "wait": _wait,
+    "stop_timeout": _stop_timeout,
+    "tail": _tail,
+    "since": _since,
+    "follow": _follow,
+    "timestamps": _timestamps,
+    "compose": _compose,
+    "file": _file,
+    "compose_command": _compose_command,
+    "verify": _verify,
+}

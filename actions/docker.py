@@ -1,0 +1,171 @@
+"""Docker steps: a compose project's status, stop, start and logs through the Docker SDK, and the
+compose CLI (``down`` / ``up -d``) over SSH.
+
+The engine is the host's own, reached through its socket forwarded over the step's SSH connection,
+unless a ``base_url`` is given (step parameter, else ``[docker] base_url``). The project comes
+from ``params.project``, else ``[docker] compose_project``. Runbooks should write both as
+placeholders (``project = "{{ docker.compose_project }}"``, ``base_url = "{{ docker.base_url }}"``)
+so that ``warroom plan`` shows the exact endpoint and project rather than where they come from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import asyncssh
+
+from console.errors import ActionError
+
+from ._docker_compose import compose, describe
+from ._docker_engine import DockerEngine, Interrupted, Stopper, bounded, configured, resolve_base_url
+from ._docker_ops import OPERATIONS, HostJob
+from ._docker_params import DockerParams, ParamError, parse
+from ._docker_project import load_project, summary_line
+from .base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
+from .registry import register
+
+if TYPE_CHECKING:
+    from console.plan import PlannedStep
+    from console.runbook import Step
+
+PREVIEW_TIMEOUT = 15.0
+
+
+@register
+class DockerAction(Action):
+    kind = "docker"
+
+    @classmethod
+    def check_step(cls, step: Step) -> tuple[str, str] | None:
+        problem = super().check_step(step)
+        if problem:
+            return problem
+        if step.commands:
+            return ("commands", "a docker step builds its own commands; use params.operation")
+        try:
+            parse(step.params, step.timeout, static=True)
+        except ParamError as exc:
+            return ("params", f"{exc.name}: {exc.problem}")
+        return None
+
+    def plan(self, step: PlannedStep) -> list[PlannedCommand]:
+        try:
+            params = parse(step.params, step.timeout)
+        except ParamError as exc:
+            return [PlannedCommand(host, f"invalid {exc}") for host in step.hosts]
+        project = params.project or "<[docker] compose_project>"
+        return [
+            PlannedCommand(host, _plan_text(params, project, step.cwd, _endpoint(params, host))) for host in step.hosts
+        ]
+
+    async def run(self, ctx: StepContext) -> StepRun:
+        params, project = _prepare(ctx)
+        results = await asyncio.gather(*(self._host(ctx, target, params, project) for target in ctx.targets))
+        return StepRun({r.host: r for r in results})
+
+    async def preview(self, ctx: StepContext) -> dict[str, str]:
+        """Each host's project as it stands: what a stop or a compose down is about to act on."""
+        params, project = _prepare(ctx)
+
+        async def one(target: Target) -> tuple[str, str]:
+            engine = DockerEngine(ctx, target, params)
+            deadline = time.monotonic() + PREVIEW_TIMEOUT
+            try:
+                await bounded(ctx, engine.open(), deadline)
+                return target.name, summary_line(await bounded(ctx, load_project(engine, project), deadline))
+            except ActionError as exc:
+                return target.name, f"cannot preview: {exc}"
+            except Interrupted as exc:
+                return target.name, f"cannot preview: {exc.status.replace('_', ' ')}"
+            except (OSError, asyncssh.Error) as exc:
+                return target.name, f"cannot preview: connection lost: {exc}"
+            finally:
+                await engine.close()
+
+        return dict(await asyncio.gather(*(one(t) for t in ctx.targets)))
+
+    async def _host(self, ctx: StepContext, target: Target, params: DockerParams, project: str) -> HostOutcome:
+        sink = ctx.sink(target.name)
+        started = time.monotonic()
+        deadline = started + ctx.step.timeout
+        engine = DockerEngine(ctx, target, params)
+        job = HostJob(ctx, params, project, engine, sink, Stopper())
+        outcome = HostOutcome(target.name, "error")
+        try:
+            if params.operation == "compose":
+                outcome = await compose(job, deadline)
+            else:
+                outcome = await bounded(ctx, OPERATIONS[params.operation](job), deadline, job.stopper.stop)
+        except Interrupted as exc:
+            outcome = HostOutcome(target.name, exc.status, error=_interrupted(exc.status, ctx.step.timeout, params))
+        except ActionError as exc:
+            outcome.error = str(exc)
+        except (OSError, asyncssh.Error) as exc:
+            outcome.error = f"host {target.name}: connection lost during step {ctx.step.id}: {exc}"
+        finally:
+            job.stopper.stop()
+            await engine.close()
+            if outcome.error:
+                job.say(f"\n{outcome.error}\n")
+            outcome.bytes, outcome.sha256 = sink.close()
+            outcome.duration = time.monotonic() - started
+        return outcome
+
+
+def _prepare(ctx: StepContext) -> tuple[DockerParams, str]:
+    """Parameters as rendered, the project name and the engine mode, or a one-line error."""
+    step = ctx.step
+    try:
+        params = parse(step.params, step.timeout)
+    except ParamError as exc:
+        raise ActionError(f"step {step.id}: {exc}") from None
+    project = params.project
+    if project is None:
+        docker_cfg = configured(ctx)
+        project = docker_cfg.compose_project if docker_cfg is not None else None
+    if not project:
+        raise ActionError(f"step {step.id}: no compose project: set params.project or [docker] compose_project")
+    base_url = resolve_base_url(ctx, params)
+    if base_url and len(ctx.targets) > 1:
+        names = ", ".join(t.name for t in ctx.targets)
+        raise ActionError(
+            f"step {step.id}: base_url {base_url} is one engine but the step targets {len(ctx.targets)} hosts "
+            f"({names}); target one host, or leave base_url empty to reach each host's engine over SSH"
+        )
+    return params, project
+
+
+def _endpoint(params: DockerParams, host: str) -> str:
+    if params.base_url:
+        return f"engine {params.base_url}"
+    ssh = f"engine unix://{params.socket} on {host} forwarded over SSH"
+    return ssh if params.base_url == "" else f"{ssh} (unless [docker] base_url is set)"
+
+
+def _plan_text(params: DockerParams, project: str, cwd: str, endpoint: str) -> str:
+    services = ", ".join(params.services) or "all services"
+    op = params.operation
+    if op == "compose":
+        return describe(params, project, cwd, endpoint)
+    if op == "status":
+        text = f"{endpoint}: check compose project {project} ({services}): running, healthy where a healthcheck exists"
+        if params.expect_image_tag or params.expect_tags:
+            tags = params.expect_image_tag or ", ".join(f"{s}={t}" for s, t in params.expect_tags.items())
+            text += f", image tag {tags}"
+        return text + (f"; wait up to {params.wait:g}s" if params.wait else "")
+    if op == "logs":
+        lines = "all lines" if params.tail == "all" else f"last {params.tail} lines"
+        text = f"{endpoint}: logs of compose project {project} ({services}): {lines}"
+        text += f" since {params.since}" if params.since else ""
+        return text + (f", then follow for {params.follow:g}s" if params.follow else "")
+    extra = f" (stop timeout {params.stop_timeout}s each)" if op == "stop" else ""
+    return f"{endpoint}: {op} the containers of compose project {project} ({services}){extra}"
+
+
+def _interrupted(status: str, timeout: int, params: DockerParams) -> str:
+    unfinished = " an engine call under way (stop/start of one container) finishes on the engine"
+    if status == "timed_out":
+        return f"timed out after {timeout}s;" + (unfinished if params.operation in ("stop", "start") else " stopped")
+    return "cancelled by the driver;" + (unfinished if params.operation in ("stop", "start") else " stopped")

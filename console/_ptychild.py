@@ -1,0 +1,165 @@
+"""A child process on a pseudo-terminal of its own, as sshd gives a login session.
+
+The child leads a new session whose controlling terminal is the pty: without that (TIOCSCTTY) it
+never receives SIGWINCH when the window size changes, nor SIGHUP on hang-up. It is stopped by
+signalling its process group, never by pid alone, so nothing it started outlives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import signal
+import struct
+import termios
+from collections.abc import Callable, Mapping, Sequence
+
+STOP_GRACE = 1.0  # seconds between SIGHUP/SIGTERM and SIGKILL
+DRAIN_GRACE = 0.5  # after the child exits, how long its last output may take to arrive
+READ_SIZE = 65536
+
+
+def _become_controlled() -> None:
+    """Runs in the child after setsid(): the pty on fd 0 becomes its controlling terminal."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def set_window_size(fd: int, cols: int, rows: int, xpixels: int = 0, ypixels: int = 0) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, xpixels, ypixels))
+
+
+class PtyChild:
+    """Spawns ``argv`` on a new pty and relays bytes: ``write`` feeds its keyboard, ``on_output``
+    receives its screen. Input written before the child starts waits in the pty."""
+
+    def __init__(self, on_output: Callable[[bytes], None], size: tuple[int, int, int, int]) -> None:
+        self._on_output = on_output
+        self.master, self._slave = os.openpty()
+        os.set_blocking(self.master, False)
+        set_window_size(self.master, *size)
+        self.proc: asyncio.subprocess.Process | None = None
+        self._loop = asyncio.get_running_loop()
+        self._pending = bytearray()
+        self._reading = False
+        self._paused = False
+        self._eof = asyncio.Event()
+        self._closed = False
+
+    async def start(self, argv: Sequence[str], env: Mapping[str, str]) -> None:
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=self._slave,
+                stdout=self._slave,
+                stderr=self._slave,
+                env=dict(env),
+                start_new_session=True,
+                preexec_fn=_become_controlled,
+            )
+        finally:
+            os.close(self._slave)  # from now on only the child holds the terminal side
+            self._slave = -1
+        self._watch_reads()
+
+    # ----- keyboard and window ------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if self._closed:
+            return
+        self._pending += data
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._pending:
+            try:
+                sent = os.write(self.master, self._pending)
+            except BlockingIOError:
+                break
+            except OSError:  # the child is gone: its input no longer matters
+                self._pending.clear()
+                break
+            del self._pending[:sent]
+        if self._pending:
+            self._loop.add_writer(self.master, self._flush)
+        else:
+            self._loop.remove_writer(self.master)
+
+    def resize(self, cols: int, rows: int, xpixels: int = 0, ypixels: int = 0) -> None:
+        """The kernel then sends SIGWINCH to the pty's foreground process group."""
+        if not self._closed and cols > 0 and rows > 0:
+            set_window_size(self.master, cols, rows, xpixels, ypixels)
+
+    # ----- screen ---------------------------------------------------------------------------------
+    def pause_output(self) -> None:
+        """The client is not reading: stop reading too, so the child blocks instead of us buffering."""
+        self._paused = True
+        self._unwatch_reads()
+
+    def resume_output(self) -> None:
+        self._paused = False
+        self._watch_reads()
+
+    def _watch_reads(self) -> None:
+        if not self._reading and not self._paused and not self._closed and not self._eof.is_set():
+            self._loop.add_reader(self.master, self._readable)
+            self._reading = True
+
+    def _unwatch_reads(self) -> None:
+        if self._reading:
+            self._loop.remove_reader(self.master)
+            self._reading = False
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.master, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO: every holder of the terminal side has closed it
+            data = b""
+        if data:
+            self._on_output(data)
+            return
+        self._unwatch_reads()
+        self._eof.set()
+
+    # ----- life and death -------------------------------------------------------------------------
+    async def wait(self) -> int:
+        """The child's exit status (negative: killed by that signal), once its output is relayed."""
+        assert self.proc is not None
+        code = await self.proc.wait()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._eof.wait(), DRAIN_GRACE)
+        return code
+
+    async def stop(self) -> None:
+        """Hang up on the child's process group, TERM it, KILL it after a grace; reap; close the pty."""
+        proc = self.proc
+        if proc is not None:
+            if proc.returncode is None:
+                _signal_group(proc.pid, signal.SIGHUP)
+                _signal_group(proc.pid, signal.SIGTERM)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(proc.wait()), STOP_GRACE)
+            _signal_group(proc.pid, signal.SIGKILL)  # whatever it started, even if it exited by itself
+            await proc.wait()
+        self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._unwatch_reads()
+        self._loop.remove_writer(self.master)
+        os.close(self.master)
+        if self._slave >= 0:
+            os.close(self._slave)
+            self._slave = -1
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+__all__ = ["PtyChild", "set_window_size"]
