@@ -47,6 +47,8 @@ def render_plan(plan: Plan, severity: str | None = None) -> str:
                 out.append(f"      ⚠ {'; '.join(flags)}")
             for command in registry.create(step.kind).plan(step):
                 out.append(f"      {command.host}$ {command.text}")
+            if step.kind != "ssh":
+                out.extend(f"      runbook: {line}" for line in step.seed)
             for _, text in step.checks:
                 out.append(f"      [ ] {text}")
             if step.note:

@@ -30,6 +30,10 @@ class ServeOptions:
 async def serve(
     plan: Plan, config: LoadedConfig, root: Path, actor: Actor, options: ServeOptions, *, out: TextIO = sys.stdout
 ) -> int:
+    if config.model.server.users:
+        from .sshserver import check_files
+
+        check_files(config)  # an unsafe key file stops us before an incident is opened
     if options.incident is not None:
         engine = Engine.resume(options.incident, actor, config=config)
     else:
@@ -60,6 +64,7 @@ async def serve(
             ssh = SessionServer(config, attach)
             port = await ssh.start(options.listen or server_cfg.listen, options.port or server_cfg.port)
             out.write(f"ssh     {options.listen or server_cfg.listen}:{port}  (ssh -p {port} USER@HOST)\n")
+            out.write(f"host key {ssh.fingerprint}  ({ssh.host_key_path})\n")
         else:
             out.write("ssh     off (no [[server.users]] in the config)\n")
         out.flush()

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from actions import ssh
 from console import config as config_models
 from console.config import LoadedConfig, load_config
+from actions import registry
 from console.plan import Plan, build_plan
 from console.runbook import PLACEHOLDER, LoadedRunbook, Step, load_runbook
 from console.secrets import resolve_ref
@@ -340,12 +341,12 @@ def test_variants_declared_and_both_alternatives_present(runbook: LoadedRunbook,
 def test_placeholder_free_commands_are_the_seed_lines(steps: dict[str, Step]) -> None:
     checked = 0
     for step in steps.values():
-        if not step.seed or any(PLACEHOLDER.search(c) for c in step.commands):
-            continue
+        if step.kind != "ssh" or not step.seed or any(PLACEHOLDER.search(c) for c in step.commands):
+            continue  # typed kinds (storage, git, http, ...) show their seed lines in the plan instead
         # A seed `cd` line is the step's cwd, not a command.
         assert step.commands == [line for line in step.seed if not line.startswith("cd ")], step.id
         checked += 1
-    assert checked == 10
+    assert checked == 9
 
 
 def test_host_steps_target_app_with_cwds_and_timeouts(steps: dict[str, Step]) -> None:
@@ -388,8 +389,13 @@ def test_executable_forms_of_changed_commands(steps: dict[str, Step]) -> None:
     assert " -p" not in mysql.commands[0]
     assert mysql.secret_env == {"MYSQL_PWD": "database.password"}
     assert "-p" in mysql.note
-    assert steps["revert-git-tag"].commands == ["git checkout {{ app.rollback_ref }}"]
-    assert steps["verify-health-check"].commands == ["curl -f {{ health.url }}"]
+    git = steps["revert-git-tag"]
+    assert (git.kind, git.params) == ("git", {"ref": "{{ app.rollback_ref }}"})
+    health = steps["verify-health-check"]
+    assert (health.kind, health.params["url"]) == ("http", "{{ health.url }}")
+    storage = steps["restore-file-storage"]
+    assert storage.kind == "storage"
+    assert storage.params == {"archive": "storage/app/backups/storage_backup.tar.gz", "dest": "storage/app/"}
     logs = steps["verify-logs-docker"]
     assert logs.commands == ["docker-compose -f {{ app.compose_file }} logs --tail=200 --no-color"]
     assert logs.seed == ["docker-compose -f docker-compose.prod.yml logs -f"]
@@ -452,8 +458,9 @@ def test_default_example_renders_the_seed_command_lines(tmp_path: Path, runbook:
     commands = {sid: list(step.commands) for sid, step in plan.steps.items()}
     assert commands["stop-services-docker"] == ["docker-compose -f docker-compose.prod.yml down"]
     assert commands["restart-services-docker"] == ["docker-compose -f docker-compose.prod.yml up -d"]
-    assert commands["revert-git-tag"] == ["git checkout v0.9.0"]
-    assert commands["verify-health-check"] == ["curl -f http://localhost:8000/api/v1/health"]
+    shown = {sid: [c.text for c in registry.create(step.kind).plan(step)] for sid, step in plan.steps.items()}
+    assert shown["revert-git-tag"][0].startswith("cd /srv/salonmanager && git checkout v0.9.0")
+    assert "http://localhost:8000/api/v1/health" in shown["verify-health-check"][0]
     assert plan.steps["update-backend-dependencies"].cwd.endswith("/salonmanager/backend")
     assert plan.steps["update-frontend-dependencies"].cwd.endswith("/salonmanager/frontend")
 

@@ -102,3 +102,10 @@ def test_plan_prints_the_whole_builtin_runbook(tmp_path):
     assert "[ ] User authentication works" in out
     assert "Communication plan:" in out and "#ops" in out
     assert "Root Cause Analysis" in out
+    # typed step kinds keep the runbook's literal commands visible
+    for line in (
+        "runbook: tar -xzf storage/app/backups/storage_backup.tar.gz -C storage/app/",
+        "runbook: git checkout v0.9.0",
+        "runbook: curl -f http://localhost:8000/api/v1/health",
+    ):
+        assert line in out

@@ -193,7 +193,8 @@ def _keys(box: Sandbox) -> None:
     box.client_key.chmod(0o600)
     box.host_key.chmod(0o600)
     public = client.export_public_key().decode().strip()
-    box.authorized_keys.write_text(f"no-port-forwarding,no-agent-forwarding,no-X11-forwarding {public}\n")
+    # Forwarding is limited by the server itself to the sandbox app's own ports (an http step's tunnel).
+    box.authorized_keys.write_text(f"no-agent-forwarding,no-X11-forwarding {public}\n")
 
 
 def _gitconfig(box: Sandbox) -> None:

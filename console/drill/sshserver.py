@@ -106,7 +106,9 @@ class _Server(asyncssh.SSHServer):
 
     def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> bool:
         """Only a tunnel to the sandbox app's own ports on loopback (an http step ``via_ssh``)."""
-        return dest_host in ("127.0.0.1", "localhost") and dest_port in self._host.forwardable
+        if dest_host in ("127.0.0.1", "localhost") and dest_port in self._host.forwardable:
+            return True
+        raise asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, "forwarding not permitted")
 
     def server_requested(self, listen_host: str, listen_port: int) -> bool:
         return False
