@@ -182,6 +182,7 @@ class SSHLab:
             "UsePAM no",
             f'SetEnv "HOSTDIR={_unquoted(root)}"',
             "MaxSessions 50",
+            "Subsystem sftp internal-sftp",
             "MaxStartups 100:30:200",
             "LogLevel ERROR",
         ]

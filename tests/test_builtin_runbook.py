@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from actions import ssh
+from actions import registry, ssh
 from console import config as config_models
 from console.config import LoadedConfig, load_config
-from actions import registry
 from console.plan import Plan, build_plan
 from console.runbook import PLACEHOLDER, LoadedRunbook, Step, load_runbook
 from console.secrets import resolve_ref
