@@ -9,6 +9,7 @@ appending again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -104,6 +105,7 @@ class Journal:
         self._seq = len(records)
         self._prev = records[-1]["hash"] if records else GENESIS
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._broken = ""
 
     @classmethod
     def create(cls, path: Path, redactor: Redactor) -> Journal:
@@ -134,8 +136,9 @@ class Journal:
 
     def append(self, type_: str, data: dict[str, Any], *, actor: str, role: str, ts: str) -> dict[str, Any]:
         """Write one record and fsync it; only then may the caller apply and publish it."""
-        text = canonical(data)
-        clean = json.loads(self.redactor.text(text)) if self.redactor.needed(text) else data
+        if self._broken:
+            raise JournalError(f"{self.path}: {self._broken}; restart warroom to resume from the journal")
+        clean = _masked(data, self.redactor)
         record = {
             "seq": self._seq + 1,
             "ts": ts,
@@ -147,12 +150,18 @@ class Journal:
         }
         record["hash"] = record_hash(record)
         line = (canonical(record) + "\n").encode()
+        offset = os.lseek(self._fd, 0, os.SEEK_END)
         try:
             written = os.write(self._fd, line)
             while written < len(line):
                 written += os.write(self._fd, line[written:])
             os.fsync(self._fd)
         except OSError as exc:
+            # Cut a half-written record off so the file stays a valid prefix, and stop appending:
+            # the state in memory no longer matches what is durable.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, offset)
+            self._broken = f"record {record['seq']} could not be written ({exc.strerror})"
             raise JournalError(f"{self.path}: cannot append record {record['seq']}: {exc.strerror}") from None
         self._seq += 1
         self._prev = record["hash"]
@@ -162,6 +171,18 @@ class Journal:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def _masked(value: Any, redactor: Redactor, key: str = "") -> Any:
+    """Mask secrets in string values only: keys stay, and the plan stays exactly what runs
+    (plans never hold secrets: :func:`console.plan.build_plan` refuses credentials in commands)."""
+    if isinstance(value, str):
+        return redactor.text(value) if redactor.needed(value) else value
+    if isinstance(value, dict):
+        return {k: v if (key == "" and k == "plan") else _masked(v, redactor, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, redactor, key) for v in value]
+    return value
 
 
 def _fsync_dir(path: Path) -> None:

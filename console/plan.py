@@ -19,7 +19,7 @@ from actions.base import LOCAL_HOST, Target
 from .config import SECRET_FIELDS, LoadedConfig
 from .errors import RunbookError
 from .runbook import PLACEHOLDER, LoadedRunbook, placeholders
-from .secrets import lookup
+from .secrets import Redactor, lookup
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,7 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
                 used_hosts.update(hosts)
             for key in step.secret_env.values():
                 _check_secret_key(runbook, config, loc, step.id, key)
+            _refuse_credentials(runbook, loc, step.id, [step.cwd, *step.commands, *map(str, step.params.values())])
             steps[step.id] = PlannedStep(
                 id=step.id,
                 title=step.title,
@@ -193,6 +194,17 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
         backups=tuple(b.model_dump() for b in rb.backups),
         excluded=tuple(excluded),
     )
+
+
+def _refuse_credentials(runbook: LoadedRunbook, loc: tuple, step_id: str, texts: list[str]) -> None:
+    """A plan is journaled and shown as it is; credentials in it would leak, and masking them
+    would change what runs. Secrets go through ``secret_env`` or a kind's own secret fields."""
+    check = Redactor()
+    for text in texts:
+        if check.has_credentials(text):
+            raise runbook.source.error(
+                loc, f"step {step_id!r} has credentials written in a URL; pass them through secret_env", RunbookError
+            )
 
 
 def _choose_variants(runbook: LoadedRunbook, config: LoadedConfig) -> dict[str, str]:

@@ -37,6 +37,7 @@ class RemoteSession:
         self._directory = Path(welcome["directory"])
         self._state = fold(welcome["records"])
         self._subscribers: list[Callable[[Any], None]] = []
+        self._unheard: list[Any] | None = []  # records and a disconnect before the screen subscribed
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._ids = itertools.count(1)
         self._clock = SystemClock()
@@ -92,7 +93,12 @@ class RemoteSession:
         return self._directory / "outputs" / step_id / str(attempt) / f"{host}.log"
 
     def subscribe(self, subscriber: Callable[[Any], None]) -> Callable[[], None]:
+        """The first subscriber also hears what arrived since the welcome: the state already holds
+        it, but a pane drawn before the screen subscribed would otherwise stay stale."""
         self._subscribers.append(subscriber)
+        unheard, self._unheard = self._unheard or [], None
+        for event in unheard:
+            subscriber(event)
         return lambda: self._subscribers.remove(subscriber)
 
     # ----- commands ---------------------------------------------------------------------------
@@ -153,5 +159,7 @@ class RemoteSession:
                 future.set_result(message.get("result"))
 
     def _publish(self, event: Any) -> None:
+        if self._unheard is not None and isinstance(event, dict | Disconnected) and len(self._unheard) < 10000:
+            self._unheard.append(event)
         for subscriber in list(self._subscribers):
             subscriber(event)

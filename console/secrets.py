@@ -47,8 +47,12 @@ class Redactor:
         return data
 
     def needed(self, text: str) -> bool:
-        """Cheap test before the full pass: any known secret could be there, or a URL."""
-        return bool(self._values) or "://" in text
+        """Cheap test before the full pass: a known secret or a URL is in the text."""
+        return "://" in text or any(value in text for value in self._values)
+
+    def has_credentials(self, text: str) -> bool:
+        """A URL with user-info, or a known secret value, is written in the text."""
+        return bool(_URL_USERINFO.search(text)) or any(value in text for value in self._values)
 
     def longest(self) -> int:
         return max((len(v.encode()) for v in self._values), default=0)

@@ -255,13 +255,15 @@ class _Connection(asyncssh.SSHServer):
         return _Session(self._server, Actor(name, self._server._accounts[name].role), self._peer)
 
     def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> bool:
-        return self._refuse("a local port forward", dest_host, dest_port)
+        self._refuse("a local port forward", dest_host, dest_port)
+        raise asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, "warroom forwards nothing")
 
     def server_requested(self, listen_host: str, listen_port: int) -> bool:
         return self._refuse("a remote port forward", listen_host, listen_port)
 
     def unix_connection_requested(self, dest_path: str) -> bool:
-        return self._refuse("a unix socket forward", dest_path)
+        self._refuse("a unix socket forward", dest_path)
+        raise asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, "warroom forwards nothing")
 
     def unix_server_requested(self, listen_path: str) -> bool:
         return self._refuse("a remote unix socket forward", listen_path)

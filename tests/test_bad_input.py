@@ -556,3 +556,29 @@ def test_check_reports_config_errors_like_plan(tmp_path: Path) -> None:
         assert_one_line_error(
             result, f"warroom: Invalid config: {config}:{line}: hosts.app1.port: ", "must be at least 1"
         )
+
+
+def test_credentials_written_in_a_runbook_command_are_refused(tmp_path):
+    """A plan is journaled and shown verbatim, so it must never hold a password."""
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[environment]\nname = "t"\n\n[hosts.h1]\naddress = "127.0.0.1"\nuser = "root"\nknown_hosts = "{known}"\n'
+        '\n[groups]\napp = ["h1"]\n'
+    )
+    rb = tmp_path / "rb.toml"
+    rb.write_text(
+        'triggers = ["t"]\n[runbook]\nid = "x"\ntitle = "x"\nversion = "1"\n[severity.P0]\nlabel = "C"\n'
+        'response_minutes = 5\nrollback = "yes"\nrto_minutes = 15\n[[phases]]\nid = "p"\ntitle = "p"\n'
+        'start_minute = 0\nend_minute = 5\n[[phases.steps]]\nid = "pull"\ntitle = "pull"\nkind = "ssh"\n'
+        'targets = "app"\ncommands = ["git pull https://deploy:hunter2@git.example.com/app.git"]\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "console.cli", "plan", "-c", str(cfg), "--runbook", str(rb)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "step 'pull' has credentials written in a URL" in result.stderr
+    assert "hunter2" not in result.stderr and "Traceback" not in result.stderr

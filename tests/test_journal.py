@@ -124,3 +124,18 @@ def test_secrets_never_reach_the_journal(tmp_path):
     text = path.read_text()
     assert "hunter2-very-secret" not in text and "pa55" not in text
     verify(path)
+
+
+def test_masking_touches_values_only_never_keys_or_the_plan(tmp_path):
+    redactor = Redactor()
+    redactor.add("secret")
+    path = tmp_path / "journal.jsonl"
+    journal = Journal.create(path, redactor)
+    plan = {"steps": {"s": {"secret_env": {"MYSQL_PWD": "database.password"}, "commands": ["echo secret-ish"]}}}
+    record = journal.append(
+        "incident.opened", {"plan": plan, "trigger": "secret leaked"}, actor="a", role="driver", ts="t"
+    )
+    journal.close()
+    assert record["data"]["plan"] == plan  # what runs is what was planned
+    assert record["data"]["trigger"] == "******** leaked"
+    assert verify(path)[0]["data"]["plan"]["steps"]["s"]["secret_env"] == {"MYSQL_PWD": "database.password"}
