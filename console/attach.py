@@ -34,7 +34,8 @@ log = logging.getLogger("warroom.attach")
 
 PROTOCOL = 1
 LINE_LIMIT = 64 * 1024 * 1024  # the welcome carries the whole journal
-MAX_BACKLOG = 20000  # events queued for one slow client before it is dropped (it can reconnect)
+MAX_BACKLOG = 20000  # records queued for one slow client before it is dropped (it can reconnect)
+MAX_OUTPUT_BYTES = 16 * 1024 * 1024  # output queued for one slow client; past it, batches are skipped
 HELLO_TIMEOUT = 10.0
 
 
@@ -146,6 +147,8 @@ class AttachServer:
             await self._session(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             log.info("attach client dropped: %s", exc)
+        except asyncio.CancelledError:
+            log.info("attach client closed: the engine is stopping")
         finally:
             self._clients.discard(task)
             writer.close()
@@ -169,14 +172,19 @@ class AttachServer:
             await writer.drain()
             return
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        backlog = {"bytes": 0}
 
         def enqueue(event: Any) -> None:
             message = event_message(event)
             if message is None:
                 return
-            if queue.qsize() > MAX_BACKLOG:
-                if "record" not in message:
+            if "output" in message:
+                size = sum(len(line) for line in message["output"]["lines"])
+                if backlog["bytes"] + size > MAX_OUTPUT_BYTES:
                     return  # output is in the spool files; a slow viewer skips some of it
+                backlog["bytes"] += size
+                message["size"] = size
+            elif queue.qsize() > MAX_BACKLOG:
                 queue.put_nowait(None)  # records must not be lost: drop the client instead
                 return
             queue.put_nowait(message)
@@ -188,9 +196,9 @@ class AttachServer:
             "protocol": PROTOCOL,
             "actor": {"name": actor.name, "role": actor.role},
             "directory": str(self.engine.directory),
-            "records": self.engine.records,
+            "records": list(self.engine.records),
         }
-        sender = asyncio.create_task(self._send(writer, welcome, queue))
+        sender = asyncio.create_task(self._send(writer, welcome, queue, backlog))
         try:
             await self._commands(reader, actor, queue)
         finally:
@@ -198,10 +206,10 @@ class AttachServer:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
             self.engine.leave(actor, connection)
-            if self.engine.state.driver == actor.name and not self._present(actor.name):
+            if actor.role == "driver" and self.engine.state.driver == actor.name and not self._present(actor.name):
                 self._grace[actor.name] = asyncio.create_task(self._drop_after_grace(actor.name))
 
-    async def _send(self, writer: asyncio.StreamWriter, welcome: dict[str, Any], queue) -> None:
+    async def _send(self, writer: asyncio.StreamWriter, welcome: dict[str, Any], queue, backlog) -> None:
         writer.write(encode({"welcome": welcome}))
         await writer.drain()
         while True:
@@ -209,6 +217,7 @@ class AttachServer:
             if message is None:
                 writer.close()
                 return
+            backlog["bytes"] -= message.pop("size", 0)
             writer.write(encode(message))
             if queue.empty():
                 await writer.drain()

@@ -700,7 +700,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 def _outcome(run: StepRun, cancelled: bool, error: str) -> str:
     statuses = {o.status for o in run.outcomes.values()}
-    if cancelled or "cancelled" in statuses:
+    if "cancelled" in statuses or (cancelled and not run.outcomes):
         return "cancelled"
     if "timed_out" in statuses:
         return "timed_out"

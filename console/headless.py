@@ -214,7 +214,7 @@ def _echo(event: object, out: TextIO) -> None:
 
 @contextlib.contextmanager
 def _cancel_on_signals(loop: asyncio.AbstractEventLoop, engine: Engine, actor: Actor, printer: Printer):
-    """Ctrl-C or SIGTERM cancels the running step (and its remote processes) first."""
+    """Ctrl-C, SIGTERM or a hang-up cancels the running step (and its remote processes) first."""
 
     def cancel(signame: str) -> None:
         running = engine.state.running
@@ -224,7 +224,7 @@ def _cancel_on_signals(loop: asyncio.AbstractEventLoop, engine: Engine, actor: A
                 engine.cancel_step(actor, running)
 
     installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
             loop.add_signal_handler(sig, cancel, sig.name)
             installed.append(sig)

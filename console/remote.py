@@ -139,8 +139,11 @@ class RemoteSession:
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         if "record" in message:
-            apply(self._state, message["record"])
-            self._publish(message["record"])
+            record = message["record"]
+            if record["seq"] <= self._state.seq:
+                return  # already in the welcome's snapshot
+            apply(self._state, record)
+            self._publish(record)
         elif "output" in message:
             o = message["output"]
             self._publish(Output(o["step"], o["attempt"], o["host"], o["lines"]))

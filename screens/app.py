@@ -106,7 +106,7 @@ class WarroomApp(App[int]):
             if opening.decision:
                 await session.command("decide", decision=opening.decision, reason=opening.reason)
         except WarroomError as exc:
-            self.notify(str(exc), title=exc.title, severity="error", timeout=15)
+            self.notify(str(exc), title=exc.title, severity="error", timeout=15, markup=False)
             self._ask_opening(opening.severity)
             return
         self.session = session
@@ -115,10 +115,13 @@ class WarroomApp(App[int]):
     async def _enter(self, session: Session) -> None:
         self.sub_title = f"{session.plan.runbook['title']} · {session.state.id}"
         if self._serve_socket and isinstance(session, LocalSession):
-            self._attach = AttachServer(session.engine)  # so `warroom watch` can follow this incident
-            await self._attach.start()
-            if self._on_attach is not None:
-                await self._on_attach(self._attach)
+            try:
+                self._attach = AttachServer(session.engine)  # so `warroom watch` can follow this incident
+                await self._attach.start()
+                if self._on_attach is not None:
+                    await self._on_attach(self._attach)
+            except (WarroomError, OSError) as exc:
+                self.notify(f"observers cannot join: {exc}", title="Not shared", severity="warning", markup=False)
         watch = getattr(session, "watch_deadlines", None)  # only where the engine runs in this process
         if self._watch_deadlines and watch is not None:
             self._watchdog = asyncio.get_running_loop().create_task(watch())
@@ -126,6 +129,14 @@ class WarroomApp(App[int]):
         # Freeze the widgets built so far out of the collector: full collections over them paused the
         # loop for 60-250 ms during output floods (benchmarks/stream_console.py).
         self.call_after_refresh(gc.freeze)
+
+    async def action_quit(self) -> None:
+        """ctrl+q and the palette's Quit get the same guard as q: never abandon a running step."""
+        screen = next((s for s in self.screen_stack if isinstance(s, WarRoomScreen)), None)
+        if screen is not None:
+            await screen.action_quit()
+        else:
+            self.exit()
 
     async def on_unmount(self) -> None:
         if self._watchdog is not None:

@@ -110,7 +110,8 @@ class WarRoomScreen(Screen[None]):
 
     def _disconnected(self) -> None:
         self.notify(
-            "The connection to the incident's engine was lost; this screen is frozen.",
+            markup=False,
+            message="The connection to the incident's engine was lost; this screen is frozen.",
             title="Disconnected",
             severity="error",
             timeout=3600,
@@ -130,35 +131,46 @@ class WarRoomScreen(Screen[None]):
         elif record["type"] == "step.finished":
             data = record["data"]
             if data["outcome"] == "succeeded":
-                self.notify(f"{data['step']} succeeded", timeout=3)
+                self.notify(markup=False, message=f"{data['step']} succeeded", timeout=3)
                 self.query_one(ChecklistPane).move_cursor_to_next_pending()
             else:
                 self.notify(
-                    f"{data['step']} {data['outcome']}: {data.get('error', '')}"[:300],
+                    markup=False,
+                    message=f"{data['step']} {data['outcome']}: {data.get('error', '')}"[:300],
                     title="Step failed",
                     severity="error",
                     timeout=10,
                 )
         elif record["type"] == "seat.requested" and self.session.is_driver:
             by = record["data"]["by"]
-            self.notify(f"{by} asks for the driver seat: H hands it over.", title="Seat requested", timeout=30)
+            self.notify(
+                markup=False,
+                message=f"{by} asks for the driver seat: H hands it over.",
+                title="Seat requested",
+                timeout=30,
+            )
         elif (
             record["type"] in ("seat.handed_over", "seat.taken") and record["data"].get("to") == self.session.actor.name
         ):
-            self.notify("You drive now.", title="Driver seat")
+            self.notify(markup=False, message="You drive now.", title="Driver seat")
         elif record["type"] == "check.ticked" and record["actor"] == self.session.actor.name:
             self.query_one(ChecklistPane).move_cursor_to_next_pending()
         elif record["type"] == "command.refused" and record["actor"] == self.session.actor.name:
-            self.notify(record["data"]["reason"], title="Refused", severity="warning")
+            self.notify(markup=False, message=record["data"]["reason"], title="Refused", severity="warning")
         elif record["type"] == "incident.closed" and getattr(self.app, "show_score", False):
             self.app.push_screen(ScoreModal(render_score(self.session.state)))
         elif record["type"] == "step.warning":
             data = record["data"]
             self.notify(
-                f"{data['host']}: {data['message']}"[:300], title=f"Warning: {data['step']}", severity="warning"
+                markup=False,
+                message=f"{data['host']}: {data['message']}"[:300],
+                title=f"Warning: {data['step']}",
+                severity="warning",
             )
         elif record["type"] == "rto.breached":
-            self.notify("The RTO deadline has passed.", title="RTO breached", severity="error", timeout=15)
+            self.notify(
+                markup=False, message="The RTO deadline has passed.", title="RTO breached", severity="error", timeout=15
+            )
 
     @on(Tick)
     def _clock_tick(self) -> None:
@@ -237,7 +249,7 @@ class WarRoomScreen(Screen[None]):
         try:
             await self.session.command(name, **args)
         except WarroomError as exc:
-            self.notify(str(exc), title=exc.title, severity="error", timeout=8)
+            self.notify(markup=False, message=str(exc), title=exc.title, severity="error", timeout=8)
 
     def action_run_selected(self) -> None:
         item = self._selected()
@@ -279,7 +291,13 @@ class WarRoomScreen(Screen[None]):
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             error = event.worker.error
-            self.notify(f"{type(error).__name__}: {error}", title="Internal error", severity="error", timeout=15)
+            self.notify(
+                markup=False,
+                message=f"{type(error).__name__}: {error}",
+                title="Internal error",
+                severity="error",
+                timeout=15,
+            )
 
     def action_cancel(self) -> None:
         running = self.session.state.running
@@ -354,11 +372,14 @@ class WarRoomScreen(Screen[None]):
         try:
             paths = export_all(self.session.directory)
         except WarroomError as exc:
-            self.app.call_from_thread(self.notify, str(exc), title=exc.title, severity="error")
+            message, title = str(exc), exc.title
+            self.app.call_from_thread(lambda: self.notify(message, title=title, severity="error", markup=False))
             return
         where = ", ".join(p.name for p in paths)
         self.app.call_from_thread(
-            self.notify, f"{where} in {self.session.directory}", title="Report exported", timeout=10
+            lambda: self.notify(
+                f"{where} in {self.session.directory}", title="Report exported", timeout=10, markup=False
+            )
         )
 
     def action_open_output(self) -> None:
@@ -367,7 +388,7 @@ class WarRoomScreen(Screen[None]):
         if path is not None and path.exists():
             self.app.push_screen(OutputModal(path, f"{pane.step} · {pane.host} · attempt {pane.attempt}"))
         else:
-            self.notify("No output spooled for this step and host yet.", severity="warning")
+            self.notify(markup=False, message="No output spooled for this step and host yet.", severity="warning")
 
     def action_next_host(self) -> None:
         self.query_one(LogPane).next_host()
@@ -419,7 +440,10 @@ class WarRoomScreen(Screen[None]):
         running = self.session.state.running
         if running and self.session.is_driver:
             self.notify(
-                f"{running} is running: cancel it first (x), or wait.", title="Not quitting", severity="warning"
+                markup=False,
+                message=f"{running} is running: cancel it first (x), or wait.",
+                title="Not quitting",
+                severity="warning",
             )
             return
         self.app.exit()

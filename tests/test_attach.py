@@ -125,3 +125,13 @@ async def test_seat_request_hand_over_and_the_grace_after_a_disconnect(served):
     await until(lambda: engine.state.driver is None, timeout=3)
     last_release = [c for c in engine.state.seat_changes if c["type"] == "seat.released"][-1]
     assert "bob disconnected" in last_release["reason"] and last_release["by"] == "warroom"
+
+
+async def test_a_watcher_with_the_drivers_name_does_not_cost_the_driver_the_seat(served):
+    engine, server = served
+    engine.take_seat(ALICE)
+    watcher = await RemoteSession.connect(server.path, user="alice")  # the driver's second monitor
+    assert watcher.actor.role == "observer"
+    await watcher.aclose()
+    await asyncio.sleep(0.5)  # longer than the fixture's grace
+    assert engine.state.driver == "alice"

@@ -340,3 +340,27 @@ async def test_export_writes_the_three_reports_into_the_incident_directory(tmp_p
         for name in ("report.md", "report.html", "report.json"):
             assert (session.directory / name).stat().st_size > 0
         assert "maintenance" in (session.directory / "report.md").read_text()
+
+
+async def test_ctrl_q_is_guarded_too_and_markup_in_messages_is_shown_as_text(tmp_path, lab):
+    session = make_session(tmp_path, lab)
+    for host in lab.hosts.values():
+        (host.root / "slow").touch()
+    app = make_app(session)
+    async with app.run_test(size=SIZE) as pilot:
+        select(pilot.app, "slow")
+        await pilot.press("r")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if session.state.steps["slow"].status == "running":
+                break
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.2)
+        assert app.is_running and session.state.steps["slow"].status == "running"
+        await session.command("note", text="[/] closing tag [Warning] and [/srv/app/storage]")
+        with pytest.raises(CommandRefused):
+            await session.command("tick", step="notify", check="[/]", result="pass")  # reason quotes "[/]"
+        await pilot.pause(0.3)
+        assert app.is_running
+        await pilot.press("x")
+        assert await settle(pilot, session, "slow") == "cancelled"

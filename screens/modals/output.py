@@ -33,13 +33,17 @@ class OutputModal(ModalScreen[None]):
     def on_mount(self) -> None:
         self._load()
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exclusive=True, exit_on_error=False)
     def _load(self) -> None:
-        size = self._path.stat().st_size
-        with self._path.open("rb") as handle:
-            if size > MAX_BYTES:
-                handle.seek(size - MAX_BYTES)
-            data = handle.read()
+        try:
+            size = self._path.stat().st_size
+            with self._path.open("rb") as handle:
+                if size > MAX_BYTES:
+                    handle.seek(size - MAX_BYTES)
+                data = handle.read()
+        except OSError as exc:
+            self.app.call_from_thread(self._show, f"cannot read {self._path}: {exc.strerror}", [])
+            return
         lines = [neutralise(line) for line in data.decode("utf-8", errors="replace").splitlines()]
         shown = "last 32 MiB of " if size > MAX_BYTES else ""
         info = f"{shown}{self._path} · {size:,} bytes · {len(lines):,} lines"

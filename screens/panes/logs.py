@@ -144,13 +144,16 @@ class LogPane(Vertical):
             if path is not None and path.exists():
                 self._load_tail(path, key)
 
-    @work(thread=True, exclusive=True, group="log-tail")
+    @work(thread=True, exclusive=True, group="log-tail", exit_on_error=False)
     def _load_tail(self, path: Path, key: Key) -> None:
         """Read the end of a spool file (after a resume) without blocking the screen."""
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            handle.seek(max(0, size - 512 * 1024))
-            lines = handle.read().decode("utf-8", errors="replace").splitlines()[-RING_LINES:]
+        try:
+            size = path.stat().st_size
+            with path.open("rb") as handle:
+                handle.seek(max(0, size - 512 * 1024))
+                lines = handle.read().decode("utf-8", errors="replace").splitlines()[-RING_LINES:]
+        except OSError as exc:
+            lines = [f"(cannot read {path.name}: {exc.strerror})"]
         self.app.call_from_thread(self._fill, key, lines)
 
     def _fill(self, key: Key, lines: list[str]) -> None:
