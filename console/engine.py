@@ -13,6 +13,7 @@ import fcntl
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -712,9 +713,14 @@ def _outcome(run: StepRun, cancelled: bool, error: str) -> str:
 def _lock(directory: Path, incident_id: str) -> int:
     """Hold an exclusive lock so two processes never append to one journal."""
     fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    for attempt in range(10):  # `incidents` and `report` probe with a brief shared lock: wait it out
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if attempt < 9:
+                time.sleep(0.02)
+    else:
         holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
         os.close(fd)
         raise IncidentError(f"incident {incident_id} is open in another warroom process (pid {holder})") from None

@@ -25,12 +25,15 @@ class IncidentSummary:
     driver: str
 
 
-def _live(directory: Path) -> bool:
-    """True when another process holds the incident's lock (it is being driven now)."""
+def is_live(directory: Path) -> bool:
+    """True when another process holds the incident's lock (it is being driven now).
+
+    A shared, non-blocking probe that never creates the file; the engine's lock waits it out."""
     lock = directory / "lock"
-    if not lock.exists():
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
         return False
-    fd = os.open(lock, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -58,7 +61,7 @@ def list_incidents(root: Path) -> list[IncidentSummary]:
             continue
         status = state.status
         if status == "open":
-            if _live(directory):
+            if is_live(directory):
                 status = "open (live)"
             elif state.running or tail:
                 status = "crashed (resume with --incident)"

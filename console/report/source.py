@@ -7,13 +7,12 @@ torn last record (a crash mid-write) is tolerated and reported.
 
 from __future__ import annotations
 
-import fcntl
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import IncidentError
+from ..incidents import is_live
 from ..journal import read_records
 
 JOURNAL = "journal.jsonl"
@@ -33,19 +32,4 @@ def read_incident(directory: Path) -> IncidentSource:
     records, tail = read_records(path, tolerate_torn_tail=True)
     if not records or records[0].get("type") != "incident.opened":
         raise IncidentError(f"{path}: record 1: the journal does not start with incident.opened")
-    return IncidentSource(directory, records, len(tail), _locked(directory / "lock"))
-
-
-def _locked(lock: Path) -> bool:
-    """A shared, non-blocking probe of the engine's exclusive lock; never creates the file."""
-    try:
-        fd = os.open(lock, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return IncidentSource(directory, records, len(tail), is_live(directory))
