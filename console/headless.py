@@ -182,7 +182,7 @@ async def _run_one(engine: Engine, actor: Actor, step: PlannedStep, retry: bool,
     for host in step.hosts:
         result = attempt.results.get(host, {})
         code = result.get("exit_code")
-        detail = f"exit {code}" if code is not None else result.get("error", "no result")
+        detail = f"exit {code}" if code is not None else (result.get("error") or "done")
         line = f"   {host}: {result.get('status', '?')} ({detail}, {result.get('duration', 0):.1f}s)"
         printer.out.write(neutralise(line) + "\n")
         if result.get("status") != "ok":

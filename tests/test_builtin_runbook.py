@@ -61,7 +61,7 @@ PHASES = [
     ("post-rollback-verification", "Post-Rollback Verification", 45, 60),
 ]
 
-DOCKER_STEPS = {"stop-services-docker", "restart-services-docker", "verify-logs-docker"}
+DOCKER_STEPS = {"stop-services-docker", "restart-services-docker", "verify-compose-status", "verify-logs-docker"}
 SYSTEMD_STEPS = {"stop-services-systemd", "restart-services-systemd", "verify-logs-systemd"}
 ARTISAN_STEPS = {"restore-database-artisan"}
 MYSQL_STEPS = {"restore-database-mysql"}
@@ -191,6 +191,7 @@ def test_steps_are_in_seed_order_in_their_phases(runbook: LoadedRunbook) -> None
         ],
         "service-restoration": [
             "restart-services-docker",
+            "verify-compose-status",
             "restart-services-systemd",
             "verify-health-check",
             "verify-logs-docker",
@@ -369,7 +370,7 @@ def test_host_steps_target_app_with_cwds_and_timeouts(steps: dict[str, Step]) ->
     ):
         assert steps[sid].cwd == backend, sid
     assert steps["update-frontend-dependencies"].cwd == "{{ app.root }}/{{ app.frontend_dir }}"
-    for sid in ("revert-git-tag", *DOCKER_STEPS):
+    for sid in ("revert-git-tag", *(DOCKER_STEPS - {"verify-compose-status"})):
         assert steps[sid].cwd == "{{ app.root }}", sid
 
 

@@ -432,3 +432,30 @@ def test_standins_refuse_what_they_do_not_rehearse(box):
     assert box.services()["salonmanager-backend"] == "down"
     logs = standin(box, "journalctl", "-u", "salonmanager-backend", "-n", "1", "--no-pager", cwd=box.home)
     assert logs.stdout.strip().endswith("salonmanager-backend[1]: stopped")
+
+
+async def test_the_drill_engine_stand_in_answers_the_docker_sdk_from_sandbox_state(tmp_path):
+    """The compose-status step of the built-in runbook reads this, through the real docker SDK."""
+    import docker
+
+    from console.drill.dockerapi import DockerAPI
+    from console.drill.drillconfig import drill_password
+    from console.drill.sandbox import build_sandbox
+
+    box = build_sandbox(tmp_path / "box", db_password=drill_password())
+    api = DockerAPI(box).start()
+    try:
+        client = docker.DockerClient(base_url=f"unix://{api.path}", version="1.41")
+        listed = client.api.containers(all=True, filters={"label": "com.docker.compose.project=salonmanager"})
+        assert {c["Labels"]["com.docker.compose.service"]: c["State"] for c in listed} == {
+            "backend": "running",
+            "frontend": "running",
+        }
+        assert client.api.containers(all=True, filters={"label": "com.docker.compose.project=other"}) == []
+        (box.root / "var/state/services").write_text("salonmanager-backend down\nsalonmanager-frontend up\n")
+        listed = client.api.containers(all=False, filters={"label": "com.docker.compose.project=salonmanager"})
+        assert [c["Labels"]["com.docker.compose.service"] for c in listed] == ["frontend"]
+        client.close()
+    finally:
+        api.close()
+    assert not api.path.exists()

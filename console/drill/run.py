@@ -31,6 +31,7 @@ from ..journal import verify
 from ..plan import Plan, PlannedStep, build_plan
 from ..runbook import LoadedRunbook, load_runbook
 from ..state import fold
+from .dockerapi import DockerAPI
 from .drillconfig import drill_password, write_drill_config
 from .httpserver import HealthServer
 from .sandbox import Sandbox, build_sandbox
@@ -149,6 +150,7 @@ class DrillEnvironment:
     web: HealthServer
     config: LoadedConfig
     plan: Plan
+    docker: DockerAPI
 
     @property
     def state_root(self) -> Path:
@@ -157,6 +159,7 @@ class DrillEnvironment:
     async def close(self) -> None:
         await self.host.close()
         self.web.close()
+        self.docker.close()
 
 
 async def start_environment(box: Sandbox, runbook: LoadedRunbook, options: DrillOptions) -> DrillEnvironment:
@@ -165,6 +168,8 @@ async def start_environment(box: Sandbox, runbook: LoadedRunbook, options: Drill
     await host.start()
     web = HealthServer(box).start()
     host.forwardable.add(web.port)
+    engine_api = DockerAPI(box).start()
+    host.docker_socket = engine_api.path
     try:
         path = write_drill_config(
             box,
@@ -182,8 +187,9 @@ async def start_environment(box: Sandbox, runbook: LoadedRunbook, options: Drill
     except BaseException:
         await host.close()
         web.close()
+        engine_api.close()
         raise
-    return DrillEnvironment(host, web, config, plan)
+    return DrillEnvironment(host, web, config, plan, engine_api)
 
 
 def trainees_server(box: Sandbox, options: DrillOptions) -> dict:

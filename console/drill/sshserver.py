@@ -28,6 +28,7 @@ import shlex
 import shutil
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncssh
 
@@ -113,8 +114,12 @@ class _Server(asyncssh.SSHServer):
     def server_requested(self, listen_host: str, listen_port: int) -> bool:
         return False
 
-    def unix_connection_requested(self, dest_path: str) -> bool:
-        return False
+    def unix_connection_requested(self, dest_path: str):
+        """Only the host's Docker socket, served by the sandbox's stand-in engine."""
+        socket = self._host.docker_socket
+        if dest_path == "/var/run/docker.sock" and socket is not None and self._conn is not None:
+            return self._conn.forward_unix_connection(str(socket))
+        raise asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, "forwarding not permitted")
 
     def unix_server_requested(self, listen_path: str) -> bool:
         return False
@@ -135,6 +140,8 @@ class DrillHost:
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.commands: list[str] = []
         self.forwardable: set[int] = set()
+        self.docker_socket: Path | None = None
+        """The stand-in Docker engine's socket, which the host's /var/run/docker.sock leads to."""
         """Loopback ports a client may tunnel to: the sandbox's health endpoint, once it runs."""
         self._groups: set[int] = set()
         self._acceptor: asyncssh.SSHAcceptor | None = None
