@@ -1,0 +1,99 @@
+"""MySQL/MariaDB steps (pymysql): preflight, find the latest backup, restore it, verify it.
+
+``operation = "restore"`` is the whole careful path in one step, because every part of it
+depends on the one before: find the newest usable backup on the host (SFTP), check its age
+against the RPO, check the dump is whole, take a safety dump of the current database, then —
+the point of no return, journaled — stream the dump into the database and verify tables and row
+counts against the dump's own. ``preflight``, ``find-backup`` and ``verify`` are the read-only
+parts on their own. The database is reached through an SSH tunnel from the target host unless
+``via_ssh = false``. pymysql runs in worker threads; SFTP and the tunnel stay on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from console.errors import ActionError
+
+from ._mysql_conn import DbTarget, parse_target
+from ._mysql_params import check, params, plan_lines
+from .base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
+from .registry import register
+
+if TYPE_CHECKING:
+    from console.plan import PlannedStep
+    from console.runbook import Step
+
+STOP_GRACE = 20.0
+
+
+@register
+class MySQLAction(Action):
+    kind = "mysql"
+
+    @classmethod
+    def check_step(cls, step: Step) -> tuple[str, str] | None:
+        return super().check_step(step) or check(step)
+
+    def plan(self, step: PlannedStep) -> list[PlannedCommand]:
+        p = params(step)
+        target = p.get("database") or "the config's [database] (user@host:port/name)"
+        if p["operation"] == "restore" and len(step.hosts) > 1:
+            text = f'refused: a restore runs on one host, not {len(step.hosts)} (set run_on = "one")'
+            return [PlannedCommand(host, text) for host in step.hosts]
+        return [PlannedCommand(host, line) for host in step.hosts for line in plan_lines(step, p, host, target)]
+
+    async def run(self, ctx: StepContext) -> StepRun:
+        p = params(ctx.step)
+        db = self._target(ctx, p)
+        password = ctx.secret(p["password"])
+        if p["operation"] == "restore" and len(ctx.targets) != 1:
+            names = ", ".join(t.name for t in ctx.targets)
+            raise ActionError(
+                f"step {ctx.step.id}: a restore runs on exactly one host (the database is shared), "
+                f'not {len(ctx.targets)} ({names}); set run_on = "one"'
+            )
+        results = await asyncio.gather(*(self._host(ctx, t, p, db, password) for t in ctx.targets))
+        return StepRun({r.host: r for r in results})
+
+    @staticmethod
+    def _target(ctx: StepContext, p: dict[str, Any]) -> DbTarget:
+        if p.get("database"):
+            db = parse_target(p["database"])
+            if db is None:
+                raise ActionError(f"step {ctx.step.id}: params.database: expected user@host:port/name")
+            return db
+        cfg = ctx.config.database
+        if cfg is None:
+            raise ActionError(f"step {ctx.step.id}: a mysql step needs a [database] section in the config")
+        return DbTarget(cfg.user, cfg.host, cfg.port, cfg.name)
+
+    async def _host(self, ctx: StepContext, target: Target, p: dict, db: DbTarget, password: str) -> HostOutcome:
+        from ._mysql_job import Job  # the restore machinery loads when a mysql step runs, not at start-up
+
+        sink = ctx.sink(target.name)
+        started = time.monotonic()
+        job = Job(ctx, target, p, sink, db, password)
+        outcome = HostOutcome(target.name, "error", facts=job.facts)
+        work = asyncio.create_task(job.run())
+        cancelled = asyncio.create_task(ctx.cancelled.wait())
+        try:
+            done, _ = await asyncio.wait({work, cancelled}, timeout=ctx.step.timeout, return_when="FIRST_COMPLETED")
+            if work in done:
+                outcome.status, outcome.error = work.result()
+            else:
+                outcome.status = "cancelled" if ctx.cancelled.is_set() else "timed_out"
+                await job.stop()
+                await asyncio.wait({work}, timeout=STOP_GRACE)
+                when = f"timed out after {ctx.step.timeout}s" if outcome.status == "timed_out" else "cancelled"
+                outcome.error = f"step {ctx.step.id} on {target.name}: {when}; {job.state_text()}"
+        finally:
+            cancelled.cancel()
+            if not work.done():
+                work.cancel()
+            job.close()
+            outcome.bytes, outcome.sha256 = sink.close()
+            outcome.duration = time.monotonic() - started
+        return outcome
