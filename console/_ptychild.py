@@ -14,7 +14,8 @@ import os
 import signal
 import struct
 import termios
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Protocol
 
 STOP_GRACE = 1.0  # seconds between SIGHUP/SIGTERM and SIGKILL
 DRAIN_GRACE = 0.5  # after the child exits, how long its last output may take to arrive
@@ -24,6 +25,33 @@ READ_SIZE = 65536
 def _become_controlled() -> None:
     """Runs in the child after setsid(): the pty on fd 0 becomes its controlling terminal."""
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class Process(Protocol):
+    """What :class:`PtyChild` needs of a started child (``asyncio.subprocess.Process`` is one)."""
+
+    pid: int
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+
+Spawn = Callable[[int], Awaitable[Process]]
+
+
+async def exec_on(terminal: int, argv: Sequence[str], env: Mapping[str, str]) -> Process:
+    """Start ``argv`` as the leader of a new session whose controlling terminal is ``terminal``."""
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=dict(env),
+        start_new_session=True,
+        preexec_fn=_become_controlled,
+    )
 
 
 def set_window_size(fd: int, cols: int, rows: int, xpixels: int = 0, ypixels: int = 0) -> None:
@@ -39,7 +67,7 @@ class PtyChild:
         self.master, self._slave = os.openpty()
         os.set_blocking(self.master, False)
         set_window_size(self.master, *size)
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: Process | None = None
         self._loop = asyncio.get_running_loop()
         self._pending = bytearray()
         self._reading = False
@@ -47,17 +75,10 @@ class PtyChild:
         self._eof = asyncio.Event()
         self._closed = False
 
-    async def start(self, argv: Sequence[str], env: Mapping[str, str]) -> None:
+    async def start(self, spawn: Spawn) -> None:
+        """``spawn`` starts the child on the terminal side it is given (see :func:`exec_on`)."""
         try:
-            self.proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=self._slave,
-                stdout=self._slave,
-                stderr=self._slave,
-                env=dict(env),
-                start_new_session=True,
-                preexec_fn=_become_controlled,
-            )
+            self.proc = await spawn(self._slave)
         finally:
             os.close(self._slave)  # from now on only the child holds the terminal side
             self._slave = -1
@@ -162,4 +183,4 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-__all__ = ["PtyChild", "set_window_size"]
+__all__ = ["Process", "PtyChild", "Spawn", "exec_on", "set_window_size"]

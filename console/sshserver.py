@@ -19,7 +19,8 @@ from pathlib import Path
 
 import asyncssh
 
-from ._ptychild import PtyChild
+from ._ptychild import Process, PtyChild, exec_on
+from ._ptyzygote import ForkServer, ForkServerGone
 from .attach import AttachServer
 from .config import LoadedConfig, ServerUser
 from .engine import Actor
@@ -27,6 +28,7 @@ from .errors import InputError, WarroomError
 
 log = logging.getLogger("warroom.sshserver")
 
+SPAWN_ENV = "WARROOM_SSH_SPAWN"  # "exec": no fork server, each session starts its own interpreter
 HOST_KEY_NAME = "ssh_host_ed25519_key"
 KEEPALIVE_COUNT_MAX = 3
 MAX_SESSIONS = 64  # each session is a process of ~25 MB: a ceiling for a key holder's mistakes
@@ -147,6 +149,7 @@ class SessionServer:
         self._accounts: dict[str, Account] = {}
         self._connections: set[asyncssh.SSHServerConnection] = set()
         self._acceptor: asyncssh.SSHAcceptor | None = None
+        self.forks: ForkServer | None = None
 
     async def start(self, listen: str, port: int) -> int:
         settings = self.config.model.server
@@ -172,6 +175,13 @@ class SessionServer:
             )
         except OSError as exc:
             raise WarroomError(f"SSH server cannot listen on {listen}:{port}: {exc.strerror or exc}") from None
+        if os.environ.get(SPAWN_ENV, "fork") != "exec":
+            self.forks = ForkServer()
+            try:
+                await self.forks.start(self._base_env())
+            except OSError as exc:
+                log.warning("no fork server (%s): each session starts its own interpreter", exc)
+                self.forks = None
         return self._acceptor.get_port()
 
     async def close(self) -> None:
@@ -186,15 +196,33 @@ class SessionServer:
         if connections:
             await asyncio.wait([asyncio.ensure_future(conn.wait_closed()) for conn in connections], timeout=2)
         self._connections.clear()
+        if self.forks is not None:
+            await self.forks.close()
+            self.forks = None
 
     # ----- what a session child gets ---------------------------------------------------------------
-    def child_argv(self) -> list[str]:
-        return [sys.executable, "-m", "console.cli", "attach", "--socket", str(self.attach.path), "--via", "ssh"]
+    def child_args(self) -> list[str]:
+        return ["attach", "--socket", str(self.attach.path), "--via", "ssh"]
+
+    async def spawn(self, terminal: int, env: dict[str, str]) -> Process:
+        """A forked child of the fork server, or (without one) a new interpreter."""
+        if self.forks is not None and self.forks.running:
+            try:
+                return await self.forks.spawn(terminal, self.child_args(), env)
+            except ForkServerGone as exc:
+                log.warning("%s: starting sessions the plain way", exc)
+        return await exec_on(terminal, [sys.executable, "-m", "console.cli", *self.child_args()], env)
+
+    @staticmethod
+    def _base_env() -> dict[str, str]:
+        env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
+        env.update(LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        return env
 
     def child_env(self, actor: Actor, term: str, client_env: dict[str, str]) -> dict[str, str]:
         """A clean environment: nothing of the server's own (its secrets) reaches a session."""
-        env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
-        env.update(TERM=term or "xterm-256color", LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        env = self._base_env()
+        env["TERM"] = term or "xterm-256color"
         colorterm = client_env.get("COLORTERM", "")
         if colorterm in DEEP_COLOUR or any(word in env["TERM"] for word in DEEP_COLOUR):
             env["COLORTERM"] = "truecolor"
@@ -344,7 +372,7 @@ class _Session(asyncssh.SSHServerSession):
         assert self._chan is not None
         try:
             env = self._server.child_env(self.actor, self._term or "", dict(self._chan.get_environment()))
-            await child.start(self._server.child_argv(), env)
+            await child.start(lambda terminal: self._server.spawn(terminal, env))
         except OSError as exc:
             log.warning("cannot start a session for %s: %s", self.actor.name, exc)
             self._close(1, f"cannot start the console: {exc}")

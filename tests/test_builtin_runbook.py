@@ -382,13 +382,9 @@ def test_destructive_steps_confirm_and_single_host_steps(steps: dict[str, Step])
 
 def test_executable_forms_of_changed_commands(steps: dict[str, Step]) -> None:
     mysql = steps["restore-database-mysql"]
-    assert mysql.commands == [
-        "mysql -h {{ database.host }} -P {{ database.port }} -u {{ database.user }} "
-        "{{ database.name }} < {{ database.dump_file }}"
-    ]
-    assert " -p" not in mysql.commands[0]
-    assert mysql.secret_env == {"MYSQL_PWD": "database.password"}
-    assert "-p" in mysql.note
+    assert (mysql.kind, mysql.params["operation"], mysql.params["rpo_minutes"]) == ("mysql", "restore", 60)
+    assert mysql.commands == [] and mysql.secret_env == {}  # the password goes by pymysql, never a command line
+    assert mysql.seed == ["mysql -u username -p database_name < backup_file.sql"]
     git = steps["revert-git-tag"]
     assert (git.kind, git.params) == ("git", {"ref": "{{ app.rollback_ref }}"})
     health = steps["verify-health-check"]
@@ -492,8 +488,12 @@ def test_plan_for_each_variant_combination(
             assert step.hosts == ("app1", "app2")
     assert set(plan.targets) == {"app1", "app2"}
     if db_restore == "mysql":
-        assert plan.steps["restore-database-mysql"].commands == (
-            "mysql -h 127.0.0.1 -P 3306 -u salonmanager salonmanager < storage/app/backups/backup_file.sql",
+        restore = plan.steps["restore-database-mysql"]
+        assert restore.params["database"] == "salonmanager@127.0.0.1:3306/salonmanager"
+        shown = registry.create("mysql").plan(restore)
+        assert {c.host for c in shown} == {"app1"}
+        assert any(
+            "POINT OF NO RETURN" in c.text and "salonmanager@127.0.0.1:3306/salonmanager" in c.text for c in shown
         )
 
 
@@ -508,7 +508,7 @@ def test_no_rendered_command_contains_the_database_password(
 
     plan = build_plan(runbook, config)
     step = plan.steps["restore-database-mysql"]
-    assert step.secret_env == {"MYSQL_PWD": "database.password"}
+    assert step.kind == "mysql" and step.secret_env == {}  # resolved by the kind at run time, never rendered
     assert not any(SECRET_MARKER in text for text in rendered_texts(plan))
     assert SECRET_MARKER not in repr(plan.to_dict())
     for planned in plan.ordered_steps():

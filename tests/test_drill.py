@@ -37,6 +37,7 @@ from console.drill.sandbox import Sandbox, build_sandbox
 from console.drill.score import phase_scores, render_score
 from console.drill.sshserver import DrillHost
 from console.engine import Actor, Engine
+from console.errors import InputError
 from console.journal import read_records
 from console.plan import build_plan
 from console.runbook import load_runbook
@@ -245,20 +246,18 @@ def test_unknown_fail_step_is_one_line_naming_the_steps(tmp_path):
     assert not (tmp_path / "never").exists()
 
 
-def test_drill_rehearses_the_systemd_and_mysql_variants_without_leaking_the_password(tmp_path):
+def test_drill_rehearses_the_systemd_variant_without_leaking_the_password(tmp_path):
     root = tmp_path / "sandbox"
     out = StringIO()
-    options = DrillOptions(
-        headless=True, directory=root, keep=True, variants={"deploy_mode": "systemd", "db_restore": "mysql"}
-    )
+    options = DrillOptions(headless=True, directory=root, keep=True, variants={"deploy_mode": "systemd"})
     assert run_drill(options, out=out) == 0, out.getvalue()
     box = Sandbox(root)
     assert box.row_counts() == data.row_counts()
-    assert (box.state / "db_restored_from").read_text().startswith("mysql salonmanager < stdin")
     assert box.services() == {"salonmanager-backend": "up", "salonmanager-frontend": "up"}
     path, records = journal(root)
     started = [r["data"]["step"] for r in records if r["type"] == "step.started"]
-    assert "restore-database-mysql" in started and "verify-logs-systemd" in started
+    assert "restore-database-artisan" in started and "verify-logs-systemd" in started
+    assert "verify-compose-status" not in started
     password = drill_password()
     for file in path.parent.rglob("*"):
         if file.is_file():
@@ -459,3 +458,8 @@ async def test_the_drill_engine_stand_in_answers_the_docker_sdk_from_sandbox_sta
     finally:
         api.close()
     assert not api.path.exists()
+
+
+def test_the_mysql_variant_is_refused_in_one_line(tmp_path):
+    with pytest.raises(InputError, match="the drill rehearses db_restore = artisan"):
+        run_drill(DrillOptions(headless=True, directory=tmp_path / "x", variants={"db_restore": "mysql"}))

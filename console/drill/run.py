@@ -101,6 +101,12 @@ def check_options(options: DrillOptions, runbook: LoadedRunbook) -> None:
     if options.severity not in runbook.model.severity:
         known = ", ".join(sorted(runbook.model.severity))
         raise InputError(f"--severity {options.severity}: runbook {runbook.id} defines {known}")
+    chosen = {name: v.default for name, v in runbook.model.variants.items()} | (options.variants or {})
+    if chosen.get("db_restore") == "mysql":
+        raise InputError(
+            "the drill rehearses db_restore = artisan: the mysql variant restores into a real MySQL/MariaDB "
+            "server, which the sandbox does not have"
+        )
     if options.fail is None:
         return
     steps = drill_steps(runbook, options.variants)
