@@ -72,7 +72,6 @@ class ForkServer:
         self._spawns: dict[int, asyncio.Future[int]] = {}
         self._exits: dict[int, asyncio.Future[int]] = {}
         self._early: dict[int, int] = {}
-        self._buffer = bytearray()
 
     async def start(self, env: Mapping[str, str]) -> None:
         """Start it; it is ready when its imports are done (``spawn`` waits for that)."""
@@ -183,7 +182,7 @@ class ForkServer:
         return self._sock is not None
 
     async def close(self) -> None:
-        """Closing its socket tells it to exit; its remaining children are the caller's to stop."""
+        """Closing its socket tells it to exit (the caller has ended the sessions; any left are killed)."""
         if self._sock is not None:
             self._gone(closing=True)
         if self._process is not None:

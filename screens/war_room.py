@@ -71,6 +71,7 @@ class WarRoomScreen(Screen[None]):
         super().__init__()
         self.session = session
         self._unsubscribe: Any = None
+        self._enabled: tuple[bool | None, ...] = ()
 
     # ----- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -116,7 +117,7 @@ class WarRoomScreen(Screen[None]):
             severity="error",
             timeout=3600,
         )
-        self.refresh_bindings()
+        self._refresh_footer()
 
     @on(ProgressUpdate)
     def _progress(self, message: ProgressUpdate) -> None:
@@ -182,7 +183,7 @@ class WarRoomScreen(Screen[None]):
         self.query_one(ChecklistPane).refresh_labels()
         self.query_one(CountdownPane).refresh_countdown()
         self.query_one(ContactsPane).refresh_contacts()
-        self.refresh_bindings()
+        self._refresh_footer()
 
     @on(Tree.NodeHighlighted)
     def _follow_selection(self) -> None:
@@ -195,7 +196,15 @@ class WarRoomScreen(Screen[None]):
             pane.show(chosen)
         elif pane.step is None and state.running:
             pane.show(state.running)
-        self.refresh_bindings()
+        self._refresh_footer()
+
+    def _refresh_footer(self) -> None:
+        """Rebuild the footer only when what may be pressed changed: a rebuild on every record cost
+        ~45 ms per session and leaked footer widgets (benchmarks/ssh_sessions.py)."""
+        enabled = tuple(self.check_action(b.replace("-", "_"), ()) for b in ACTIONS)
+        if enabled != self._enabled:
+            self._enabled = enabled
+            self.refresh_bindings()
 
     # ----- gating --------------------------------------------------------------------------------
     def _selected(self) -> Item | None:
@@ -392,7 +401,7 @@ class WarRoomScreen(Screen[None]):
 
     def action_next_host(self) -> None:
         self.query_one(LogPane).next_host()
-        self.refresh_bindings()
+        self._refresh_footer()
 
     def action_close_incident(self) -> None:
         def close(choice: tuple[str, str] | None) -> None:

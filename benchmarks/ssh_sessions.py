@@ -1,0 +1,425 @@
+"""``warroom serve`` over SSH: connect to first paint, a change reaching N observers, memory per session.
+
+Real OpenSSH clients, each on a pseudo-terminal of its own (160x48), against ``warroom serve`` on
+loopback. What each client's terminal receives is read continuously; a marker counts as shown once
+it appears in that stream with the escape sequences removed.
+
+- **first paint**: from starting ``ssh`` to the console's header (``INC <id>``) on the client's
+  terminal, one session at a time (each closed before the next). Baselines: ``warroom watch`` on a
+  local pty (the same console without SSH) and ``ssh -T`` to the same server (handshake, auth and
+  the refusal message: SSH alone).
+- **change to observers**: one driver and N observers connected; the driver ticks check k of a
+  manual step (``p`` then Enter). The clock starts when Enter is written to the driver's terminal
+  and stops, per observer, when ``✓] chk-k`` reaches that observer's terminal.
+- **memory**: PSS (``/proc/PID/smaps_rollup``) of every session child (``warroom attach``), with
+  all N + 1 sessions connected, after the changes.
+
+    .venv/bin/python benchmarks/ssh_sessions.py [--observers 10] [--changes 30] [--connects 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import random
+import re
+import selectors
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+WARROOM = str(Path(sys.executable).with_name("warroom"))
+ESCAPES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][A-Z0-9]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[=>78]")
+WINDOW = 16384
+
+
+# ----- clients on pseudo-terminals ----------------------------------------------------------------
+class Terminal:
+    """A process on a pty whose output is read by the :class:`Reader` and searched for a marker."""
+
+    def __init__(self, argv: list[str], cols: int = 160, rows: int = 48) -> None:
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        env["TERM"] = "xterm-256color"
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+        os.close(slave)
+        self.raw = b""
+        self.marker: str | None = None
+        self.seen_at: float | None = None
+        self.lock = threading.Lock()
+
+    def expect(self, marker: str) -> None:
+        with self.lock:
+            self.raw, self.marker, self.seen_at = b"", marker, None
+
+    def feed(self, chunk: bytes, now: float) -> None:
+        with self.lock:
+            seen = self.raw + chunk  # searched whole: a first frame alone can be longer than the window
+            self.raw = seen[-WINDOW:]
+            if self.marker is not None and self.seen_at is None:
+                plain = ESCAPES.sub(b"", seen).decode("utf-8", "replace")
+                if self.marker in plain:
+                    self.seen_at = now
+
+    def wait(self, timeout: float = 30.0) -> float:
+        deadline = time.perf_counter() + timeout
+        while self.seen_at is None:
+            if time.perf_counter() > deadline:
+                tail = ESCAPES.sub(b"", self.raw).decode("utf-8", "replace")[-600:]
+                raise RuntimeError(f"{self.marker!r} never appeared; last output: {tail!r}")
+            time.sleep(0.002)
+        return self.seen_at
+
+    def type(self, data: bytes) -> float:
+        now = time.perf_counter()
+        os.write(self.master, data)
+        return now
+
+    def close(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+class Reader(threading.Thread):
+    """Drains every terminal continuously (a client that is not read would stall its session)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.selector = selectors.DefaultSelector()
+        self.lock = threading.Lock()
+        self.running = True
+        self.started: list[Terminal] = []
+
+    def add(self, terminal: Terminal) -> Terminal:
+        with self.lock:
+            self.selector.register(terminal.master, selectors.EVENT_READ, terminal)
+            self.started.append(terminal)
+        return terminal
+
+    def close_all(self) -> None:
+        """Kill every client started (a failed run must not leave consoles behind)."""
+        for terminal in self.started:
+            if terminal.process.poll() is None:
+                terminal.close()
+
+    def remove(self, terminal: Terminal) -> None:
+        with self.lock, contextlib.suppress(KeyError):
+            self.selector.unregister(terminal.master)
+        os.close(terminal.master)
+
+    def run(self) -> None:
+        while self.running:
+            with self.lock:
+                events = self.selector.select(0.01)
+                for key, _ in events:
+                    try:
+                        chunk = os.read(key.fd, 65536)
+                    except OSError:
+                        chunk = b""
+                    if chunk:
+                        key.data.feed(chunk, time.perf_counter())
+                    else:
+                        self.selector.unregister(key.fd)
+            if not events:
+                time.sleep(0.001)
+
+
+# ----- the served war room ---------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _keygen(path: Path) -> str:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+    return path.with_suffix(".pub").read_text().strip()
+
+
+def _write_files(base: Path, checks: int) -> tuple[Path, Path]:
+    users = ""
+    for name, role in (("alice", "driver"), ("olive", "observer")):
+        key = _keygen(base / name)
+        users += f'\n[[server.users]]\nname = "{name}"\nrole = "{role}"\npublic_keys = ["{key}"]\n'
+    config = base / "config.toml"
+    config.write_text(
+        f'[environment]\nname = "bench"\nstate_dir = "{base / "state"}"\n\n'
+        f'[hosts.app1]\naddress = "127.0.0.1"\nport = 1\nuser = "nobody"\nknown_hosts = "{base / "kh"}"\n\n'
+        f'[groups]\napp = ["app1"]\n\n[server]\nkeepalive = 15\n{users}'
+    )
+    (base / "kh").write_text("")
+    items = ",\n".join(f'  {{ id = "c{k:02d}", text = "chk-{k:02d} done" }}' for k in range(1, checks + 1))
+    runbook = base / "runbook.toml"
+    runbook.write_text(
+        'triggers = ["bench"]\n\n[runbook]\nid = "bench"\ntitle = "Bench"\nversion = "1.0.0"\n\n'
+        '[severity.P0]\nlabel = "Critical"\nresponse_minutes = 5\nrollback = "yes"\nrto_minutes = 15\n\n'
+        '[[phases]]\nid = "main"\ntitle = "Main"\nstart_minute = 0\nend_minute = 10\n\n'
+        f'[[phases.steps]]\nid = "verify"\ntitle = "Verify"\nkind = "manual"\nchecks = [\n{items}\n]\n'
+    )
+    return config, runbook
+
+
+class Served:
+    def __init__(self, base: Path, checks: int) -> None:
+        config, runbook = _write_files(base, checks)
+        self.base, self.port = base, _free_port()
+        self.err = (base / "serve.err").open("w")
+        self.process = subprocess.Popen(
+            [WARROOM, "serve", "-c", str(config), "--runbook", str(runbook), "--port", str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=self.err,
+            text=True,
+        )
+        banner = {}
+        assert self.process.stdout is not None
+        while "host" not in banner:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"warroom serve did not start: {(base / 'serve.err').read_text()}")
+            head, _, rest = line.partition(" ")
+            banner[head] = rest.strip()
+        self.incident = banner["incident"].split(":")[0]
+        self.socket = banner["socket"].split()[0]
+        pub = (base / "state" / "ssh_host_ed25519_key.pub").read_text().strip()
+        (base / "known_hosts").write_text(f"[127.0.0.1]:{self.port} {pub}\n")
+
+    def ssh(self, user: str, *options: str) -> list[str]:
+        return [
+            "ssh",
+            "-F",
+            "/dev/null",
+            "-p",
+            str(self.port),
+            "-i",
+            str(self.base / user),
+            "-o",
+            f"UserKnownHostsFile={self.base / 'known_hosts'}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            *options,
+            f"{user}@127.0.0.1",
+        ]
+
+    def children(self) -> set[int]:
+        """Session children still in the process table: ``warroom attach`` processes on this socket, or
+        the fork server's children."""
+        found = subprocess.run(["pgrep", "-f", f"attach --socket {self.socket}"], capture_output=True, text=True)
+        pids = {int(pid) for pid in found.stdout.split()}
+        forks = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid), "-f", "console._ptyzygote"], capture_output=True, text=True
+        )
+        for fork_server in forks.stdout.split():
+            forked = subprocess.run(["pgrep", "-P", fork_server], capture_output=True, text=True)
+            pids |= {int(pid) for pid in forked.stdout.split()}
+        return pids
+
+    def wait_children(self, count: int, timeout: float = 10) -> set[int]:
+        deadline = time.monotonic() + timeout
+        while len(pids := self.children()) != count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{len(pids)} session children, expected {count}")
+            time.sleep(0.01)
+        return pids
+
+    def records(self) -> list[dict]:
+        journal = next((self.base / "state" / "incidents").glob("*/journal.jsonl"))
+        return [json.loads(line) for line in journal.read_text().splitlines() if line.endswith("}")]
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=15)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+        self.err.close()
+
+
+def _memory_mb(pid: int) -> tuple[float, float, float]:
+    """PSS, RSS and USS (private pages only) of one process."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":")
+        fields[name] = int(value.split()[0])
+    uss = fields["Private_Clean"] + fields["Private_Dirty"]
+    return fields["Pss"] / 1024, fields["Rss"] / 1024, uss / 1024
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (children not included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _row(label: str, values: list[float], unit: str = "ms", scale: float = 1000, note: str = "") -> None:
+    v = [x * scale for x in values]
+    print(
+        f"{label:<34} p50 {_pct(v, 0.5):7.1f}  p95 {_pct(v, 0.95):7.1f}  min {min(v):7.1f}  max {max(v):7.1f} {unit}"
+        f"  (n={len(v)}){note}"
+    )
+
+
+# ----- the measurements ---------------------------------------------------------------------------------
+def first_paints(served: Served, reader: Reader, runs: int) -> dict[str, list[float]]:
+    marker = f"INC {served.incident}"
+    results: dict[str, list[float]] = {"ssh": [], "watch": [], "ssh -T": []}
+    for _ in range(runs):
+        for kind, argv in (
+            ("ssh", served.ssh("olive", "-tt")),
+            ("watch", [WARROOM, "watch", served.incident, "--state-dir", str(served.base / "state")]),
+        ):
+            terminal = Terminal(argv)
+            terminal.expect(marker)
+            reader.add(terminal)
+            results[kind].append(terminal.wait() - terminal.started)
+            terminal.close()
+            reader.remove(terminal)
+            served.wait_children(0)
+        started = time.perf_counter()
+        subprocess.run(served.ssh("olive", "-T"), stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        results["ssh -T"].append(time.perf_counter() - started)
+    return results
+
+
+def changes(served: Served, reader: Reader, observers: int, count: int, via: str):
+    driver = reader.add(Terminal(served.ssh("alice", "-tt")))
+    driver.expect(f"INC {served.incident}")
+    watchers = []
+    watch = [WARROOM, "watch", served.incident, "--state-dir", str(served.base / "state")]
+    for _ in range(observers):
+        terminal = reader.add(Terminal(served.ssh("olive", "-tt") if via == "ssh" else watch))
+        terminal.expect(f"{observers} watching")
+        watchers.append(terminal)
+    driver.wait()
+    for terminal in watchers:
+        terminal.wait(60)
+    sessions = served.wait_children(observers + 1 if via == "ssh" else 1)
+    time.sleep(1.0)
+    processes = sessions | {terminal.process.pid for terminal in watchers if via == "watch"}
+    memory = {"idle": {pid: _memory_mb(pid) for pid in processes}}
+
+    for terminal in (driver, *watchers):
+        terminal.expect("driver: alice")
+    driver.type(b"d")
+    for terminal in (driver, *watchers):
+        terminal.wait()
+    each, last, pressed_wall = [], [], []
+    everyone = (*processes, served.process.pid)
+    idle_from, idle_started = {pid: _cpu_seconds(pid) for pid in everyone}, time.perf_counter()
+    time.sleep(3.0)  # the console's own clock: a repaint a second in every session
+    cpu_before, loop_started = {pid: _cpu_seconds(pid) for pid in everyone}, time.perf_counter()
+    idle = {pid: (cpu_before[pid] - idle_from[pid]) / (loop_started - idle_started) for pid in everyone}
+    for k in range(1, count + 1):
+        driver.expect("Note (optional)")
+        driver.type(b"p")
+        driver.wait()
+        time.sleep(0.05)
+        marker = f"✓] chk-{k:02d}"
+        for terminal in (driver, *watchers):
+            terminal.expect(marker)
+        pressed = driver.type(b"\r")
+        pressed_wall.append(time.time() - (time.perf_counter() - pressed))
+        times = [terminal.wait() - pressed for terminal in watchers]
+        driver.wait()
+        each += times
+        last.append(max(times))
+        if k % 10 == 0:
+            memory[f"{k} ticks"] = {pid: _memory_mb(pid) for pid in processes}
+        time.sleep(random.uniform(0.1, 0.4))  # not in step with the console's 1 s clock
+    loop = time.perf_counter() - loop_started
+    cpu = {pid: (_cpu_seconds(pid) - cpu_before[pid] - idle[pid] * loop) / count for pid in everyone}
+    memory["cpu"] = cpu  # type: ignore[assignment]
+    memory["idle cpu"] = idle  # type: ignore[assignment]
+    for terminal in (driver, *watchers):
+        terminal.close()
+        reader.remove(terminal)
+    served.wait_children(0)
+    journaled = [
+        datetime.fromisoformat(r["ts"].replace("Z", "+00:00")).timestamp()
+        for r in served.records()
+        if r["type"] == "check.ticked"
+    ]
+    split = [j - p for j, p in zip(journaled, pressed_wall, strict=True)]
+    return each, last, split, memory
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--observers", type=int, default=10)
+    parser.add_argument("--changes", type=int, default=30, choices=range(1, 31), metavar="1-30")
+    parser.add_argument("--connects", type=int, default=5)
+    parser.add_argument(
+        "--observers-via", choices=("ssh", "watch"), default="ssh", help="watch: local observers, to see what SSH adds"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
+        served = Served(Path(tmp), args.changes)
+        reader = Reader()
+        reader.start()
+        try:
+            paints = first_paints(served, reader, args.connects)
+            each, last, split, memory = changes(served, reader, args.observers, args.changes, args.observers_via)
+        finally:
+            reader.running = False
+            reader.close_all()
+            served.stop()
+    spawn = os.environ.get("WARROOM_SSH_SPAWN", "fork")
+    print(
+        f"{os.cpu_count()} cores; sessions by {spawn}; {args.observers} observers ({args.observers_via}) + 1 driver"
+        f" (ssh); {args.changes} changes"
+    )
+    _row("ssh connect to first paint", paints["ssh"], note="   target: the design measured ~600 ms")
+    _row("  warroom watch (no SSH), local", paints["watch"])
+    _row("  ssh -T to the refusal (SSH only)", paints["ssh -T"])
+    _row("tick to each observer", each, note="   target p95 < 250 ms")
+    third = len(each) // 3
+    if third:
+        _row("  ticks 1-10 to each observer", each[:third])
+        _row("  last 10 ticks to each observer", each[-third:])
+    _row("tick to the last of the observers", last)
+    _row("  of which Enter to journal record", split, note="   (driver's console, socket, engine; ms clock)")
+    cpu, idle = memory.pop("cpu"), memory.pop("idle cpu")
+    serve_cpu, serve_idle = cpu.pop(served.process.pid), idle.pop(served.process.pid)
+    print(
+        f"CPU per tick, beyond idle: {sum(cpu.values()) * 1000:.0f} ms in all {len(cpu)} sessions"
+        f" (mean {statistics.mean(cpu.values()) * 1000:.0f} ms each), {serve_cpu * 1000:.0f} ms in warroom serve"
+        f" (engine, SSH server) on {os.cpu_count()} cores"
+    )
+    print(
+        f"CPU when idle: {statistics.mean(idle.values()) * 1000:.0f} ms/s per session (its 1 s clock),"
+        f" {serve_idle * 1000:.0f} ms/s in warroom serve"
+    )
+    for when, sizes in memory.items():
+        pss, rss, uss = ([size[i] for size in sizes.values()] for i in range(3))
+        print(
+            f"PSS per {args.observers_via} session ({when:>8})  mean {statistics.mean(pss):5.1f}"
+            f"  max {max(pss):5.1f} MB"
+            f"  (USS {statistics.mean(uss):5.1f}, RSS {statistics.mean(rss):5.1f}; {len(pss)} sessions)"
+            "   target < 25 MB"
+        )
+
+
+if __name__ == "__main__":
+    main()
