@@ -44,6 +44,7 @@ class ChecklistPane(Tree[Item]):
         self.guide_depth = 2
         self._state = state
         self._items: dict[tuple[str, str, str], TreeNode[Item]] = {}
+        self._shown: dict[tuple[str, str, str], tuple[str, tuple]] = {}
 
     def on_mount(self) -> None:
         plan = self._state.plan
@@ -95,11 +96,18 @@ class ChecklistPane(Tree[Item]):
             )
             if any(s in ("failed", "timed_out", "interrupted") for s in statuses):
                 label.append("  !", "bold red")
-            self._items[("phase", phase.id, "")].set_label(label)
+            self._set(("phase", phase.id, ""), label)
             for step_id in phase.steps:
-                self._items[("step", step_id, "")].set_label(self._step_label(step_id))
+                self._set(("step", step_id, ""), self._step_label(step_id))
                 for check_id, text in plan.steps[step_id].checks:
-                    self._items[("check", step_id, check_id)].set_label(self._check_label(step_id, check_id, text))
+                    self._set(("check", step_id, check_id), self._check_label(step_id, check_id, text))
+
+    def _set(self, key: tuple[str, str, str], label: Text) -> None:
+        """Relabel a node only when its text changed: each relabel re-renders and re-caches it."""
+        shown = (label.plain, tuple(label.spans))
+        if self._shown.get(key) != shown:
+            self._shown[key] = shown
+            self._items[key].set_label(label)
 
     def _step_label(self, step_id: str) -> Text:
         state = self._state
