@@ -128,6 +128,16 @@ class Action(ABC):
             return ("targets", f"a {cls.kind} step needs targets (a host or group name)")
         return None
 
+    @classmethod
+    def check_own_commands(cls, step: Step, known: set[str]) -> tuple[str, str] | None:
+        """For kinds that build their commands from ``params``: no commands, no unknown params."""
+        unknown = sorted(set(step.params) - known)
+        if unknown:
+            return ("params", f"unknown {cls.kind} parameter {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        if step.commands:
+            return ("commands", f"a {cls.kind} step builds its own commands; use params ({', '.join(sorted(known))})")
+        return None
+
     @abstractmethod
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
         """What would run, per host, with secrets shown only as references."""

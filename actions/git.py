@@ -77,14 +77,9 @@ class GitAction(Action):
         problem = super().check_step(step)
         if problem:
             return problem
-        unknown = sorted(set(step.params) - PARAMS)
-        if unknown:
-            return ("params", f"unknown git parameter {unknown[0]!r} (known: ref)")
         if not step.cwd:
             return ("cwd", "a git step needs cwd: the repository to check out in")
-        if step.commands:
-            return ("commands", "a git step builds its own commands; use params.ref")
-        return None
+        return cls.check_own_commands(step, PARAMS)
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
         ref = _ref(step)

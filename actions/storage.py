@@ -57,12 +57,7 @@ class StorageAction(Action):
         problem = super().check_step(step)
         if problem:
             return problem
-        unknown = sorted(set(step.params) - PARAMS)
-        if unknown:
-            return ("params", f"unknown storage parameter {unknown[0]!r} (known: {', '.join(sorted(PARAMS))})")
-        if step.commands:
-            return ("commands", "a storage step builds its own commands; use params.archive and params.dest")
-        return None
+        return cls.check_own_commands(step, PARAMS)
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
         archive, dest = _params(step)

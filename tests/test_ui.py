@@ -38,6 +38,15 @@ async def settle(pilot, session: Session, step: str, timeout: float = 15) -> str
         assert time.monotonic() < deadline, f"{step} still {status}"
 
 
+async def started(pilot, session: Session, step: str) -> None:
+    """Wait until ``step`` is running (its remote command has begun)."""
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if session.state.steps[step].status == "running":
+            return
+    raise AssertionError(f"{step} never started")
+
+
 def select(app: WarroomApp, step: str, check: str = "") -> None:
     tree = app.screen.query_one(ChecklistPane)
     key = ("check", step, check) if check else ("step", step, "")
@@ -116,10 +125,7 @@ async def test_failed_step_is_retried_and_a_running_step_cancelled(tmp_path, lab
             (host.root / "slow").touch()
         select(pilot.app, "slow")
         await pilot.press("r")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if session.state.steps["slow"].status == "running":
-                break
+        await started(pilot, session, "slow")
         await pilot.pause(0.3)
         await pilot.press("x")
         assert await settle(pilot, session, "slow") == "cancelled"
@@ -286,10 +292,7 @@ async def test_quit_waits_for_a_running_step(tmp_path, lab):
     async with app.run_test(size=SIZE) as pilot:
         select(pilot.app, "slow")
         await pilot.press("r")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if session.state.steps["slow"].status == "running":
-                break
+        await started(pilot, session, "slow")
         await pilot.press("q")
         await pilot.pause(0.2)
         assert app.is_running and isinstance(app.screen, WarRoomScreen)
@@ -350,10 +353,7 @@ async def test_ctrl_q_is_guarded_too_and_markup_in_messages_is_shown_as_text(tmp
     async with app.run_test(size=SIZE) as pilot:
         select(pilot.app, "slow")
         await pilot.press("r")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if session.state.steps["slow"].status == "running":
-                break
+        await started(pilot, session, "slow")
         await pilot.press("ctrl+q")
         await pilot.pause(0.2)
         assert app.is_running and session.state.steps["slow"].status == "running"
