@@ -25,6 +25,7 @@ from .attach import AttachServer
 from .config import LoadedConfig, ServerUser
 from .engine import Actor
 from .errors import InputError, WarroomError
+from .sshauth import PublicKeyOnlyServer
 
 log = logging.getLogger("warroom.sshserver")
 
@@ -232,7 +233,7 @@ class SessionServer:
         return env
 
 
-class _Connection(asyncssh.SSHServer):
+class _Connection(PublicKeyOnlyServer):
     """One client connection: public-key authentication against the configured users."""
 
     def __init__(self, server: SessionServer) -> None:
@@ -258,20 +259,8 @@ class _Connection(asyncssh.SSHServer):
             log.info("unknown user %r from %s", username, self._peer)
         return True
 
-    def public_key_auth_supported(self) -> bool:
-        return True
-
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
         return False  # only keys in the user's authorised list (checked by asyncssh) get in
-
-    def password_auth_supported(self) -> bool:
-        return False
-
-    def kbdint_auth_supported(self) -> bool:
-        return False
-
-    def host_based_auth_supported(self) -> bool:
-        return False
 
     def auth_completed(self) -> None:
         assert self._conn is not None

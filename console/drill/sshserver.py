@@ -32,6 +32,7 @@ from pathlib import Path
 
 import asyncssh
 
+from ..sshauth import PublicKeyOnlyServer
 from .sandbox import USER, Sandbox
 
 log = logging.getLogger("warroom.drill.ssh")
@@ -72,7 +73,7 @@ class _ExecOnlySession(asyncssh.SSHServerProcess):
         return False
 
 
-class _Server(asyncssh.SSHServer):
+class _Server(PublicKeyOnlyServer):
     def __init__(self, host: DrillHost) -> None:
         self._host = host
         self._conn: asyncssh.SSHServerConnection | None = None
@@ -89,18 +90,6 @@ class _Server(asyncssh.SSHServer):
         if username == USER and self._conn is not None:
             self._conn.set_authorized_keys(str(self._host.sandbox.authorized_keys))
         return True  # authentication is always required; unknown users simply have no keys
-
-    def public_key_auth_supported(self) -> bool:
-        return True
-
-    def password_auth_supported(self) -> bool:
-        return False
-
-    def kbdint_auth_supported(self) -> bool:
-        return False
-
-    def host_based_auth_supported(self) -> bool:
-        return False
 
     def session_requested(self) -> asyncssh.SSHServerSession:
         return _ExecOnlySession(self._host.run_command, None, 0, False)
