@@ -95,6 +95,10 @@ class StepContext(Protocol):
     def warn(self, host: str, message: str) -> None:
         """A journaled warning that does not fail the step (an old backup, a failed notification)."""
 
+    def remote_started(self, host: str, pgid: int) -> None:
+        """Journal the remote process group of a host's command, so that after a crash a retry can
+        check whether the interrupted command is still running there."""
+
     @property
     def connections(self) -> Any: ...
 

@@ -191,7 +191,7 @@ async def _execute(ctx: StepContext, conn, target: Target, script: str, stdin: b
         proc.stdin.write(stdin)
     proc.stdin.write_eof()
     pgid: list[int] = []
-    pump = asyncio.create_task(_pump(proc, sink, pgid))
+    pump = asyncio.create_task(_pump(proc, sink, pgid, lambda pid: ctx.remote_started(target.name, pid)))
     cancelled = asyncio.create_task(ctx.cancelled.wait())
     try:
         done, _ = await asyncio.wait({pump, cancelled}, timeout=ctx.step.timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -213,7 +213,7 @@ async def _execute(ctx: StepContext, conn, target: Target, script: str, stdin: b
     return HostOutcome(target.name, status, error=f"{message}{'; ' + error if error else ''}")
 
 
-async def _pump(proc, sink, pgid: list[int]) -> None:
+async def _pump(proc, sink, pgid: list[int], started=None) -> None:
     head = b""
     while True:
         chunk = await proc.stdout.read(65536)
@@ -226,6 +226,8 @@ async def _pump(proc, sink, pgid: list[int]) -> None:
             line, _, rest = head.partition(b"\n")
             if line.startswith(PID_MARK):
                 pgid.append(int(line[len(PID_MARK) :]))
+                if started is not None:
+                    started(pgid[0])  # journaled: after a crash, who is still running is knowable
                 chunk = rest
             else:
                 pgid.append(0)
@@ -268,6 +270,18 @@ def _finished(target: Target, proc) -> HostOutcome:
         signal = proc.exit_signal[0] if proc.exit_signal else "unknown"
         return HostOutcome(target.name, "failed", exit_code=None, error=f"killed by signal {signal}")
     return HostOutcome(target.name, "failed", exit_code=code, error=f"exit code {code}")
+
+
+async def alive_groups(conn, pgids: list[int]) -> list[int]:
+    """Which of these remote process groups still have a live (non-zombie) process."""
+    if not pgids:
+        return []
+    # a process of the group that is not a zombie (a killed shell whose parent has not reaped it yet)
+    groups = " ".join(str(p) for p in pgids if p > 1)
+    awk = "BEGIN { split(\"" + groups + "\", g) } { for (i in g) if ($1 == g[i] && $2 !~ /^Z/) print g[i] }"
+    script = f"ps -e -o pgid=,stat= | awk '{awk}' | sort -u\n"
+    result = await asyncio.wait_for(conn.run(script, check=False), timeout=15)
+    return [int(x) for x in str(result.stdout or "").split() if x.isdigit()]
 
 
 async def preflight(target: Target) -> tuple[str, str]:

@@ -126,6 +126,11 @@ class _StepContext:
     def warn(self, host: str, message: str) -> None:
         self._engine.step_warning(self.step.id, self.attempt, host, message)
 
+    def remote_started(self, host: str, pgid: int) -> None:
+        self._engine._commit(
+            "step.remote_started", {"step": self.step.id, "attempt": self.attempt, "host": host, "pgid": pgid}, SYSTEM
+        )
+
     def sink(self, host: str) -> OutputSpool:
         path = self._engine.output_path(self.step.id, self.attempt, host)
         spool = OutputSpool(path, host, self._engine.redactor, self._publisher(host))
@@ -474,8 +479,46 @@ class Engine:
         except WarroomError as exc:
             return {host: f"cannot preview: {exc}" for host in step.hosts}
 
+    async def remote_alive(self, step_id: str) -> dict[str, int]:
+        """Hosts where the last attempt's remote process group still runs (after a crash, an
+        interrupted step's command may well be running on, without anyone watching it)."""
+        from actions.ssh import alive_groups
+
+        attempt = self.state.steps[step_id].attempt if step_id in self.state.steps else None
+        if attempt is None or not attempt.remote:
+            return {}
+        found: dict[str, int] = {}
+        for host, pgid in attempt.remote.items():
+            target = self.plan.targets.get(host)
+            if target is None:
+                continue
+            try:
+                conn = await self.connections.get(target)
+                if await alive_groups(conn, [pgid]):
+                    found[host] = pgid
+            except (WarroomError, OSError, TimeoutError) as exc:
+                log.info("cannot check %s on %s: %s", step_id, host, exc)
+        return found
+
+    async def _refuse_if_still_running(self, actor: Actor, step_id: str) -> None:
+        if actor.role != "driver" or self.state.driver != actor.name:
+            return  # the retry itself is refused for them; no host is queried on their behalf
+        if step_id in self.state.steps and self.state.steps[step_id].status == "interrupted":
+            alive = await self.remote_alive(step_id)
+            if alive:
+                where = ", ".join(f"{h} (process group {p})" for h, p in alive.items())
+                raise self.refuse(
+                    actor,
+                    "retry",
+                    f"step {step_id}'s interrupted command is still running on {where}: "
+                    "wait for it, or stop it on the host (kill -TERM -PGID), then retry",
+                    step=step_id,
+                )
+
     async def run_step(self, actor: Actor, step_id: str, *, confirm: str = "", retry: bool = False) -> str:
         """Start (or retry) a step and wait for it; returns its final status."""
+        if retry:
+            await self._refuse_if_still_running(actor, step_id)
         task = (self.retry_step if retry else self.start_step)(actor, step_id, confirm=confirm)
         await task
         return self.state.steps[step_id].status
@@ -629,6 +672,8 @@ class Engine:
             return await self.preview_step(actor, a["step"])
         if name == "comms":
             return await self.send_comms(actor, a["comm"], a["note"], via=a["via"] or "channel")
+        if name == "retry":
+            await self._refuse_if_still_running(actor, args.get("step", "") if isinstance(args, dict) else "")
         if name == "hand-over":
             role = self.users.get(a["to"])
             if role is None:

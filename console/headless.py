@@ -117,6 +117,8 @@ async def _drive(
     interrupted = [s.id for s in state.steps.values() if s.status == "interrupted"]
     for step_id in interrupted:
         printer.line(f"! step {step_id} was interrupted - outcome unknown")
+        for host, pgid in (await engine.remote_alive(step_id)).items():
+            printer.line(f"! its command is still running on {host} (process group {pgid})")
     if state.status != "open":
         printer.line(f"incident is {state.status}; nothing to run")
         return 1
@@ -174,7 +176,7 @@ async def _run_one(engine: Engine, actor: Actor, step: PlannedStep, retry: bool,
     printer.line(f"▶ {phase.title} / {step.id}: {step.title} ({verb} on {', '.join(step.hosts)}){marker}")
     try:
         status = await engine.run_step(actor, step.id, confirm=step.confirm, retry=retry)
-    except CommandRefused as exc:
+    except CommandRefused as exc:  # e.g. the interrupted command still runs on a host
         printer.line(f"✗ {exc}")
         return False
     attempt = engine.state.steps[step.id].attempt

@@ -27,6 +27,8 @@ class Attempt:
     error: str = ""
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    remote: dict[str, int] = field(default_factory=dict)
+    """host -> remote process group of this attempt's command (ssh-based kinds)."""
 
 
 @dataclass
@@ -180,6 +182,12 @@ def _warning(state: IncidentState, record: dict[str, Any], data: dict[str, Any])
         attempt.warnings.append({"at": record["ts"], "host": data["host"], "message": data["message"]})
 
 
+def _remote_started(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    attempt = state.steps[data["step"]].attempt
+    if attempt is not None:
+        attempt.remote[data["host"]] = data["pgid"]
+
+
 def _finished(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
     step = state.steps[data["step"]]
     step.status = data["outcome"]
@@ -273,6 +281,7 @@ _HANDLERS = {
     "step.host_finished": _host_finished,
     "step.finished": _finished,
     "step.warning": _warning,
+    "step.remote_started": _remote_started,
     "step.cancel_requested": _cancel_requested,
     "step.interrupted": _interrupted,
     "step.skipped": _skipped,

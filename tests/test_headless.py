@@ -105,7 +105,8 @@ def test_sigkill_mid_step_then_resume_shows_interrupted_and_loses_nothing(tmp_pa
         proc.stderr.close()
     path, before = journal_records(tmp_path)
     before_bytes = path.read_bytes()
-    assert before[-1]["type"] == "step.started" and before[-1]["data"]["step"] == "slow"
+    assert before[-1]["type"] in ("step.started", "step.remote_started") and before[-1]["data"]["step"] == "slow"
+    assert not [r for r in before if r["type"] == "step.finished" and r["data"]["step"] == "slow"]
     incident = before[0]["data"]["incident"]
 
     listing = warroom("incidents", "-c", str(cfg))
@@ -121,11 +122,16 @@ def test_sigkill_mid_step_then_resume_shows_interrupted_and_loses_nothing(tmp_pa
     assert [r["type"] for r in after[len(before) :]][:2] == ["incident.resumed", "step.interrupted"]
     assert not any((h.root / "last").exists() for h in lab.hosts.values()), "nothing ran by itself"
 
+    # the killed run's remote `sleep 60` goes on without anyone watching it: said, and a retry waits for it
+    assert "its command is still running on h" in resumed.stdout
     for host in lab.hosts.values():
         (host.root / "go").touch()
-    retried = warroom(
-        "run", "-c", str(cfg), "--runbook", str(rb), "--headless", "--incident", incident, "--retry", "slow"
-    )
+    again = ("run", "-c", str(cfg), "--runbook", str(rb), "--headless", "--incident", incident, "--retry", "slow")
+    refused = warroom(*again)
+    assert refused.returncode == 1 and "interrupted command is still running on h" in refused.stdout
+    subprocess.run(["pkill", "-f", "sleep 60"], check=False)
+    time.sleep(0.5)
+    retried = warroom(*again)
     assert retried.returncode == 0, retried.stdout + retried.stderr
     assert "✓ slow succeeded" in retried.stdout and "✓ last succeeded" in retried.stdout
     assert "first" not in [

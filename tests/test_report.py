@@ -356,9 +356,14 @@ async def _drive(engine: Engine, scene: Scene, lab) -> None:
 
 
 def normalise(directory: Path, base: Path) -> None:
-    """Make a recording reproducible: fixed paths, ports, user, pids and durations; re-chained."""
+    """Make a recording reproducible: fixed paths, ports, user, pids and durations, no remote process
+    groups; renumbered and re-chained."""
     lines = (directory / "journal.jsonl").read_text().splitlines()
     records = [json.loads(line.replace(str(base), "/home/ops")) for line in lines]
+    # remote process groups are machine-specific and arrive in host order: not part of the fixture
+    records = [r for r in records if r["type"] != "step.remote_started"]
+    for seq, record in enumerate(records, start=1):
+        record["seq"] = seq
     started: dict[tuple[str, int], str] = {}
     for record in records:
         data = record["data"]
