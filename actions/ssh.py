@@ -198,7 +198,14 @@ async def _execute(ctx: StepContext, conn, target: Target, script: str, stdin: b
     finally:
         cancelled.cancel()
     if pump in done:
-        pump.result()
+        try:
+            pump.result()
+        except OSError as exc:  # the output could not be kept (disk full): stop the command too
+            error = await _stop_remote(conn, target, pgid)
+            proc.close()
+            return HostOutcome(
+                target.name, "error", error=f"output could not be spooled ({exc}); command stopped {error}"
+            )
         return _finished(target, proc)
     status = "cancelled" if ctx.cancelled.is_set() else "timed_out"
     error = await _stop_remote(conn, target, pgid)
@@ -278,7 +285,7 @@ async def alive_groups(conn, pgids: list[int]) -> list[int]:
         return []
     # a process of the group that is not a zombie (a killed shell whose parent has not reaped it yet)
     groups = " ".join(str(p) for p in pgids if p > 1)
-    awk = "BEGIN { split(\"" + groups + "\", g) } { for (i in g) if ($1 == g[i] && $2 !~ /^Z/) print g[i] }"
+    awk = 'BEGIN { split("' + groups + '", g) } { for (i in g) if ($1 == g[i] && $2 !~ /^Z/) print g[i] }'
     script = f"ps -e -o pgid=,stat= | awk '{awk}' | sort -u\n"
     result = await asyncio.wait_for(conn.run(script, check=False), timeout=15)
     return [int(x) for x in str(result.stdout or "").split() if x.isdigit()]

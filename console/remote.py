@@ -112,6 +112,11 @@ class RemoteSession:
         await self._writer.drain()
         try:
             return await asyncio.wait_for(future, COMMAND_TIMEOUT)
+        except TimeoutError:
+            raise IncidentError(
+                f"{name}: no answer from the engine in {COMMAND_TIMEOUT:.0f}s; it may still act on it — "
+                "check the journal before sending it again"
+            ) from None
         finally:
             self._pending.pop(ident, None)
 
