@@ -77,7 +77,7 @@ def alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie waiting for a reaper that is not PID 1's business counts as gone)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone, or going while we read
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
