@@ -12,8 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from .errors import ConfigError
+from .errors import ConfigError, SecretError
 from .runbook import Contact, Ident
+from .secrets import Redactor, resolve_ref
 from .tomlsource import TomlSource, load_toml
 from .validation import StrictModel, pattern, validate
 
@@ -231,3 +232,17 @@ def secret_refs(node: object, prefix: str = "") -> list[tuple[str, str]]:
         for i, value in enumerate(node):
             found.extend(secret_refs(value, f"{prefix}{i}."))
     return found
+
+
+def config_redactor(config: LoadedConfig | None) -> Redactor:
+    """A redactor holding every secret the config can resolve now, so each is masked wherever it
+    turns up (output, journal, report), not only where a step asked for it."""
+    redactor = Redactor()
+    if config is None:
+        return redactor
+    for key, ref in secret_refs(config.model):
+        try:
+            resolve_ref(ref, where=key, redactor=redactor)
+        except SecretError:
+            continue  # not resolvable now; it is masked once a step resolves it
+    return redactor

@@ -24,7 +24,7 @@ from actions.base import StepRun, Target
 from actions.ssh import ConnectionPool
 
 from .clock import Clock, SystemClock, iso
-from .config import LoadedConfig, secret_refs
+from .config import LoadedConfig, config_redactor
 from .errors import ActionError, CommandRefused, IncidentError, SecretError, WarroomError
 from .journal import Journal
 from .plan import Plan, PlannedStep
@@ -79,6 +79,11 @@ SYSTEM = Actor("warroom", "system")
 
 def incidents_dir(state_root: Path) -> Path:
     return state_root / "incidents"
+
+
+def output_path(incident_dir: Path, step_id: str, attempt: int, host: str) -> Path:
+    """Where one host's full output of one step attempt is spooled."""
+    return incident_dir / "outputs" / step_id / str(attempt) / f"{host}.log"
 
 
 def new_incident_id(clock: Clock) -> str:
@@ -205,7 +210,7 @@ class Engine:
         except OSError as exc:
             raise IncidentError(f"cannot create incident directory {directory}: {exc.strerror}") from None
         lock_fd = _lock(directory, incident_id)
-        redactor = _redactor_for(config)
+        redactor = config_redactor(config)
         journal = Journal.create(directory / "journal.jsonl", redactor)
         engine = cls(directory, journal, [], clock=clock, config=config, redactor=redactor, lock_fd=lock_fd)
         engine._commit(
@@ -236,7 +241,7 @@ class Engine:
         if not (directory / "journal.jsonl").exists():
             raise IncidentError(f"no incident journal in {directory}")
         lock_fd = _lock(directory, directory.name)
-        redactor = _redactor_for(config)
+        redactor = config_redactor(config)
         try:
             journal, records, torn = Journal.open(directory / "journal.jsonl", redactor)
         except WarroomError:
@@ -320,7 +325,7 @@ class Engine:
         return step
 
     def output_path(self, step_id: str, attempt: int, host: str) -> Path:
-        return self.directory / "outputs" / step_id / str(attempt) / f"{host}.log"
+        return output_path(self.directory, step_id, attempt, host)
 
     def resolve_secret(self, key: str, step_id: str) -> str:
         if self.config is None:
@@ -564,12 +569,16 @@ class Engine:
             raise self.refuse(actor, "note", "the note is empty")
         self._commit("note.added", {"text": text.strip()}, actor)
 
-    def record_comms(self, actor: Actor, comm_id: str, note: str = "", channel_result: str = "") -> None:
+    def _comm(self, actor: Actor, comm_id: str) -> dict[str, Any]:
         self._require(actor, "comms", comm=comm_id)
         comm = next((c for c in self.plan.comms if c["id"] == comm_id), None)
         if comm is None:
             known = ", ".join(c["id"] for c in self.plan.comms) or "none"
             raise self.refuse(actor, "comms", f"no comms item {comm_id!r} (plan: {known})", comm=comm_id)
+        return comm
+
+    def record_comms(self, actor: Actor, comm_id: str, note: str = "", channel_result: str = "") -> None:
+        comm = self._comm(actor, comm_id)
         self._commit(
             "comms.sent",
             {
@@ -591,11 +600,7 @@ class Engine:
         """
         from actions.notify import incident_facts, send
 
-        self._require(actor, "comms", comm=comm_id)
-        comm = next((c for c in self.plan.comms if c["id"] == comm_id), None)
-        if comm is None:
-            known = ", ".join(c["id"] for c in self.plan.comms) or "none"
-            raise self.refuse(actor, "comms", f"no comms item {comm_id!r} (plan: {known})", comm=comm_id)
+        comm = self._comm(actor, comm_id)
         channel = comm["channel"]
         notify = self.config.model.notify if self.config is not None else None
         if via not in ("channel", "manual"):
@@ -772,16 +777,3 @@ def _lock(directory: Path, incident_id: str) -> int:
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
     return fd
-
-
-def _redactor_for(config: LoadedConfig | None) -> Redactor:
-    """Pre-load every secret the config can resolve, so it is masked even in unrelated output."""
-    redactor = Redactor()
-    if config is None:
-        return redactor
-    for key, ref in secret_refs(config.model):
-        try:
-            resolve_ref(ref, where=key, redactor=redactor)
-        except SecretError:
-            continue  # not resolvable now; it is masked once a step resolves it
-    return redactor

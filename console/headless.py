@@ -21,6 +21,7 @@ from .engine import Actor, Engine, Output
 from .errors import CommandRefused
 from .plan import Plan, PlannedStep
 from .sanitize import neutralise
+from .spool import tail_lines
 
 TAIL_LINES = 15
 
@@ -199,9 +200,7 @@ async def _run_one(engine: Engine, actor: Actor, step: PlannedStep, retry: bool,
 def _print_tail(path: Path, out: TextIO) -> None:
     if not path.exists():
         return
-    with path.open("rb") as handle:
-        handle.seek(max(0, path.stat().st_size - 8192))
-        lines = handle.read().decode("utf-8", errors="replace").splitlines()[-TAIL_LINES:]
+    lines, _ = tail_lines(path, 8192, TAIL_LINES)
     for line in lines:
         out.write(f"     | {neutralise(line)}\n")
     out.write(f"     (full output: {path})\n")

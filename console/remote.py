@@ -16,10 +16,10 @@ from typing import Any
 
 from .attach import LINE_LIMIT, PROTOCOL, encode
 from .clock import Clock, SystemClock
-from .engine import Actor, Output, Progress
+from .engine import Actor, Output, Progress, output_path
 from .errors import CommandRefused, IncidentError, WarroomError
 from .plan import Plan
-from .session import is_driver
+from .session import is_driver, watchers
 from .state import IncidentState, apply, fold
 
 COMMAND_TIMEOUT = 60.0
@@ -83,14 +83,14 @@ class RemoteSession:
 
     @property
     def watchers(self) -> int:
-        return sum(1 for p in self._state.presence.values() if p["role"] == "observer")
+        return watchers(self._state)
 
     @property
     def directory(self) -> Path:
         return self._directory
 
     def output_path(self, step_id: str, attempt: int, host: str) -> Path:
-        return self._directory / "outputs" / step_id / str(attempt) / f"{host}.log"
+        return output_path(self._directory, step_id, attempt, host)
 
     def subscribe(self, subscriber: Callable[[Any], None]) -> Callable[[], None]:
         """The first subscriber also hears what arrived since the welcome: the state already holds

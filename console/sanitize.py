@@ -23,3 +23,8 @@ def _visible(match: re.Match[str]) -> str:
 def neutralise(text: str) -> str:
     """Replace control characters (ESC, CR, BEL, C1, ...) with harmless visible forms."""
     return _CONTROL.sub(_visible, text)
+
+
+def neutralise_lines(lines) -> list[str]:
+    """Neutralise a batch in one regex pass (the pattern never matches the newline that joins it)."""
+    return neutralise("\n".join(lines)).split("\n")

@@ -48,6 +48,10 @@ class Session(Protocol):
     async def aclose(self) -> None: ...
 
 
+def watchers(state: IncidentState) -> int:
+    return sum(1 for p in state.presence.values() if p["role"] == "observer")
+
+
 def is_driver(actor: Actor, state: IncidentState) -> bool:
     return actor.role == "driver" and state.driver == actor.name and state.status == "open"
 
@@ -77,7 +81,7 @@ class LocalSession:
 
     @property
     def watchers(self) -> int:
-        return sum(1 for p in self.state.presence.values() if p["role"] == "observer")
+        return watchers(self.state)
 
     def subscribe(self, subscriber: Callable[[Any], None]) -> Callable[[], None]:
         return self.engine.subscribe(subscriber)

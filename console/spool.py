@@ -63,3 +63,15 @@ class OutputSpool:
             self._file.close()
             self._closed = True
         return self._size, self._digest.hexdigest()
+
+
+def tail_lines(path: Path, max_bytes: int, max_lines: int | None = None) -> tuple[list[str], int]:
+    """The last lines of a spool file, reading at most ``max_bytes`` from its end; with its size.
+
+    Raises OSError like ``open`` (a caller says what it could not read).
+    """
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - max_bytes))
+        lines = handle.read().decode("utf-8", errors="replace").splitlines()
+    return (lines[-max_lines:] if max_lines else lines), size

@@ -47,6 +47,20 @@ async def started(pilot, session: Session, step: str) -> None:
     raise AssertionError(f"{step} never started")
 
 
+def slow_session(tmp_path, lab) -> tuple[Session, WarroomApp]:
+    """A session whose step ``slow`` runs for two minutes on every host (until cancelled)."""
+    session = make_session(tmp_path, lab)
+    for host in lab.hosts.values():
+        (host.root / "slow").touch()
+    return session, make_app(session)
+
+
+async def start_slow(pilot, session: Session) -> None:
+    select(pilot.app, "slow")
+    await pilot.press("r")
+    await started(pilot, session, "slow")
+
+
 def select(app: WarroomApp, step: str, check: str = "") -> None:
     tree = app.screen.query_one(ChecklistPane)
     key = ("check", step, check) if check else ("step", step, "")
@@ -285,14 +299,9 @@ async def test_open_incident_modal_demands_a_decision_for_maybe(tmp_path, lab):
 
 
 async def test_quit_waits_for_a_running_step(tmp_path, lab):
-    session = make_session(tmp_path, lab)
-    for host in lab.hosts.values():
-        (host.root / "slow").touch()
-    app = make_app(session)
+    session, app = slow_session(tmp_path, lab)
     async with app.run_test(size=SIZE) as pilot:
-        select(pilot.app, "slow")
-        await pilot.press("r")
-        await started(pilot, session, "slow")
+        await start_slow(pilot, session)
         await pilot.press("q")
         await pilot.pause(0.2)
         assert app.is_running and isinstance(app.screen, WarRoomScreen)
@@ -346,14 +355,9 @@ async def test_export_writes_the_three_reports_into_the_incident_directory(tmp_p
 
 
 async def test_ctrl_q_is_guarded_too_and_markup_in_messages_is_shown_as_text(tmp_path, lab):
-    session = make_session(tmp_path, lab)
-    for host in lab.hosts.values():
-        (host.root / "slow").touch()
-    app = make_app(session)
+    session, app = slow_session(tmp_path, lab)
     async with app.run_test(size=SIZE) as pilot:
-        select(pilot.app, "slow")
-        await pilot.press("r")
-        await started(pilot, session, "slow")
+        await start_slow(pilot, session)
         await pilot.press("ctrl+q")
         await pilot.pause(0.2)
         assert app.is_running and session.state.steps["slow"].status == "running"

@@ -11,7 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Log
 
-from console.sanitize import neutralise
+from console.sanitize import neutralise_lines
+from console.spool import tail_lines
 
 MAX_BYTES = 32 * 1024 * 1024
 
@@ -36,15 +37,11 @@ class OutputModal(ModalScreen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _load(self) -> None:
         try:
-            size = self._path.stat().st_size
-            with self._path.open("rb") as handle:
-                if size > MAX_BYTES:
-                    handle.seek(size - MAX_BYTES)
-                data = handle.read()
+            raw, size = tail_lines(self._path, MAX_BYTES)
         except OSError as exc:
             self.app.call_from_thread(self._show, f"cannot read {self._path}: {exc.strerror}", [])
             return
-        lines = [neutralise(line) for line in data.decode("utf-8", errors="replace").splitlines()]
+        lines = neutralise_lines(raw) if raw else []
         shown = "last 32 MiB of " if size > MAX_BYTES else ""
         info = f"{shown}{self._path} · {size:,} bytes · {len(lines):,} lines"
         self.app.call_from_thread(self._show, info, lines)

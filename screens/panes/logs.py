@@ -17,8 +17,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Log, Static
 
-from console.sanitize import neutralise
+from console.sanitize import neutralise_lines
 from console.session import Session
+from console.spool import tail_lines
 
 RING_LINES = 5000
 FLUSH_SECONDS = 0.05
@@ -116,7 +117,7 @@ class LogPane(Vertical):
 
     def _flush(self) -> None:
         if self._pending:
-            lines = _clean(self._pending)
+            lines = neutralise_lines(self._pending)
             self._pending.clear()
             self.query_one(Log).write_lines(lines)
 
@@ -138,7 +139,7 @@ class LogPane(Vertical):
         key = (self.step or "", self.attempt, self.host or "")
         ring = self._rings.get(key)
         if ring:
-            log.write_lines(_clean(ring))
+            log.write_lines(neutralise_lines(ring))
         elif self.attempt:
             path = self.spool_path()
             if path is not None and path.exists():
@@ -148,10 +149,7 @@ class LogPane(Vertical):
     def _load_tail(self, path: Path, key: Key) -> None:
         """Read the end of a spool file (after a resume) without blocking the screen."""
         try:
-            size = path.stat().st_size
-            with path.open("rb") as handle:
-                handle.seek(max(0, size - 512 * 1024))
-                lines = handle.read().decode("utf-8", errors="replace").splitlines()[-RING_LINES:]
+            lines, _ = tail_lines(path, 512 * 1024, RING_LINES)
         except OSError as exc:
             lines = [f"(cannot read {path.name}: {exc.strerror})"]
         self.app.call_from_thread(self._fill, key, lines)
@@ -159,12 +157,7 @@ class LogPane(Vertical):
     def _fill(self, key: Key, lines: list[str]) -> None:
         self._rings[key] = deque(lines, maxlen=RING_LINES)
         if key == (self.step, self.attempt, self.host):
-            self.query_one(Log).write_lines(_clean(lines))
-
-
-def _clean(lines) -> list[str]:
-    """Neutralise a batch in one pass (the pattern never matches the newline that joins it)."""
-    return neutralise("\n".join(lines)).split("\n")
+            self.query_one(Log).write_lines(neutralise_lines(lines))
 
 
 def _amount(value: float, unit: str) -> str:
