@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 
 import asyncssh
 
-from console.errors import ActionError
+from console.model.errors import ActionError
 
 FORMATS = (".sql.gz", ".sql.bz2", ".sql", ".zip")
 DUMPS_DIR = "db-dumps/"

@@ -1,5 +1,5 @@
 """``docker-compose -p PROJECT -f FILE down`` / ``up -d`` on the host, through the ssh step kind's
-streaming, timeout and remote cancel (:func:`actions.ssh.run_script`).
+streaming, timeout and remote cancel (:func:`actions.transport.run_script`).
 
 Compose itself treats an unknown project as nothing to do, so with ``verify`` (the default) the
 project is looked up through the engine before a command that needs its containers, and checked
@@ -16,7 +16,7 @@ from ._docker_engine import bounded
 from ._docker_params import NEEDS_EXISTING, DockerParams
 from ._docker_project import PROJECT_LABEL, SERVICE_LABEL, load_project, table
 from .base import HostOutcome
-from .ssh import run_script, shell_path, wrap_script
+from .transport import run_script, shell_path, wrap_script
 
 if TYPE_CHECKING:
     from ._docker_ops import HostJob

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncssh
 
-from console.errors import ActionError, WarroomError
+from console.model.errors import ActionError, WarroomError
 
 from ._docker_params import DockerParams
 

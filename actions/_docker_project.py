@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.errors import ActionError
+from console.model.errors import ActionError
 
 from ._docker_engine import DockerEngine
 from ._docker_params import DockerParams

@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncssh
 
-from console.errors import ActionError, AuthError, HostUnreachable
+from console.model.errors import ActionError, AuthError, HostUnreachable
 
 _TARGET = re.compile(r"^(?P<user>[^@/\s]+)@(?P<host>\[[^\]]+\]|[^:/\s]+)(?::(?P<port>\d{1,5}))?/(?P<name>[^/\s]+)$")
 CONNECT_TIMEOUT = 15

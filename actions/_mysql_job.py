@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncssh
 
-from console.errors import ActionError, AuthError, HostKeyError, HostUnreachable
+from console.model.errors import ActionError, AuthError, HostKeyError, HostUnreachable
 
 from . import _backup, _mysql_dump, _mysql_restore
 from ._backup import Backup, RemoteFile, RemoteWriter, Stopped

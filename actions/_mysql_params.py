@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from ._mysql_conn import parse_target
 
 if TYPE_CHECKING:
-    from console.plan import PlannedStep
-    from console.runbook import Step
+    from console.model.plan import PlannedStep
+    from console.model.runbook import Step
 
 OPERATIONS = ("preflight", "find-backup", "restore", "verify")
 DEFAULT_BACKUP_DIR = "storage/app/backups"

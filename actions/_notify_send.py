@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from console.errors import WarroomError
+from console.model.errors import WarroomError
 
 from ._http_errors import transport_reason
 from ._http_url import host_of, is_loopback
@@ -60,7 +60,7 @@ async def send(
     facts: dict[str, Any] | None = None,
     timeout: float = TIMEOUT,
 ) -> DeliveryResult:
-    """Send ``text`` over ``channel`` of ``config`` (a ``console.config.Config``).
+    """Send ``text`` over ``channel`` of ``config`` (a ``console.model.config.Config``).
 
     ``secret(key)`` resolves a config key such as ``notify.slack.webhook_url`` (the engine's
     resolver registers the value for redaction); without it the reference is resolved directly.
@@ -97,7 +97,7 @@ def _timed(result: DeliveryResult, started: float) -> DeliveryResult:
 
 
 def _resolver(config: Any) -> Secret:
-    from console.secrets import lookup, resolve_ref
+    from console.model.secrets import lookup, resolve_ref
 
     def resolve(key: str) -> str:
         return resolve_ref(lookup(config, key), where=key)

@@ -12,28 +12,14 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
+from console.model.plan import LOCAL_HOST as LOCAL_HOST  # re-exported for the step kinds
+from console.model.plan import Target as Target
+
 if TYPE_CHECKING:
-    from console.plan import PlannedStep
-    from console.runbook import Step
+    from console.model.plan import PlannedStep
+    from console.model.runbook import Step
 
 HostStatus = Literal["ok", "failed", "timed_out", "cancelled", "error"]
-
-# The pseudo-host of automated steps that run on the warroom machine itself (notifications).
-LOCAL_HOST = "warroom"
-
-
-@dataclass(frozen=True)
-class Target:
-    """A host as the config describes it, resolved for connecting."""
-
-    name: str
-    address: str
-    port: int
-    user: str
-    identity_file: str | None
-    known_hosts: str
-    connect_timeout: float = 10.0
-    keepalive: int = 15
 
 
 @dataclass(frozen=True)
@@ -104,7 +90,7 @@ class StepContext(Protocol):
 
     @property
     def config(self) -> Any:
-        """The validated config model (``console.config.Config``), for typed step kinds."""
+        """The validated config model (``console.model.config.Config``), for typed step kinds."""
 
 
 @dataclass
@@ -119,7 +105,7 @@ class StepRun:
 
 
 class Action(ABC):
-    """A step kind. Subclasses register themselves with :func:`actions.registry.register`."""
+    """A step kind: one entry of the explicit table :data:`actions.registry.KINDS`."""
 
     kind: ClassVar[str]
     automated: ClassVar[bool] = True

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
-from console.errors import ActionError
+from console.model.errors import ActionError
 
 from ._docker_compose import compose, describe
 from ._docker_engine import DockerEngine, Interrupted, Stopper, bounded, configured, resolve_base_url
@@ -24,16 +24,14 @@ from ._docker_ops import OPERATIONS, HostJob
 from ._docker_params import DockerParams, ParamError, parse
 from ._docker_project import load_project, summary_line
 from .base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
-from .registry import register
 
 if TYPE_CHECKING:
-    from console.plan import PlannedStep
-    from console.runbook import Step
+    from console.model.plan import PlannedStep
+    from console.model.runbook import Step
 
 PREVIEW_TIMEOUT = 15.0
 
 
-@register
 class DockerAction(Action):
     kind = "docker"
 

@@ -14,16 +14,15 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
-from console.errors import ActionError
+from console.model.errors import ActionError
 
 from ._capture import FactSink
 from .base import Action, PlannedCommand, StepContext, StepRun
-from .registry import register
-from .ssh import run_script, shell_path, wrap_script
+from .transport import run_script, shell_path, wrap_script
 
 if TYPE_CHECKING:
-    from console.plan import PlannedStep
-    from console.runbook import Step
+    from console.model.plan import PlannedStep
+    from console.model.runbook import Step
 
 PREVIOUS_STABLE = "previous-stable"
 PARAMS = {"ref"}
@@ -68,7 +67,6 @@ def checkout_commands(ref: str) -> list[str]:
     ]
 
 
-@register
 class GitAction(Action):
     kind = "git"
 

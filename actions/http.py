@@ -17,17 +17,16 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from console.errors import ActionError, WarroomError
+from console.model.errors import ActionError, WarroomError
 
 from ._http_expect import Expectation, flatten
 from ._http_url import display, is_loopback, origin
 from .base import LOCAL_HOST as LOCAL
 from .base import Action, HostOutcome, PlannedCommand, StepContext, StepRun
-from .registry import register
 
 if TYPE_CHECKING:
-    from console.plan import PlannedStep
-    from console.runbook import Step
+    from console.model.plan import PlannedStep
+    from console.model.runbook import Step
 
 PARAMS = (
     "url",
@@ -64,7 +63,6 @@ class Settings:
         return host != LOCAL and is_loopback(origin(self.url).host)
 
 
-@register
 class HttpAction(Action):
     kind = "http"
     needs_targets = False
@@ -263,7 +261,7 @@ def _tls_context(step_id: str, ca_file: str):
 
 def _check_params(step: Step) -> tuple[str, str] | None:
     """Static checks of an http step's params (placeholders are checked once rendered, at plan)."""
-    from console.runbook import PLACEHOLDER
+    from console.model.runbook import PLACEHOLDER
 
     p = step.params
     if step.commands:

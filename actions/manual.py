@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .base import Action, PlannedCommand, StepContext, StepRun
-from .registry import register
 
 if TYPE_CHECKING:
-    from console.plan import PlannedStep
-    from console.runbook import Step
+    from console.model.plan import PlannedStep
+    from console.model.runbook import Step
 
 
-@register
 class ManualAction(Action):
     kind = "manual"
     automated = False

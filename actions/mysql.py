@@ -15,21 +15,19 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from console.errors import ActionError
+from console.model.errors import ActionError
 
 from ._mysql_conn import DbTarget, parse_target
 from ._mysql_params import check, params, plan_lines
 from .base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
-from .registry import register
 
 if TYPE_CHECKING:
-    from console.plan import PlannedStep
-    from console.runbook import Step
+    from console.model.plan import PlannedStep
+    from console.model.runbook import Step
 
 STOP_GRACE = 20.0
 
 
-@register
 class MySQLAction(Action):
     kind = "mysql"
 

@@ -14,16 +14,15 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from console.errors import WarroomError
+from console.model.errors import WarroomError
 
 from ._notify_send import CHANNELS, DeliveryResult, send
 from .base import LOCAL_HOST, Action, HostOutcome, PlannedCommand, StepContext, StepRun
-from .registry import register
 
 if TYPE_CHECKING:
-    from console.plan import PlannedStep
-    from console.runbook import Step
-    from console.state import IncidentState
+    from console.model.plan import PlannedStep
+    from console.model.runbook import Step
+    from console.model.state import IncidentState
 
 __all__ = ["FACTS", "DeliveryResult", "NotifyAction", "incident_facts", "send", "template_problem"]
 
@@ -38,7 +37,7 @@ def incident_facts(state: IncidentState, now: datetime) -> dict[str, str]:
     ``eta`` is the RTO countdown's projected finish (time spent so far plus each unfinished
     step's share of its phase window), so a message says what the war room's clock says.
     """
-    from console.timeline import rto_status
+    from console.model.timeline import rto_status
 
     plan = state.plan
     assert plan is not None
@@ -75,7 +74,6 @@ def template_problem(template: str) -> str | None:
     return None
 
 
-@register
 class NotifyAction(Action):
     kind = "notify"
     needs_targets = False

@@ -1,48 +1,41 @@
-"""The registry of step kinds, filled by the action modules as they are imported."""
+"""The table of step kinds: every kind warroom knows, by the name a runbook step gives in ``kind``.
+
+An explicit table rather than discovery on import, so that what a runbook may use is visible in
+one place and the incident model (which is handed this table) never imports a kind itself.
+"""
 
 from __future__ import annotations
 
-from .base import Action
+from collections.abc import Mapping
 
-_KINDS: dict[str, type[Action]] = {}
+from actions.base import Action
+from actions.docker import DockerAction
+from actions.git import GitAction
+from actions.http import HttpAction
+from actions.manual import ManualAction
+from actions.mysql import MySQLAction
+from actions.notify import NotifyAction
+from actions.ssh import SSHAction
+from actions.storage import StorageAction
 
-
-def register(cls: type[Action]) -> type[Action]:
-    _KINDS[cls.kind] = cls
-    return cls
-
-
-_SUPPORT = {"base", "registry"}
-_loaded = False
-
-
-def _load() -> None:
-    """Import every module of the package once: each step kind registers itself on import."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    import importlib
-    import pkgutil
-
-    package = importlib.import_module(__package__)
-    for module in pkgutil.iter_modules(package.__path__):
-        if module.name not in _SUPPORT and not module.name.startswith("_"):
-            importlib.import_module(f"{__package__}.{module.name}")
-
-
-def get(kind: str) -> type[Action] | None:
-    _load()
-    return _KINDS.get(kind)
-
-
-def kinds() -> list[str]:
-    _load()
-    return sorted(_KINDS)
+KINDS: Mapping[str, type[Action]] = {
+    cls.kind: cls
+    for cls in (
+        SSHAction,
+        ManualAction,
+        MySQLAction,
+        DockerAction,
+        HttpAction,
+        NotifyAction,
+        StorageAction,
+        GitAction,
+    )
+}
 
 
 def create(kind: str) -> Action:
-    cls = get(kind)
+    """A fresh instance of a kind (kinds keep no state between steps)."""
+    cls = KINDS.get(kind)
     if cls is None:
         raise KeyError(kind)
     return cls()

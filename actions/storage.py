@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING
 
 from ._capture import FactSink, as_number
 from .base import Action, PlannedCommand, StepContext, StepRun
-from .registry import register
-from .ssh import run_script, wrap_script
+from .transport import run_script, wrap_script
 
 if TYPE_CHECKING:
-    from console.plan import PlannedStep
-    from console.runbook import Step
+    from console.model.plan import PlannedStep
+    from console.model.runbook import Step
 
 DEFAULT_ARCHIVE = "storage/app/backups/storage_backup.tar.gz"
 DEFAULT_DEST = "storage/app/"
@@ -48,7 +47,6 @@ def restore_commands(archive: str, dest: str) -> list[str]:
     ]
 
 
-@register
 class StorageAction(Action):
     kind = "storage"
 

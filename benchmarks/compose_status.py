@@ -38,11 +38,12 @@ from actions._docker_engine import DockerEngine  # noqa: E402
 from actions._docker_params import DockerParams  # noqa: E402
 from actions._docker_project import PROJECT_LABEL, SERVICE_LABEL, check_services, load_project  # noqa: E402
 from actions.base import Target  # noqa: E402
-from actions.ssh import ConnectionPool  # noqa: E402
-from console.config import load_config  # noqa: E402
+from actions.registry import KINDS  # noqa: E402
+from actions.transport import ConnectionPool  # noqa: E402
 from console.engine import Actor, Engine  # noqa: E402
-from console.plan import build_plan  # noqa: E402
-from console.runbook import load_runbook  # noqa: E402
+from console.model.config import load_config  # noqa: E402
+from console.model.plan import build_plan  # noqa: E402
+from console.model.runbook import load_runbook  # noqa: E402
 
 SOCKET = "unix:///var/run/docker.sock"
 IMAGE = "local/busybox:1"
@@ -159,7 +160,7 @@ async def step_measurements(base: Path, lab: SSHLab, port: int, project: str, ru
             for i in range(runs + 1)
         )
         (directory / "rb.toml").write_text(RUNBOOK_HEAD + steps)
-        plan = build_plan(load_runbook(directory / "rb.toml"), load_config(config))
+        plan = build_plan(load_runbook(directory / "rb.toml", KINDS), load_config(config))
         engine = Engine.open(
             directory / "state", plan, DRIVER, severity="P0", trigger="bench", config=load_config(config)
         )

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from console.journal import Journal
-from console.secrets import Redactor
+from console.model.journal import Journal
+from console.model.secrets import Redactor
 
 DATA = {
     "step": "restore-db-mysql",

@@ -38,10 +38,11 @@ from conftest import write_config, write_runbook  # noqa: E402
 from sshd import SSHLab  # noqa: E402
 from test_mysql_action import SOCKET, mysql_step, write_dump  # noqa: E402
 
-from console.config import load_config  # noqa: E402
+from actions.registry import KINDS  # noqa: E402
 from console.engine import Actor, Engine  # noqa: E402
-from console.plan import build_plan  # noqa: E402
-from console.runbook import load_runbook  # noqa: E402
+from console.model.config import load_config  # noqa: E402
+from console.model.plan import build_plan  # noqa: E402
+from console.model.runbook import load_runbook  # noqa: E402
 
 ALICE = Actor("bench", "driver")
 
@@ -104,7 +105,7 @@ async def warroom(
         password = "env:BENCH_DB_PASSWORD"
         """
     config = load_config(write_config(work / "config.toml", lab, ["h1"], extra=extra))
-    runbook = load_runbook(write_runbook(work / "runbook.toml", mysql_step(**params)))
+    runbook = load_runbook(write_runbook(work / "runbook.toml", mysql_step(**params)), KINDS)
     engine = Engine.open(
         work / "state", build_plan(runbook, config), ALICE, severity="P0", trigger="bench", config=config
     )

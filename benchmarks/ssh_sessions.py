@@ -225,7 +225,7 @@ class Served:
         found = subprocess.run(["pgrep", "-f", f"attach --socket {self.socket}"], capture_output=True, text=True)
         pids = {int(pid) for pid in found.stdout.split()}
         forks = subprocess.run(
-            ["pgrep", "-P", str(self.process.pid), "-f", "console._ptyzygote"], capture_output=True, text=True
+            ["pgrep", "-P", str(self.process.pid), "-f", "console.host.ptyzygote"], capture_output=True, text=True
         )
         for fork_server in forks.stdout.split():
             forked = subprocess.run(["pgrep", "-P", fork_server], capture_output=True, text=True)

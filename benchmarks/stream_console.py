@@ -67,11 +67,12 @@ from sshd import SSHLab  # noqa: E402
 from textual import events  # noqa: E402
 from textual._compositor import CompositorUpdate  # noqa: E402
 
-from console.config import load_config  # noqa: E402
+from actions.registry import KINDS  # noqa: E402
 from console.engine import Actor, Engine  # noqa: E402
-from console.plan import build_plan  # noqa: E402
-from console.runbook import load_runbook  # noqa: E402
-from console.session import Session  # noqa: E402
+from console.host.session import Session  # noqa: E402
+from console.model.config import load_config  # noqa: E402
+from console.model.plan import build_plan  # noqa: E402
+from console.model.runbook import load_runbook  # noqa: E402
 from screens.app import WarroomApp  # noqa: E402
 from screens.modals.help import HelpModal  # noqa: E402
 from screens.panes.logs import LogPane  # noqa: E402
@@ -234,7 +235,7 @@ def make_session(directory: Path, lab: SSHLab, hosts: list[str], lines: int) -> 
     directory.mkdir(parents=True)
     config = load_config(write_config(directory / "config.toml", lab, hosts))
     (directory / "rb.toml").write_text(RUNBOOK.format(lines=lines))
-    plan = build_plan(load_runbook(directory / "rb.toml"), config)
+    plan = build_plan(load_runbook(directory / "rb.toml", KINDS), config)
     engine = Engine.open(directory / "state", plan, DRIVER, severity="P0", trigger="Something broke", config=config)
     engine.take_seat(DRIVER)
     return Session(engine, DRIVER)

@@ -9,21 +9,26 @@ import sys
 from datetime import UTC
 from pathlib import Path
 
-from .clock import SystemClock, iso, parse_iso
-from .config import LoadedConfig, load_config
-from .engine import Actor
-from .errors import InputError, RunbookError, WarroomError
-from .headless import HeadlessOptions, run_headless
-from .incidents import list_incidents
-from .journal import verify
-from .locate import incident_dir, state_root
-from .plan import build_plan
-from .plan_text import render_plan
-from .preflight import check_hosts, render_checks
-from .runbook import LoadedRunbook, load_runbook
-from .starter import write_starter
+from actions.registry import KINDS
+from console.engine import Actor
+from console.engine.preflight import check_hosts, render_checks
+from console.host.headless import HeadlessOptions, run_headless
+from console.model.clock import SystemClock, iso, parse_iso
+from console.model.config import LoadedConfig, load_config
+from console.model.errors import InputError, RunbookError, WarroomError
+from console.model.incident_dir import incident_dir, state_root
+from console.model.incidents import list_incidents
+from console.model.journal import verify
+from console.model.plan import build_plan
+from console.model.plan_text import render_plan
+from console.model.runbook import LoadedRunbook, load_runbook
+from console.model.starter import write_starter
 
 SEVERITIES = ("P0", "P1", "P2", "P3")
+SESSION_ENTRY = "console.cli"
+"""This module: an SSH session's console runs its ``main`` (the host is handed the name, never imports it)."""
+SESSION_PRELOAD = ("screens.launch", "screens.app")
+"""What the SSH server's fork server imports once before forking session consoles."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -120,10 +125,10 @@ def _parser() -> argparse.ArgumentParser:
 def _load(args: argparse.Namespace) -> tuple[LoadedConfig, LoadedRunbook]:
     config = load_config(args.config)
     if args.runbook:
-        return config, load_runbook(args.runbook)
+        return config, load_runbook(args.runbook, KINDS)
     ref = config.model.environment.runbook
     try:
-        return config, load_runbook(ref)
+        return config, load_runbook(ref, KINDS)
     except RunbookError as exc:
         if exc.file != ref:  # the runbook was found; its own error names its own file
             raise
@@ -131,7 +136,7 @@ def _load(args: argparse.Namespace) -> tuple[LoadedConfig, LoadedRunbook]:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    runbook = load_runbook(args.runbook)
+    runbook = load_runbook(args.runbook, KINDS)
     path = Path(args.output)
     write_starter(runbook, path, force=args.force)
     print(f"wrote {path} for runbook {runbook.id}; edit the hosts, then: warroom check -c {path}")
@@ -158,7 +163,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     config, runbook = _load(args)
-    sys.stdout.write(render_plan(build_plan(runbook, config), args.severity))
+    sys.stdout.write(render_plan(build_plan(runbook, config), KINDS, args.severity))
     return 0
 
 
@@ -192,8 +197,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(run_headless(plan, config, root, actor, options))
 
 
+def _drill_console(box, runbook, options) -> int:
+    """The drill in the console: the entry module joins the drill and the UI."""
+    from console.drill.run import drill_actor, start_environment
+    from screens.launch import run_drill_console
+
+    return run_drill_console(
+        box,
+        runbook,
+        options,
+        start_environment=start_environment,
+        actor=drill_actor(options),
+        session_entry=SESSION_ENTRY,
+    )
+
+
 def _cmd_drill(args: argparse.Namespace) -> int:
-    from .drill.run import DrillOptions, run_drill
+    from console.drill.run import DrillOptions, run_drill
 
     options = DrillOptions(
         headless=args.headless,
@@ -208,7 +228,7 @@ def _cmd_drill(args: argparse.Namespace) -> int:
         listen=args.listen,
         authorized_keys=Path(args.authorized_keys) if args.authorized_keys else None,
     )
-    return run_drill(options)
+    return run_drill(options, console=_drill_console)
 
 
 def _detected_at(text: str) -> str:
@@ -230,7 +250,7 @@ def _root_for(args: argparse.Namespace) -> Path:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from .serve import ServeOptions, serve
+    from console.host.serve import ServeOptions, serve
 
     config, runbook = _load(args)
     plan = build_plan(runbook, config)
@@ -242,15 +262,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         detected_at=_detected_at(args.detected_at) if args.detected_at else None,
         listen=args.listen,
         port=args.port,
+        session_entry=SESSION_ENTRY,
     )
     actor = Actor(args.actor or getpass.getuser(), "driver")
     return asyncio.run(serve(plan, config, root, actor, options))
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
+    from console.host.attach import locate_socket
     from screens.launch import run_attached  # the console is a client; the core stays headless
-
-    from .attach import locate_socket
 
     root = _root_for(args)
     if args.incident:
@@ -301,8 +321,8 @@ def _cmd_journal(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .report import FORMATS, build_report, render, write_atomic
-    from .report.secretvalues import config_secrets
+    from console.report import FORMATS, build_report, render, write_atomic
+    from console.report.secretvalues import config_secrets
 
     if args.format not in FORMATS:
         raise InputError(f"--format {args.format}: unknown report format (use {', '.join(FORMATS)})")

@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable
 from textual.app import App
 from textual.binding import Binding
 
-from console.attach import AttachServer
-from console.errors import WarroomError
-from console.plan import Plan
-from console.session import LocalSession, Session
+from console.host.attach import AttachServer
+from console.host.session import LocalSession, Session
+from console.model.errors import WarroomError
+from console.model.plan import Plan
 
 from .commands import WarroomCommands
 from .modals.open_incident import OpenIncidentModal, Opening

@@ -6,7 +6,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from console.keymap import ACTIONS
+from console.model.keymap import ACTIONS
 
 
 class WarroomCommands(Provider):

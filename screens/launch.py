@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from console.config import LoadedConfig
 from console.engine import Actor, Engine
-from console.keymap import keymap_from
-from console.plan import Plan
-from console.session import LocalSession, Session
+from console.host.session import LocalSession, Session
+from console.model.config import LoadedConfig
+from console.model.keymap import keymap_from
+from console.model.plan import Plan
 
 from .app import WarroomApp
 from .modals.open_incident import Opening
@@ -47,12 +47,12 @@ def run_console(
     return result if isinstance(result, int) else 0
 
 
-def run_drill_console(box, runbook, options) -> int:
-    """``warroom drill``: the console on the drill's sandbox, the game-day score at the close."""
-    from console.drill.run import DrillEnvironment, drill_actor, start_environment
+def run_drill_console(box, runbook, options, *, start_environment, actor: Actor, session_entry: str) -> int:
+    """``warroom drill``: the console on the drill's sandbox, the game-day score at the close.
 
-    env: list[DrillEnvironment] = []
-    actor = drill_actor(options)
+    ``start_environment`` (the drill's) starts the sandbox's servers on the app's own loop; the
+    entry module hands it in, so the UI never imports the drill."""
+    env: list = []
 
     async def startup():
         env.append(await start_environment(box, runbook, options))
@@ -77,10 +77,10 @@ def run_drill_console(box, runbook, options) -> int:
         """``--serve``: trainees join the drill over SSH as observers of this very incident."""
         if not options.serve_port:
             return
-        from console.sshserver import SessionServer
+        from console.host.sshserver import SessionServer
 
         ready = env[0]
-        server = SessionServer(ready.config, attach)
+        server = SessionServer(ready.config, attach, session_entry)
         port = await server.start(options.listen, options.serve_port)
         services.append(server)
         attach.engine.users.update({u.name: u.role for u in ready.config.model.server.users})
@@ -108,7 +108,7 @@ def run_drill_console(box, runbook, options) -> int:
 
 def run_attached(socket: Path, *, token: str | None = None, user: str | None = None, via: str = "watch") -> int:
     """The console on an incident whose engine runs elsewhere (``warroom watch``, SSH sessions)."""
-    from console.remote import RemoteSession
+    from console.host.remote import RemoteSession
 
     async def connect() -> Session:
         return await RemoteSession.connect(socket, token=token, user=user, via=via)

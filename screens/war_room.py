@@ -17,14 +17,14 @@ from textual.widgets import Footer, Tree
 from textual.worker import Worker, WorkerState
 
 from actions import registry
-from console.drill.score import render_score
 from console.engine import Output, Progress
-from console.errors import WarroomError
-from console.keymap import ACTING, ACTIONS
-from console.remote import Disconnected
-from console.session import Session
-from console.state import RETRYABLE
-from console.timeline import comms_timeline
+from console.host.remote import Disconnected
+from console.host.session import Session
+from console.model.errors import WarroomError
+from console.model.keymap import ACTING, ACTIONS
+from console.model.score import render_score
+from console.model.state import RETRYABLE
+from console.model.timeline import comms_timeline
 
 from .messages import JournalEvent, OutputBatch, ProgressUpdate, Tick
 from .modals.choice import ChoiceModal

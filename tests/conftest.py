@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from sshd import SSHLab
 
-from console.clock import FrozenClock
-from console.config import load_config
+from actions.registry import KINDS
 from console.engine import Actor, Engine
-from console.plan import build_plan
-from console.runbook import load_runbook
+from console.model.clock import FrozenClock
+from console.model.config import load_config
+from console.model.plan import build_plan
+from console.model.runbook import load_runbook
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -174,7 +175,7 @@ async def engine(tmp_path: Path):
         f'[environment]\nname = "t"\n\n[hosts.h1]\naddress = "127.0.0.1"\nuser = "root"\nknown_hosts = "{known}"\n\n'
         '[groups]\napp = ["h1"]\n'
     )
-    runbook = load_runbook(write_runbook(tmp_path / "rb.toml", STEPS + COMMS))
+    runbook = load_runbook(write_runbook(tmp_path / "rb.toml", STEPS + COMMS), KINDS)
     clock = FrozenClock(datetime(2026, 11, 29, 3, 0, tzinfo=UTC))
     eng = Engine.open(
         tmp_path / "state",

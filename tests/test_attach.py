@@ -9,9 +9,9 @@ import stat
 import pytest
 from conftest import ALICE, BOB, OLIVE
 
-from console.attach import AttachServer, locate_socket
-from console.errors import CommandRefused, IncidentError
-from console.remote import RemoteSession
+from console.host.attach import AttachServer, locate_socket
+from console.host.remote import RemoteSession
+from console.model.errors import CommandRefused, IncidentError
 
 
 @pytest.fixture

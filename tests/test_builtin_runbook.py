@@ -17,11 +17,12 @@ import pytest
 from pydantic import BaseModel
 
 from actions import registry, ssh
-from console import config as config_models
-from console.config import LoadedConfig, load_config
-from console.plan import Plan, build_plan
-from console.runbook import PLACEHOLDER, LoadedRunbook, Step, load_runbook
-from console.secrets import resolve_ref
+from actions.registry import KINDS
+from console.model import config as config_models
+from console.model.config import LoadedConfig, load_config
+from console.model.plan import Plan, build_plan
+from console.model.runbook import PLACEHOLDER, LoadedRunbook, Step, load_runbook
+from console.model.secrets import resolve_ref
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "config.toml.example"
@@ -94,7 +95,7 @@ def seed_file_command_lines(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def runbook() -> LoadedRunbook:
-    return load_runbook("salonmanager")
+    return load_runbook("salonmanager", KINDS)
 
 
 @pytest.fixture

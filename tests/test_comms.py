@@ -14,7 +14,7 @@ import pytest
 from conftest import ALICE, OLIVE
 from test_engine import records
 
-from console.errors import ActionError, CommandRefused
+from console.model.errors import ActionError, CommandRefused
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -47,7 +47,7 @@ def slack(monkeypatch):
 
 def with_slack(engine) -> None:
     """Give the engine a config with a Slack channel (the fixture engine has none)."""
-    from console.config import LoadedConfig, load_config
+    from console.model.config import LoadedConfig, load_config
 
     source = engine.journal.path.parents[3] / "config.toml"
     text = source.read_text() + '\n[notify.slack]\nwebhook_url = "env:TEST_SLACK_URL"\nchannel = "#ops"\n'

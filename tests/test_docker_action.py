@@ -21,11 +21,12 @@ from conftest import write_config, write_runbook
 from actions import registry
 from actions._docker_params import ParamError, parse, since_timestamp
 from actions._docker_project import image_tag
-from console.config import load_config
+from actions.registry import KINDS
 from console.engine import Actor, Engine
-from console.errors import RunbookError
-from console.plan import build_plan
-from console.runbook import load_runbook
+from console.model.config import load_config
+from console.model.errors import RunbookError
+from console.model.plan import build_plan
+from console.model.runbook import load_runbook
 
 pytestmark = pytest.mark.sshd
 ALICE = Actor("alice", "driver")
@@ -142,7 +143,7 @@ def docker_step(step_id: str, *, timeout: int = 30, cwd: str = "", targets: str 
 def open_engine(tmp_path: Path, lab, steps: str, *, hosts=("app1",), docker: str = "") -> Engine:
     extra = f"\n[docker]\n{docker}\n" if docker else ""
     config = load_config(write_config(tmp_path / "config.toml", lab, list(hosts), extra=extra))
-    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps))
+    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS)
     plan = build_plan(runbook, config)
     engine = Engine.open(tmp_path / "state", plan, ALICE, severity="P0", trigger="test", config=config)
     engine.take_seat(ALICE)
@@ -506,7 +507,7 @@ async def test_cancelled_compose_command_is_stopped_on_the_host(tmp_path, lab, p
 def test_bad_parameters_fail_the_runbook_load(tmp_path, params, problem):
     path = write_runbook(tmp_path / "runbook.toml", docker_step("d", **params))
     with pytest.raises(RunbookError) as caught:
-        load_runbook(path)
+        load_runbook(path, KINDS)
     assert problem in str(caught.value)
     assert "phases[0].steps[0].params" in str(caught.value)
 
@@ -521,7 +522,7 @@ def test_placeholders_are_checked_once_rendered():
 
 
 def test_plan_says_endpoint_project_and_services():
-    from console.plan import PlannedStep
+    from console.model.plan import PlannedStep
 
     def planned(**params) -> str:
         step = PlannedStep(id="s", title="s", kind="docker", phase="p", automated=True, hosts=("app1",), params=params)

@@ -27,21 +27,22 @@ import pytest
 import tomli_w
 from conftest import ssh_step, write_runbook
 
-from console.clock import iso, parse_iso
-from console.config import load_config
+from actions.registry import KINDS
 from console.drill import data
 from console.drill.drillconfig import drill_config, drill_password
 from console.drill.httpserver import HealthServer
 from console.drill.run import DrillOptions, run_drill
 from console.drill.sandbox import Sandbox, build_sandbox
-from console.drill.score import phase_scores, render_score
 from console.drill.sshserver import DrillHost
 from console.engine import Actor, Engine
-from console.errors import InputError
-from console.journal import read_records
-from console.plan import build_plan
-from console.runbook import load_runbook
-from console.state import fold
+from console.model.clock import iso, parse_iso
+from console.model.config import load_config
+from console.model.errors import InputError
+from console.model.journal import read_records
+from console.model.plan import build_plan
+from console.model.runbook import load_runbook
+from console.model.score import phase_scores, render_score
+from console.model.state import fold
 
 PHASES = (
     "Immediate Response",
@@ -335,7 +336,7 @@ async def test_cancelling_a_running_step_stops_its_sandbox_processes(box, tmp_pa
         tmp_path / "slow.toml",
         ssh_step("slow", 'echo $$ > "$HOME/shell.pid"', 'sleep 60 & echo $! > "$HOME/sleep.pid"', "wait", timeout=120),
     )
-    runbook = load_runbook(rb_path)
+    runbook = load_runbook(rb_path, KINDS)
     # Like sshd, the host leaves a command running when its channel closes: warroom's cancel must
     # stop the remote process group by itself (a kill over a second channel).
     async with serving(box, kill_on_close=False) as host:

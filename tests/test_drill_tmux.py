@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from console.runbook import load_runbook
+from actions.registry import KINDS
+from console.model.runbook import load_runbook
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed: run ./scripts/test")
 SESSION = "warroom-drill-test"
@@ -121,4 +122,4 @@ def test_drill_from_opening_to_the_last_phase(tmp_path):
         ["git", "-C", str(box / "srv/salonmanager"), "describe", "--tags"], capture_output=True, text=True
     )
     assert head.stdout.strip() == "v0.9.0"
-    assert load_runbook("salonmanager")  # the plan the drill ran is the built-in one
+    assert load_runbook("salonmanager", KINDS)  # the plan the drill ran is the built-in one

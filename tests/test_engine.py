@@ -8,9 +8,9 @@ import pytest
 from conftest import ALICE, BOB, OLIVE
 
 from console.engine import Engine
-from console.errors import CommandRefused, IncidentError
-from console.journal import verify
-from console.state import fold
+from console.model.errors import CommandRefused, IncidentError
+from console.model.journal import verify
+from console.model.state import fold
 
 
 def records(engine: Engine) -> list[dict]:

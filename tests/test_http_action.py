@@ -21,11 +21,12 @@ import pytest
 from conftest import write_config, write_runbook
 
 from actions.http import HttpAction
-from console.config import load_config
+from actions.registry import KINDS
 from console.engine import Actor, Engine
-from console.errors import RunbookError
-from console.plan import build_plan
-from console.runbook import load_runbook
+from console.model.config import load_config
+from console.model.errors import RunbookError
+from console.model.plan import build_plan
+from console.model.runbook import load_runbook
 
 ALICE = Actor("alice", "driver")
 HEALTHY = {"status": "ok", "checks": {"db": "up"}, "version": "1.0.0"}
@@ -210,7 +211,7 @@ def local_config(tmp_path: Path, extra: str = "") -> Path:
 
 def open_engine(tmp_path: Path, config_path: Path, steps: str) -> Engine:
     config = load_config(config_path)
-    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps))
+    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS)
     engine = Engine.open(
         tmp_path / "state", build_plan(runbook, config), ALICE, severity="P0", trigger="test", config=config
     )
@@ -439,18 +440,15 @@ async def test_missing_ca_file_is_a_clear_step_error(tmp_path, web):
 )
 def test_bad_params_are_runbook_errors_at_load(tmp_path, params, problem):
     with pytest.raises(RunbookError) as err:
-        load_runbook(write_runbook(tmp_path / "runbook.toml", http_step("h", params)))
+        load_runbook(write_runbook(tmp_path / "runbook.toml", http_step("h", params)), KINDS)
     message = str(err.value)
     assert problem in message and "phases[0].steps[0]" in message and "runbook.toml:" in message
 
 
 def test_plan_shows_method_url_route_expectations_and_deadline(tmp_path):
     config = load_config(local_config(tmp_path))
-    params = (
-        'url = "https://status.example.com/health", expect_json = { status = "ok" }, '
-        "retry_until = 20, timeout = 3"
-    )
-    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", http_step("h", params)))
+    params = 'url = "https://status.example.com/health", expect_json = { status = "ok" }, retry_until = 20, timeout = 3'
+    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", http_step("h", params)), KINDS)
     step = build_plan(runbook, config).steps["h"]
     [command] = HttpAction().plan(step)
     assert command.host == "warroom"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from console.errors import JournalCorrupt
-from console.journal import Journal, read_records, verify
-from console.secrets import Redactor
+from console.model.errors import JournalCorrupt
+from console.model.journal import Journal, read_records, verify
+from console.model.secrets import Redactor
 
 
 def make_journal(path: Path, count: int = 8) -> list[bytes]:
@@ -47,7 +47,7 @@ def tamper_edit(lines: list[bytes]) -> list[bytes]:
 
 def tamper_edit_and_rehash(lines: list[bytes]) -> list[bytes]:
     """A careful forger recomputes the record's own hash: the chain still catches it."""
-    from console.journal import canonical, record_hash
+    from console.model.journal import canonical, record_hash
 
     record = json.loads(lines[3])
     record["data"]["text"] = "nothing happened here"

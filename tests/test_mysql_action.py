@@ -29,11 +29,12 @@ from conftest import write_config, write_runbook
 from actions import registry
 from actions._sql_census import Census, count_rows
 from actions._sql_split import DumpError, split
-from console.config import load_config
+from actions.registry import KINDS
 from console.engine import Actor, Engine
-from console.errors import RunbookError
-from console.plan import build_plan
-from console.runbook import load_runbook
+from console.model.config import load_config
+from console.model.errors import RunbookError
+from console.model.plan import build_plan
+from console.model.runbook import load_runbook
 
 SOCKET = "/run/mysqld/mysqld.sock"
 pytestmark = [
@@ -359,7 +360,7 @@ async def rig(tmp_path: Path, lab, db: Db, monkeypatch, steps: str, *, password:
         password = "env:{PASSWORD_ENV}"
         """
     config = load_config(write_config(tmp_path / "config.toml", lab, ["h1"], extra=extra))
-    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps))
+    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS)
     engine = Engine.open(
         tmp_path / "state", build_plan(runbook, config), ALICE, severity="P0", trigger="test", config=config
     )
@@ -484,7 +485,7 @@ async def test_safety_dump_then_restore_it_back(tmp_path, lab, db, monkeypatch):
 async def rig_again(tmp_path: Path, db: Db, monkeypatch) -> Rig:
     """A second engine on the same config and (edited) runbook files."""
     config = load_config(tmp_path / "config.toml")
-    runbook = load_runbook(tmp_path / "runbook.toml")
+    runbook = load_runbook(tmp_path / "runbook.toml", KINDS)
     engine = Engine.open(
         tmp_path / "state", build_plan(runbook, config), ALICE, severity="P0", trigger="test", config=config
     )
@@ -747,7 +748,7 @@ def planned(step_toml: str, tmp_path: Path, lab) -> list[str]:
     host = lab.start("h1")
     extra = '[app]\nroot = "/srv/salon"\n\n[database]\nname = "salon"\nuser = "app"\npassword = "env:X"\n'
     config = load_config(write_config(tmp_path / "config.toml", lab, ["h1"], extra=extra))
-    plan = build_plan(load_runbook(write_runbook(tmp_path / "runbook.toml", step_toml)), config)
+    plan = build_plan(load_runbook(write_runbook(tmp_path / "runbook.toml", step_toml), KINDS), config)
     step = next(iter(plan.steps.values()))
     assert host.name in step.hosts
     return [f"{c.host}$ {c.text}" for c in registry.create("mysql").plan(step)]
@@ -799,7 +800,7 @@ def test_bad_params_are_refused_when_the_runbook_loads(tmp_path, params, destruc
         params = {{ {body} }}
         """
     with pytest.raises(RunbookError) as info:
-        load_runbook(write_runbook(tmp_path / "runbook.toml", step))
+        load_runbook(write_runbook(tmp_path / "runbook.toml", step), KINDS)
     assert problem in str(info.value)
     assert "params" in str(info.value) or "destructive" in str(info.value)
 
@@ -883,7 +884,7 @@ async def test_a_restore_refuses_more_than_one_host(tmp_path, lab, db, monkeypat
     monkeypatch.setenv(PASSWORD_ENV, db.password)
     extra = f'[app]\nroot = "/srv"\n[database]\nname = "{db.name}"\nuser = "u"\npassword = "env:{PASSWORD_ENV}"\n'
     config = load_config(write_config(tmp_path / "config.toml", lab, ["h1", "h2"], extra=extra))
-    plan = build_plan(load_runbook(write_runbook(tmp_path / "runbook.toml", mysql_step())), config)
+    plan = build_plan(load_runbook(write_runbook(tmp_path / "runbook.toml", mysql_step()), KINDS), config)
     lines = registry.create("mysql").plan(plan.steps["restore"])
     assert [c.host for c in lines] == ["h1", "h2"]
     assert all("refused: a restore runs on one host" in c.text for c in lines)

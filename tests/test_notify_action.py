@@ -18,12 +18,13 @@ from aiosmtpd.controller import Controller
 from conftest import write_runbook
 
 from actions.notify import NotifyAction, incident_facts, send
-from console.clock import FrozenClock
-from console.config import load_config
+from actions.registry import KINDS
 from console.engine import Actor, Engine
-from console.errors import RunbookError
-from console.plan import build_plan
-from console.runbook import load_runbook
+from console.model.clock import FrozenClock
+from console.model.config import load_config
+from console.model.errors import RunbookError
+from console.model.plan import build_plan
+from console.model.runbook import load_runbook
 
 ALICE = Actor("alice", "driver")
 TOKEN = "XoXbSeCrEtT0kEn42"
@@ -179,7 +180,7 @@ def hooks(monkeypatch, receiver):
 def open_engine(tmp_path: Path, config: str, steps: str, clock=None) -> Engine:
     (tmp_path / "config.toml").write_text(config)
     loaded = load_config(tmp_path / "config.toml")
-    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps))
+    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS)
     engine = Engine.open(
         tmp_path / "state",
         build_plan(runbook, loaded),
@@ -437,7 +438,7 @@ async def test_incident_facts_follow_the_engine_state(tmp_path, receiver, smtp):
 )
 def test_bad_notify_steps_are_runbook_errors_at_load(tmp_path, params, extra, problem):
     with pytest.raises(RunbookError) as err:
-        load_runbook(write_runbook(tmp_path / "runbook.toml", notify_step("n", params, extra=extra)))
+        load_runbook(write_runbook(tmp_path / "runbook.toml", notify_step("n", params, extra=extra)), KINDS)
     message = str(err.value)
     assert problem in message and "runbook.toml:" in message and "phases[0].steps[0]" in message
 
@@ -447,7 +448,9 @@ def test_plan_names_channel_and_template_never_a_url(tmp_path, monkeypatch):
     loaded = load_config_text(tmp_path, config_text(tmp_path, hook_port=1, smtp_port=25))
     assert loaded.notify.slack is not None
     config = load_config(tmp_path / "config.toml")
-    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", notify_step("n", slack_params("Hi {phase}"))))
+    runbook = load_runbook(
+        write_runbook(tmp_path / "runbook.toml", notify_step("n", slack_params("Hi {phase}"))), KINDS
+    )
     step = build_plan(runbook, config).steps["n"]
     assert step.hosts == ("warroom",)
     [command] = NotifyAction().plan(step)

@@ -9,7 +9,6 @@ goldens after an intended change: ``WARROOM_UPDATE_GOLDEN=1 pytest tests/test_re
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import json
@@ -25,19 +24,20 @@ import jsonschema
 import pytest
 from conftest import REPO, ssh_step, write_config, write_runbook
 
+from actions.registry import KINDS
 from console.cli import main
-from console.clock import FrozenClock, iso
-from console.config import load_config
 from console.engine import Actor, Engine
-from console.errors import CommandRefused, JournalCorrupt
-from console.journal import GENESIS, Journal, canonical, record_hash
-from console.plan import build_plan
+from console.model.clock import FrozenClock, iso
+from console.model.config import load_config
+from console.model.errors import CommandRefused, JournalCorrupt
+from console.model.journal import GENESIS, Journal, canonical, record_hash
+from console.model.plan import build_plan
+from console.model.runbook import load_runbook
+from console.model.secrets import Redactor
 from console.report import FORMATS, build_report, export_all, render
 from console.report.json_format import schema
 from console.report.model import build
 from console.report.outputs import excerpt
-from console.runbook import load_runbook
-from console.secrets import Redactor
 
 GOLDEN = REPO / "tests" / "golden" / "report"
 FIXTURE = GOLDEN / "incident"
@@ -236,13 +236,9 @@ email = "security@shop.invalid"
 # ----- recording the fixture ------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def restore_kind():
-    """A restore step kind that journals facts and a warning, as the typed restore kinds do.
-
-    Registered only while recording: it is the ssh kind plus the backup facts it would learn.
-    """
-    from actions import registry
+def restore_kinds():
+    """The kinds table plus a restore step kind that journals facts and a warning, as the typed
+    restore kinds do: the ssh kind plus the backup facts it would learn."""
     from actions.ssh import SSHAction
 
     class RestoreWithFacts(SSHAction):
@@ -256,12 +252,7 @@ def restore_kind():
                     ctx.warn(host, f"backup {BACKUP['backup']} is 75 min old; the RPO is 60 min")
             return run
 
-    registry.kinds()  # load the real kinds first
-    registry.register(RestoreWithFacts)
-    try:
-        yield
-    finally:
-        registry._KINDS.pop("ssh-restore", None)
+    return {**KINDS, RestoreWithFacts.kind: RestoreWithFacts}
 
 
 class Scene:
@@ -286,23 +277,24 @@ async def record_incident(base: Path, lab) -> Path:
     config = load_config(write_config(base / "config.toml", lab, ["h1", "h2"]))
     (base / "runbook.toml").write_text(RUNBOOK)
     scene = Scene()
-    with restore_kind():
-        plan = build_plan(load_runbook(base / "runbook.toml"), config)
-        engine = Engine.open(
-            base / "state",
-            plan,
-            ALICE,
-            severity="P1",
-            trigger="Checkout error rate above 5%",
-            detected_at=iso(T0 - timedelta(minutes=8)),
-            clock=scene.clock,
-            config=config,
-            incident_id=INCIDENT_ID,
-        )
-        try:
-            await _drive(engine, scene, lab)
-        finally:
-            await engine.aclose()
+    kinds = restore_kinds()
+    plan = build_plan(load_runbook(base / "runbook.toml", kinds), config)
+    engine = Engine.open(
+        base / "state",
+        plan,
+        ALICE,
+        severity="P1",
+        trigger="Checkout error rate above 5%",
+        detected_at=iso(T0 - timedelta(minutes=8)),
+        clock=scene.clock,
+        config=config,
+        incident_id=INCIDENT_ID,
+        kinds=kinds,
+    )
+    try:
+        await _drive(engine, scene, lab)
+    finally:
+        await engine.aclose()
     return engine.directory
 
 
@@ -521,7 +513,7 @@ async def test_secrets_never_reach_any_format_and_remote_markup_stays_text(tmp_p
     )
     config_path = write_config(tmp_path / "config.toml", lab, ["h1"], extra=extra)
     config = load_config(config_path)
-    plan = build_plan(load_runbook(write_runbook(tmp_path / "runbook.toml", steps)), config)
+    plan = build_plan(load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS), config)
     engine = Engine.open(tmp_path / "state", plan, ALICE, severity="P0", trigger="test", config=config)
     try:
         engine.take_seat(ALICE)

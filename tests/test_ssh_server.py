@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from conftest import ssh_step, write_config, write_runbook
 
-from console.attach import AttachServer
-from console.config import load_config
-from console.errors import InputError
-from console.sshserver import SessionServer
+from console.host.attach import AttachServer
+from console.host.sshserver import SessionServer
+from console.model.config import load_config
+from console.model.errors import InputError
 
 pytestmark = [
     pytest.mark.sshd,
@@ -152,7 +152,7 @@ class WarRoom:
         found = subprocess.run(["pgrep", "-f", f"attach --socket {self.socket}"], capture_output=True, text=True)
         pids = {int(pid) for pid in found.stdout.split()}
         forks = subprocess.run(
-            ["pgrep", "-P", str(self.process.pid), "-f", "console._ptyzygote"], capture_output=True, text=True
+            ["pgrep", "-P", str(self.process.pid), "-f", "console.host.ptyzygote"], capture_output=True, text=True
         )
         for fork_server in forks.stdout.split():
             forked = subprocess.run(["pgrep", "-P", fork_server], capture_output=True, text=True)
@@ -500,7 +500,9 @@ def test_sessions_outlive_the_loss_of_the_fork_server(war_room):
     war_room.open("first", "olive")
     war_room.wait_screen("first", "you: olive (observer)")
     (child,) = war_room.wait_children(1)
-    found = subprocess.run(["pgrep", "-P", str(war_room.process.pid), "-f", "console._ptyzygote"], capture_output=True)
+    found = subprocess.run(
+        ["pgrep", "-P", str(war_room.process.pid), "-f", "console.host.ptyzygote"], capture_output=True
+    )
     (fork_server,) = found.stdout.split()
     assert _parent(child) == int(fork_server)
     os.kill(int(fork_server), signal.SIGKILL)  # its children can no longer be reaped by it: they are ended
@@ -546,20 +548,20 @@ async def test_host_key_is_made_once_and_unsafe_files_are_refused(tmp_path, keys
     config = _server_config(tmp_path, keys, host_key, authorized)
     attach = AttachServer(engine, tmp_path / "a.sock")
 
-    first = SessionServer(config, attach)
+    first = SessionServer(config, attach, "console.cli")
     port = await first.start("127.0.0.1", 0)
     assert port > 0
     await first.close()
     assert stat.S_IMODE(host_key.stat().st_mode) == 0o600
     assert stat.S_IMODE(host_key.parent.stat().st_mode) == 0o700
-    second = SessionServer(config, attach)
+    second = SessionServer(config, attach, "console.cli")
     await second.start("127.0.0.1", 0)
     await second.close()
     assert second.fingerprint == first.fingerprint  # generated once, then reused
 
     async def refused(match: str) -> None:
         with pytest.raises(InputError, match=match) as caught:
-            await SessionServer(config, attach).start("127.0.0.1", 0)
+            await SessionServer(config, attach, "console.cli").start("127.0.0.1", 0)
         assert "\n" not in str(caught.value)
 
     for mode in (0o640, 0o620, 0o604):

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from conftest import ssh_step, write_config, write_runbook
 
-from console.config import load_config
+from actions.registry import KINDS
 from console.engine import Actor, Engine
-from console.plan import build_plan
-from console.runbook import load_runbook
+from console.model.config import load_config
+from console.model.plan import build_plan
+from console.model.runbook import load_runbook
 
 pytestmark = pytest.mark.sshd
 ALICE = Actor("alice", "driver")
@@ -23,7 +24,7 @@ ALICE = Actor("alice", "driver")
 
 def open_engine(tmp_path: Path, lab, hosts: list[str], steps: str, **config_kw) -> Engine:
     config = load_config(write_config(tmp_path / "config.toml", lab, hosts, **config_kw))
-    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps))
+    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS)
     engine = Engine.open(
         tmp_path / "state", build_plan(runbook, config), ALICE, severity="P0", trigger="test", config=config
     )

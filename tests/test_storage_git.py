@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from conftest import write_config, write_runbook
 
-from console.config import load_config
+from actions.registry import KINDS
 from console.engine import Actor, Engine
-from console.plan import build_plan
-from console.runbook import load_runbook
+from console.model.config import load_config
+from console.model.plan import build_plan
+from console.model.runbook import load_runbook
 
 pytestmark = pytest.mark.sshd
 ALICE = Actor("alice", "driver")
@@ -29,7 +30,7 @@ def step(step_id: str, kind: str, cwd: str = "$HOSTDIR", **params: str) -> str:
 
 def open_engine(tmp_path: Path, lab, hosts: list[str], steps: str) -> Engine:
     config = load_config(write_config(tmp_path / "config.toml", lab, hosts))
-    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps))
+    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS)
     engine = Engine.open(
         tmp_path / "state", build_plan(runbook, config), ALICE, severity="P0", trigger="t", config=config
     )

@@ -9,8 +9,8 @@ import pytest
 from textual.widgets import Input, Log, OptionList, RadioSet
 from ui_support import ALICE, OLIVE, make_app, make_session
 
-from console.errors import CommandRefused
-from console.session import LocalSession, Session
+from console.host.session import LocalSession, Session
+from console.model.errors import CommandRefused
 from screens.app import WarroomApp
 from screens.modals.choice import ChoiceModal
 from screens.modals.confirm import ConfirmStepModal

@@ -8,12 +8,13 @@ from pathlib import Path
 
 from conftest import ssh_step, write_config
 
-from console.clock import FrozenClock
-from console.config import load_config
+from actions.registry import KINDS
 from console.engine import Actor, Engine
-from console.plan import build_plan
-from console.runbook import load_runbook
-from console.session import LocalSession, Session
+from console.host.session import LocalSession, Session
+from console.model.clock import FrozenClock
+from console.model.config import load_config
+from console.model.plan import build_plan
+from console.model.runbook import load_runbook
 from screens.app import WarroomApp
 
 ALICE = Actor("alice", "driver")
@@ -109,7 +110,7 @@ def make_session(
     config = load_config(write_config(tmp_path / "config.toml", lab, list(hosts), extra=textwrap.dedent(keymap)))
     text = UI_RUNBOOK.format(phase1=PHASE1, phase2=PHASE2)
     (tmp_path / "rb.toml").write_text(text)
-    plan = build_plan(load_runbook(tmp_path / "rb.toml"), config)
+    plan = build_plan(load_runbook(tmp_path / "rb.toml", KINDS), config)
     clock = FrozenClock(START)
     engine = Engine.open(
         tmp_path / "state",

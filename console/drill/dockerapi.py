@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from .sandbox import Sandbox
+from console.drill.sandbox import Sandbox
 
 API_VERSION = "1.41"
 PROJECT = "salonmanager"

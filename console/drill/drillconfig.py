@@ -15,8 +15,8 @@ from typing import Any
 
 import tomli_w
 
-from ..runbook import LoadedRunbook
-from .sandbox import USER, Sandbox
+from console.drill.sandbox import USER, Sandbox
+from console.model.runbook import LoadedRunbook
 
 PASSWORD_ENV = "WARROOM_DRILL_DB_PASSWORD"
 HEADER = """\

@@ -26,7 +26,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .sandbox import Sandbox
+from console.drill.sandbox import Sandbox
 
 HEALTH_PATH = "/api/v1/health"
 

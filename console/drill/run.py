@@ -1,11 +1,11 @@
 """``warroom drill``: rehearse the built-in rollback end to end against a throw-away sandbox.
 
 The drill builds the sandbox, starts its SSH and HTTP servers, writes an ordinary config for it
-and then runs the ordinary headless rollback (:func:`console.headless.run_headless`, the same
+and then runs the ordinary headless rollback (:func:`console.host.headless.run_headless`, the same
 engine, journal and ssh action as a real incident). Where a real run stops and lists the manual
 checks for people to tick, the drill's :class:`DrillAutopilot` ticks each one ``pass`` when the
 run reaches it (so every phase's times are real) and finally closes the incident as resolved.
-The game-day score (:mod:`console.drill.score`) closes the output.
+The game-day score (:mod:`console.model.score`) closes the output.
 """
 
 from __future__ import annotations
@@ -17,26 +17,27 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from actions import registry
-
-from ..config import LoadedConfig, load_config
-from ..engine import Actor, Engine, incidents_dir
-from ..errors import InputError, WarroomError
-from ..headless import HeadlessOptions, Printer, run_headless
-from ..journal import verify
-from ..plan import Plan, PlannedStep, build_plan
-from ..runbook import LoadedRunbook, load_runbook
-from ..state import fold
-from .dockerapi import DockerAPI
-from .drillconfig import drill_password, write_drill_config
-from .httpserver import HealthServer
-from .sandbox import Sandbox, build_sandbox
-from .score import render_score, span
-from .sshserver import DrillHost, Failure
+from actions.registry import KINDS
+from console.drill.dockerapi import DockerAPI
+from console.drill.drillconfig import drill_password, write_drill_config
+from console.drill.httpserver import HealthServer
+from console.drill.sandbox import Sandbox, build_sandbox
+from console.drill.sshserver import DrillHost, Failure
+from console.engine import Actor, Engine
+from console.host.headless import HeadlessOptions, Printer, run_headless
+from console.model.config import LoadedConfig, load_config
+from console.model.errors import InputError, WarroomError
+from console.model.incident_dir import incidents_dir
+from console.model.journal import verify
+from console.model.plan import Plan, PlannedStep, build_plan
+from console.model.runbook import LoadedRunbook, load_runbook
+from console.model.score import render_score, span
+from console.model.state import fold
 
 RUNBOOK = "salonmanager"
 TICK_NOTE = "ticked by the drill"
@@ -89,7 +90,7 @@ def drill_steps(runbook: LoadedRunbook, variants: dict[str, str] | None = None) 
     rb = runbook.model
     chosen = {name: v.default for name, v in rb.variants.items()} | (variants or {})
     return [
-        (step.id, registry.create(step.kind).automated)
+        (step.id, KINDS[step.kind].automated)
         for phase in rb.phases
         for step in phase.steps
         if all(chosen.get(k) == v for k, v in step.variant.items())
@@ -116,8 +117,12 @@ def check_options(options: DrillOptions, runbook: LoadedRunbook) -> None:
         raise InputError(f"--fail {options.fail}: {kind}; rehearse a failure of one of: {', '.join(automated)}")
 
 
-def run_drill(options: DrillOptions, out: TextIO = sys.stdout) -> int:
-    runbook = load_runbook(RUNBOOK)
+DrillConsole = Callable[["Sandbox", LoadedRunbook, "DrillOptions"], int]
+"""Runs the drill in the console (handed in by the entry module, which alone imports the UI)."""
+
+
+def run_drill(options: DrillOptions, out: TextIO = sys.stdout, *, console: DrillConsole | None = None) -> int:
+    runbook = load_runbook(RUNBOOK, KINDS)
     check_options(options, runbook)
     if options.serve_port and options.headless:
         raise InputError("--serve is for the console: trainees watch a driver at the keyboard (drop --headless)")
@@ -133,12 +138,10 @@ def run_drill(options: DrillOptions, out: TextIO = sys.stdout) -> int:
         except (OSError, RuntimeError) as exc:
             raise WarroomError(f"cannot build the drill sandbox in {root}: {exc}", title="Drill failed") from None
         out.write(f"drill sandbox {root} built in {span(time.monotonic() - started)}\n")
-        if options.headless:
+        if options.headless or console is None:
             code = asyncio.run(_drill(box, runbook, options, out))
         else:
-            from screens.launch import run_drill_console  # the console is a client; the core stays headless
-
-            code = run_drill_console(box, runbook, options)
+            code = console(box, runbook, options)
     finally:
         if options.keep:
             out.write(f"sandbox kept: {root} (config: {root / 'config.toml'})\n")

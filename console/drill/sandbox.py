@@ -35,8 +35,8 @@ from pathlib import Path
 
 import asyncssh
 
-from . import data, tools
-from .standins import write_standins
+from console.drill import data, tools
+from console.drill.standins import write_standins
 
 USER = "deploy"
 BACKUP_TIME = time.mktime((2025, 1, 10, 2, 0, 0, 0, 0, -1))

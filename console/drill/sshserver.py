@@ -32,8 +32,8 @@ from pathlib import Path
 
 import asyncssh
 
-from ..sshauth import PublicKeyOnlyServer
-from .sandbox import USER, Sandbox
+from console.drill.sandbox import USER, Sandbox
+from console.host.sshauth import PublicKeyOnlyServer
 
 log = logging.getLogger("warroom.drill.ssh")
 KILL_GRACE = 2.0

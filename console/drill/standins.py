@@ -14,7 +14,7 @@ import stat
 import sys
 from pathlib import Path
 
-from . import tools
+from console.drill import tools
 
 STANDINS = ("php", "composer", "flutter", "docker-compose", "systemctl", "journalctl", "sudo", "mysql")
 LINUX_SHEBANG_MAX = 250

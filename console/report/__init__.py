@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import IncidentError
-from . import html, json_format, markdown
-from .model import build
-from .outputs import excerpt
-from .redact import Cleaner
-from .source import read_incident
+from console.model.errors import IncidentError
+from console.report import html, json_format, markdown
+from console.report.model import build
+from console.report.outputs import excerpt
+from console.report.redact import Cleaner
+from console.report.source import read_incident
 
 FORMATS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "md": ("report.md", markdown.render),

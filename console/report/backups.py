@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..clock import parse_iso
-from ..drill.score import span
-from ..state import IncidentState
+from console.model.clock import parse_iso
+from console.model.score import span
+from console.model.state import IncidentState
 
 NAMES = ("name", "file", "path")
 NOT_RESTORING = ("find-backup", "find", "preflight", "check", "verify")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .times import duration
+from console.report.times import duration
 
 
 def day(iso_ts: str) -> str:

@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from ..clock import iso, parse_iso
-from ..drill.score import clock, phase_scores
-from ..state import IncidentState, fold
-from .backups import rpo_section
-from .people import people_section
-from .steps import Excerpt, skipped_section, step_section, ticks_section
-from .times import Moments, between, duration
+from console.model.clock import iso, parse_iso
+from console.model.score import clock, phase_scores
+from console.model.state import IncidentState, fold
+from console.report.backups import rpo_section
+from console.report.people import people_section
+from console.report.steps import Excerpt, skipped_section, step_section, ticks_section
+from console.report.times import Moments, between, duration
 
 REPORT_FORMAT = 1
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .times import Moments
+from console.report.times import Moments
 
 SEAT = ("seat.taken", "seat.released", "seat.handed_over", "seat.requested")
 NOT_DRIVING = ("command.refused", "seat.requested", "presence.joined", "presence.left")

@@ -3,7 +3,7 @@
 The engine masks the secret values it knows before anything is journaled or spooled, but the
 report only has the journal, and remote output can carry credentials warroom never knew (a URL
 with user-info, ``token=...`` printed by a script). Every string of the report passes through
-:meth:`Cleaner.text`: known values and URL user-info (:class:`console.secrets.Redactor`), then
+:meth:`Cleaner.text`: known values and URL user-info (:class:`console.model.secrets.Redactor`), then
 a pattern pass for assignments and headers that carry credentials, then control sequences
 neutralised.
 """
@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ..sanitize import neutralise
-from ..secrets import REDACTED, Redactor
+from console.model.sanitize import neutralise
+from console.model.secrets import REDACTED, Redactor
 
 # A word that names a credential, alone or inside a longer key: MYSQL_PWD, db_password, X-Auth-Token.
 _SECRET_WORD = r"(?:passw(?:or)?d|pwd|token|secret|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)"

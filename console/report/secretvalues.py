@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config import LoadedConfig, config_redactor
+from console.model.config import LoadedConfig, config_redactor
 
 
 def config_secrets(config: LoadedConfig | None) -> list[str]:

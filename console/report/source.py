@@ -1,7 +1,7 @@
 """Reading an incident directory for a report: the verified journal, and whether it is live.
 
 Only the incident directory is read, so a copy of it on another machine gives the same report.
-A corrupt journal raises :class:`console.errors.JournalCorrupt` naming the first bad record; a
+A corrupt journal raises :class:`console.model.errors.JournalCorrupt` naming the first bad record; a
 torn last record (a crash mid-write) is tolerated and reported.
 """
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import IncidentError
-from ..incidents import is_live
-from ..journal import read_records
+from console.model.errors import IncidentError
+from console.model.incidents import is_live
+from console.model.journal import read_records
 
 JOURNAL = "journal.jsonl"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..plan import Plan
-from ..state import IncidentState
-from .outputs import output_path
-from .times import Moments, between
+from console.model.plan import Plan
+from console.model.state import IncidentState
+from console.report.outputs import output_path
+from console.report.times import Moments, between
 
 Excerpt = Callable[[str, dict[str, Any] | None], dict[str, Any]]
 """``(path relative to the incident directory, journaled host result or None) -> excerpt``."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from ..clock import parse_iso
+from console.model.clock import parse_iso
 
 WIDTH = 760
 LABEL = 210

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..clock import parse_iso
-from ..drill.score import clock
+from console.model.clock import parse_iso
+from console.model.score import clock
 
 
 class Moments:

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from actions.base import PlannedCommand
-from console.plan import PlannedStep
+from console.model.plan import PlannedStep
 
 
 class ConfirmStepModal(ModalScreen[str | None]):

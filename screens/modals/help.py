@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from console.keymap import ACTING
+from console.model.keymap import ACTING
 
 
 class HelpModal(ModalScreen[None]):

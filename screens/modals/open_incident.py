@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
-from console.plan import Plan
+from console.model.plan import Plan
 
 OTHER = "Other (describe below)"
 

@@ -11,8 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Log
 
-from console.sanitize import neutralise_lines
-from console.spool import tail_lines
+from console.model.sanitize import neutralise_lines
+from console.model.spool import tail_lines
 
 MAX_BYTES = 32 * 1024 * 1024
 

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from console.state import IncidentState
+from console.model.state import IncidentState
 
 ICONS = {
     "pending": ("○", "dim"),

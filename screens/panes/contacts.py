@@ -8,8 +8,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from console.session import Session
-from console.timeline import comms_timeline
+from console.host.session import Session
+from console.model.timeline import comms_timeline
 
 STATUS_STYLE = {
     "sent": "green",

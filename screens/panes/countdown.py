@@ -7,9 +7,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Digits, Static
 
-from console.clock import iso
-from console.session import Session
-from console.timeline import format_delta, rto_status
+from console.host.session import Session
+from console.model.clock import iso
+from console.model.timeline import format_delta, rto_status
 
 LEVEL_CLASSES = ("-ok", "-amber", "-red", "-breached")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from console.session import Session
+from console.host.session import Session
 
 
 class IncidentHeader(Static):

@@ -17,9 +17,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Log, Static
 
-from console.sanitize import neutralise_lines
-from console.session import Session
-from console.spool import tail_lines
+from console.host.session import Session
+from console.model.sanitize import neutralise_lines
+from console.model.spool import tail_lines
 
 RING_LINES = 5000
 FLUSH_SECONDS = 0.05

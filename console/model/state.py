@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .plan import Plan
+from console.model.plan import Plan
 
 TERMINAL = ("succeeded", "failed", "cancelled", "timed_out", "skipped")
 RETRYABLE = ("failed", "cancelled", "timed_out", "interrupted")

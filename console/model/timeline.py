@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .clock import parse_iso
-from .plan import PlannedPhase
-from .state import TERMINAL, IncidentState
+from console.model.clock import parse_iso
+from console.model.plan import PlannedPhase
+from console.model.state import TERMINAL, IncidentState
 
 AMBER_SHARE = 1 / 3
 RED_SHARE = 0.10

@@ -1,7 +1,7 @@
 """A session whose engine runs in another process, reached over the incident's unix socket.
 
 State is rebuilt exactly as the engine builds it: a fold of the journal records it streams. The
-UI cannot tell this session from a :class:`console.session.LocalSession`.
+UI cannot tell this session from a :class:`console.host.session.LocalSession`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .attach import LINE_LIMIT, PROTOCOL, encode
-from .clock import Clock, SystemClock
-from .engine import Actor, Output, Progress, output_path
-from .errors import CommandRefused, IncidentError, WarroomError
-from .plan import Plan
-from .session import is_driver, watchers
-from .state import IncidentState, apply, fold
+from console.engine import Actor, Output, Progress
+from console.host.attach import LINE_LIMIT, PROTOCOL, encode
+from console.host.session import is_driver, watchers
+from console.model.clock import Clock, SystemClock
+from console.model.errors import CommandRefused, IncidentError, WarroomError
+from console.model.incident_dir import output_path
+from console.model.plan import Plan
+from console.model.state import IncidentState, apply, fold
 
 COMMAND_TIMEOUT = 60.0
 

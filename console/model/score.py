@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..clock import parse_iso
-from ..plan import PlannedPhase
-from ..state import IncidentState
+from console.model.clock import parse_iso
+from console.model.plan import PlannedPhase
+from console.model.state import IncidentState
 
 FAILED = ("failed", "cancelled", "timed_out", "interrupted")
 DONE = ("succeeded", "skipped")

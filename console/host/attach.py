@@ -27,8 +27,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from .engine import Actor, Engine, Output, Progress
-from .errors import CommandRefused, IncidentError, WarroomError
+from console.engine import Actor, Engine, Output, Progress
+from console.model.errors import CommandRefused, IncidentError, WarroomError
 
 log = logging.getLogger("warroom.attach")
 

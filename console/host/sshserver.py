@@ -19,13 +19,13 @@ from pathlib import Path
 
 import asyncssh
 
-from ._ptychild import Process, PtyChild, exec_on
-from ._ptyzygote import ForkServer, ForkServerGone
-from .attach import AttachServer
-from .config import LoadedConfig, ServerUser
-from .engine import Actor
-from .errors import InputError, WarroomError
-from .sshauth import PublicKeyOnlyServer
+from console.engine import Actor
+from console.host.attach import AttachServer
+from console.host.ptychild import Process, PtyChild, exec_on
+from console.host.ptyzygote import ForkServer, ForkServerGone
+from console.host.sshauth import PublicKeyOnlyServer
+from console.model.config import LoadedConfig, ServerUser
+from console.model.errors import InputError, WarroomError
 
 log = logging.getLogger("warroom.sshserver")
 
@@ -141,9 +141,11 @@ def check_files(config: LoadedConfig) -> None:
 class SessionServer:
     """``start`` binds the port; ``close`` ends every session (its process group killed and reaped)."""
 
-    def __init__(self, config: LoadedConfig, attach: AttachServer) -> None:
+    def __init__(self, config: LoadedConfig, attach: AttachServer, entry: str) -> None:
         self.config = config
         self.attach = attach
+        self.entry = entry
+        """The module whose ``main(argv)`` runs each session's console (the CLI entry hands it in)."""
         self.host_key_path = host_key_path(config)
         self.fingerprint = ""
         self.sessions: set[_Session] = set()
@@ -179,7 +181,7 @@ class SessionServer:
         if os.environ.get(SPAWN_ENV, "fork") != "exec":
             self.forks = ForkServer()
             try:
-                await self.forks.start(self._base_env())
+                await self.forks.start(self._base_env(), self.entry)
             except OSError as exc:
                 log.warning("no fork server (%s): each session starts its own interpreter", exc)
                 self.forks = None
@@ -212,7 +214,7 @@ class SessionServer:
                 return await self.forks.spawn(terminal, self.child_args(), env)
             except ForkServerGone as exc:
                 log.warning("%s: starting sessions the plain way", exc)
-        return await exec_on(terminal, [sys.executable, "-m", "console.cli", *self.child_args()], env)
+        return await exec_on(terminal, [sys.executable, "-m", self.entry, *self.child_args()], env)
 
     @staticmethod
     def _base_env() -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from actions.base import Target
-from actions.ssh import preflight
+from actions.transport import preflight
 
 
 async def check_hosts(targets: list[Target]) -> list[tuple[Target, str, str]]:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import JournalCorrupt, JournalError
-from .secrets import Redactor
+from console.model.errors import JournalCorrupt, JournalError
+from console.model.secrets import Redactor
 
 GENESIS = "0" * 64
 
@@ -175,7 +175,7 @@ class Journal:
 
 def _masked(value: Any, redactor: Redactor, key: str = "") -> Any:
     """Mask secrets in string values only: keys stay, and the plan stays exactly what runs
-    (plans never hold secrets: :func:`console.plan.build_plan` refuses credentials in commands)."""
+    (plans never hold secrets: :func:`console.model.plan.build_plan` refuses credentials in commands)."""
     if isinstance(value, str):
         return redactor.text(value) if redactor.needed(value) else value
     if isinstance(value, dict):

@@ -7,10 +7,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .engine import incidents_dir
-from .errors import JournalError
-from .journal import read_records
-from .state import fold
+from console.model.errors import JournalError
+from console.model.incident_dir import incidents_dir
+from console.model.journal import read_records
+from console.model.state import fold
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-from .secrets import Redactor
+from console.model.secrets import Redactor
 
 Publish = Callable[[str, list[str]], None]
 

@@ -1,7 +1,7 @@
 """The environment a runbook runs against: hosts, groups, app paths, database, channels, people.
 
 Secrets are never written in the file: a secret field holds a reference, ``env:NAME`` or
-``file:PATH``, resolved only when a step needs it (see :mod:`console.secrets`).
+``file:PATH``, resolved only when a step needs it (see :mod:`console.model.secrets`).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from .errors import ConfigError, SecretError
-from .runbook import Contact, Ident
-from .secrets import Redactor, resolve_ref
-from .tomlsource import TomlSource, load_toml
-from .validation import StrictModel, pattern, validate
+from console.model.errors import ConfigError, SecretError
+from console.model.runbook import Contact, Ident
+from console.model.secrets import Redactor, resolve_ref
+from console.model.tomlsource import TomlSource, load_toml
+from console.model.validation import StrictModel, pattern, validate
 
 
 def _secret_ref(value: str) -> str:
@@ -159,7 +159,7 @@ class LoadedConfig:
 
 
 def load_config(path: str | Path) -> LoadedConfig:
-    """Load and validate a config file on its own (the runbook is checked in :mod:`console.plan`)."""
+    """Load and validate a config file on its own (the runbook is checked in :mod:`console.model.plan`)."""
     file = Path(path).expanduser()
     source = load_toml(file, display=str(path))
     model = validate(Config, source, secret_keys=SECRET_FIELDS)

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from .attach import AttachServer
-from .config import LoadedConfig
-from .engine import Actor, Engine
-from .plan import Plan
+from console.engine import Actor, Engine
+from console.host.attach import AttachServer
+from console.model.config import LoadedConfig
+from console.model.plan import Plan
 
 
 @dataclass
@@ -25,13 +25,15 @@ class ServeOptions:
     detected_at: str | None = None
     listen: str | None = None
     port: int | None = None
+    session_entry: str = ""
+    """The module whose ``main(argv)`` runs an SSH session's console (the CLI entry)."""
 
 
 async def serve(
     plan: Plan, config: LoadedConfig, root: Path, actor: Actor, options: ServeOptions, *, out: TextIO = sys.stdout
 ) -> int:
     if config.model.server.users:
-        from .sshserver import check_files
+        from console.host.sshserver import check_files
 
         check_files(config)  # an unsafe key file stops us before an incident is opened
     if options.incident is not None:
@@ -59,9 +61,9 @@ async def serve(
         )
         out.write(f"journal {engine.journal.path}\nsocket  {attach.path}  (warroom watch {engine.state.id})\n")
         if server_cfg.users:
-            from .sshserver import SessionServer
+            from console.host.sshserver import SessionServer
 
-            ssh = SessionServer(config, attach)
+            ssh = SessionServer(config, attach, options.session_entry)
             port = await ssh.start(options.listen or server_cfg.listen, options.port or server_cfg.port)
             out.write(f"ssh     {options.listen or server_cfg.listen}:{port}  (ssh -p {port} USER@HOST)\n")
             out.write(f"host key {ssh.fingerprint}  ({ssh.host_key_path})\n")

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from actions import registry
-
-from .plan import Plan
+from console.model.kinds import KindTable
+from console.model.plan import Plan
 
 
 def _minutes(value: int) -> str:
     return f"{value // 60} h" if value >= 60 and value % 60 == 0 else f"{value} min"
 
 
-def render_plan(plan: Plan, severity: str | None = None) -> str:
+def render_plan(plan: Plan, kinds: KindTable, severity: str | None = None) -> str:
+    """Each step's commands come from its kind (``kinds``), exactly as they would run."""
     rb = plan.runbook
     out: list[str] = []
     out.append(f"{rb['title']} — runbook {rb['id']} {rb['version']} ({rb['origin']})")
@@ -45,7 +45,7 @@ def render_plan(plan: Plan, severity: str | None = None) -> str:
             out.append(f"  {number}.{index} {step.id}: {step.title} ({step.kind}{where}{timeout})")
             if flags:
                 out.append(f"      ⚠ {'; '.join(flags)}")
-            for command in registry.create(step.kind).plan(step):
+            for command in kinds[step.kind]().plan(step):
                 out.append(f"      {command.host}$ {command.text}")
             if step.kind != "ssh":
                 out.extend(f"      runbook: {line}" for line in step.seed)

@@ -1,9 +1,9 @@
 """A user's handle on an incident: what the UI reads and the commands it sends.
 
 Two implementations share this surface: :class:`LocalSession` (the engine lives in this process)
-and :class:`console.remote.RemoteSession` (the engine lives in ``warroom serve``, reached over the
+and :class:`console.host.remote.RemoteSession` (the engine lives in ``warroom serve``, reached over the
 incident's unix socket). Commands are coroutines because a remote engine answers later; a refusal
-arrives as :class:`console.errors.CommandRefused` either way.
+arrives as :class:`console.model.errors.CommandRefused` either way.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from .clock import Clock
-from .engine import Actor, Engine
-from .plan import Plan
-from .state import IncidentState
+from console.engine import Actor, Engine
+from console.model.clock import Clock
+from console.model.plan import Plan
+from console.model.state import IncidentState
 
 
 class Session(Protocol):

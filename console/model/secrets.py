@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .errors import SecretError
+from console.model.errors import SecretError
 
 REDACTED = "********"
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/@\s:]+(?::[^/@\s]*)?)@", re.I)

@@ -9,29 +9,29 @@ headless runner are all clients of this class; none of them changes state by its
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from actions import registry
 from actions.base import StepRun, Target
-from actions.ssh import ConnectionPool
-
-from .clock import Clock, SystemClock, iso
-from .config import LoadedConfig, config_redactor
-from .errors import ActionError, CommandRefused, IncidentError, SecretError, WarroomError
-from .journal import Journal
-from .plan import Plan, PlannedStep
-from .secrets import Redactor, lookup, resolve_ref
-from .spool import OutputSpool
-from .state import RETRYABLE, IncidentState, apply, fold
-from .timeline import rto_status
+from actions.registry import KINDS
+from actions.transport import ConnectionPool
+from console.model.clock import Clock, SystemClock, iso
+from console.model.config import LoadedConfig, config_redactor
+from console.model.errors import ActionError, CommandRefused, IncidentError, SecretError, WarroomError
+from console.model.incident_dir import incidents_dir, new_incident_id, output_path
+from console.model.incident_dir import lock as lock_incident
+from console.model.journal import Journal
+from console.model.kinds import KindTable
+from console.model.plan import Plan, PlannedStep
+from console.model.secrets import Redactor, lookup, resolve_ref
+from console.model.spool import OutputSpool
+from console.model.state import RETRYABLE, IncidentState, apply, fold
+from console.model.timeline import rto_status
 
 log = logging.getLogger("warroom.engine")
 
@@ -75,19 +75,6 @@ Subscriber = Callable[[Any], None]
 
 # The engine itself, for events nobody commanded (an RTO breach).
 SYSTEM = Actor("warroom", "system")
-
-
-def incidents_dir(state_root: Path) -> Path:
-    return state_root / "incidents"
-
-
-def output_path(incident_dir: Path, step_id: str, attempt: int, host: str) -> Path:
-    """Where one host's full output of one step attempt is spooled."""
-    return incident_dir / "outputs" / step_id / str(attempt) / f"{host}.log"
-
-
-def new_incident_id(clock: Clock) -> str:
-    return f"{clock.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
 class _StepContext:
@@ -162,8 +149,12 @@ class Engine:
         config: LoadedConfig | None,
         redactor: Redactor,
         lock_fd: int,
+        kinds: KindTable | None = None,
     ) -> None:
         self.directory = directory
+        self.kinds: KindTable = kinds if kinds is not None else KINDS
+        """The step kinds that run this incident's steps (``actions.registry.KINDS`` unless a test
+        hands its own)."""
         self.journal = journal
         self.clock = clock
         self.config = config
@@ -193,6 +184,7 @@ class Engine:
         clock: Clock | None = None,
         config: LoadedConfig | None = None,
         incident_id: str | None = None,
+        kinds: KindTable | None = None,
     ) -> Engine:
         """Create a new incident directory and journal its opening."""
         clock = clock or SystemClock()
@@ -209,10 +201,12 @@ class Engine:
             raise IncidentError(f"incident {incident_id} already exists in {directory.parent}") from None
         except OSError as exc:
             raise IncidentError(f"cannot create incident directory {directory}: {exc.strerror}") from None
-        lock_fd = _lock(directory, incident_id)
+        lock_fd = lock_incident(directory, incident_id)
         redactor = config_redactor(config)
         journal = Journal.create(directory / "journal.jsonl", redactor)
-        engine = cls(directory, journal, [], clock=clock, config=config, redactor=redactor, lock_fd=lock_fd)
+        engine = cls(
+            directory, journal, [], clock=clock, config=config, redactor=redactor, lock_fd=lock_fd, kinds=kinds
+        )
         engine._commit(
             "incident.opened",
             {
@@ -235,19 +229,22 @@ class Engine:
         *,
         clock: Clock | None = None,
         config: LoadedConfig | None = None,
+        kinds: KindTable | None = None,
     ) -> Engine:
         """Rebuild state from the journal; steps that were running become *interrupted*."""
         clock = clock or SystemClock()
         if not (directory / "journal.jsonl").exists():
             raise IncidentError(f"no incident journal in {directory}")
-        lock_fd = _lock(directory, directory.name)
+        lock_fd = lock_incident(directory, directory.name)
         redactor = config_redactor(config)
         try:
             journal, records, torn = Journal.open(directory / "journal.jsonl", redactor)
         except WarroomError:
             os.close(lock_fd)
             raise
-        engine = cls(directory, journal, records, clock=clock, config=config, redactor=redactor, lock_fd=lock_fd)
+        engine = cls(
+            directory, journal, records, clock=clock, config=config, redactor=redactor, lock_fd=lock_fd, kinds=kinds
+        )
         if not records or records[0]["type"] != "incident.opened":
             engine.journal.close()
             os.close(lock_fd)
@@ -444,7 +441,7 @@ class Engine:
         step = ctx.step
         error = ""
         try:
-            run = await registry.create(step.kind).run(ctx)
+            run = await self.kinds[step.kind]().run(ctx)
         except WarroomError as exc:
             run, error = StepRun(), str(exc)
         except Exception as exc:
@@ -480,14 +477,14 @@ class Engine:
         step = self._step(actor, "preview", step_id)
         ctx = _StepContext(self, step, 0)
         try:
-            return await registry.create(step.kind).preview(ctx)
+            return await self.kinds[step.kind]().preview(ctx)
         except WarroomError as exc:
             return {host: f"cannot preview: {exc}" for host in step.hosts}
 
     async def remote_alive(self, step_id: str) -> dict[str, int]:
         """Hosts where the last attempt's remote process group still runs (after a crash, an
         interrupted step's command may well be running on, without anyone watching it)."""
-        from actions.ssh import alive_groups
+        from actions.transport import alive_groups
 
         attempt = self.state.steps[step_id].attempt if step_id in self.state.steps else None
         if attempt is None or not attempt.remote:
@@ -758,22 +755,3 @@ def _outcome(run: StepRun, cancelled: bool, error: str) -> str:
     if run.ok and not error:
         return "succeeded"
     return "failed"
-
-
-def _lock(directory: Path, incident_id: str) -> int:
-    """Hold an exclusive lock so two processes never append to one journal."""
-    fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
-    for attempt in range(10):  # `incidents` and `report` probe with a brief shared lock: wait it out
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if attempt < 9:
-                time.sleep(0.02)
-    else:
-        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise IncidentError(f"incident {incident_id} is open in another warroom process (pid {holder})") from None
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
-    return fd

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .errors import ConfigError
-from .tomlsource import TomlSource
+from console.model.errors import ConfigError
+from console.model.tomlsource import TomlSource
 
 M = TypeVar("M", bound=BaseModel)
 

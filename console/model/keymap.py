@@ -6,7 +6,7 @@ without the headless core importing the UI.
 
 from __future__ import annotations
 
-from .config import LoadedConfig
+from console.model.config import LoadedConfig
 
 # id -> (default key, description)
 ACTIONS: dict[str, tuple[str, str]] = {

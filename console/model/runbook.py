@@ -3,7 +3,7 @@
 A runbook is data (TOML). The built-in one, ``salonmanager``, transcribes the SalonManager v1.0.0
 rollback plan; any other team's runbook is another file in the same format (``--runbook PATH``).
 Steps name the config values they need as ``{{ section.key }}`` placeholders (double braces, so
-shell braces in commands stay literal); they are filled in by :mod:`console.plan`.
+shell braces in commands stay literal); they are filled in by :mod:`console.model.plan`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from .errors import RunbookError
-from .tomlsource import TomlSource, load_toml, parse_toml
-from .validation import FieldError, StrictModel, pattern, validate
+from console.model.errors import RunbookError
+from console.model.kinds import KindTable
+from console.model.tomlsource import TomlSource, load_toml, parse_toml
+from console.model.validation import FieldError, StrictModel, pattern, validate
 
 IDENT_PATTERN = pattern(
     r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "use letters, digits, '_', '.' and '-', starting with a letter or digit"
@@ -172,10 +173,12 @@ class Runbook(StrictModel):
 class LoadedRunbook:
     """A validated runbook together with its source, so later checks can still point at lines."""
 
-    def __init__(self, model: Runbook, source: TomlSource, origin: str) -> None:
+    def __init__(self, model: Runbook, source: TomlSource, origin: str, kinds: KindTable) -> None:
         self.model = model
         self.source = source
         self.origin = origin
+        self.kinds = kinds
+        """The step kinds it was validated against; the plan binding asks them too."""
 
     @property
     def id(self) -> str:
@@ -185,11 +188,12 @@ class LoadedRunbook:
 BUILTIN = ("salonmanager",)
 
 
-def load_runbook(ref: str | Path) -> LoadedRunbook:
-    """Load a built-in runbook by name or a runbook file by path, strictly."""
+def load_runbook(ref: str | Path, kinds: KindTable) -> LoadedRunbook:
+    """Load a built-in runbook by name or a runbook file by path, strictly, checking every step
+    against the table of step kinds (``actions.registry.KINDS``)."""
     text_ref = str(ref)
     if text_ref in BUILTIN:
-        resource = resources.files("console.runbooks").joinpath(f"{text_ref}.toml")
+        resource = resources.files("console.model.runbooks").joinpath(f"{text_ref}.toml")
         source = parse_toml(resource.read_text(encoding="utf-8"), f"<built-in runbook {text_ref}>", cls=RunbookError)
         origin = f"built-in:{text_ref}"
     else:
@@ -203,14 +207,12 @@ def load_runbook(ref: str | Path) -> LoadedRunbook:
         source = load_toml(path, cls=RunbookError)
         origin = str(path)
     model = validate(Runbook, source, cls=RunbookError)
-    _check_consistency(model, source)
-    return LoadedRunbook(model, source, origin)
+    _check_consistency(model, source, kinds)
+    return LoadedRunbook(model, source, origin, kinds)
 
 
-def _check_consistency(model: Runbook, source: TomlSource) -> None:
+def _check_consistency(model: Runbook, source: TomlSource, kinds: KindTable) -> None:
     """Cross-field rules pydantic cannot express field by field."""
-    from actions import registry  # local: actions import console, not the other way at import time
-
     seen_phase: set[str] = set()
     seen_step: dict[str, tuple[Any, ...]] = {}
     for p, phase in enumerate(model.phases):
@@ -222,11 +224,11 @@ def _check_consistency(model: Runbook, source: TomlSource) -> None:
         if step.id in seen_step:
             raise source.error((*loc, "id"), f"duplicate step id {step.id!r}", RunbookError)
         seen_step[step.id] = loc
-        action = registry.get(step.kind)
+        action = kinds.get(step.kind)
         if action is None:
             raise source.error(
                 (*loc, "kind"),
-                f"unknown step kind {step.kind!r}; known kinds: {', '.join(registry.kinds())}",
+                f"unknown step kind {step.kind!r}; known kinds: {', '.join(sorted(kinds))}",
                 RunbookError,
             )
         problem = action.check_step(step)

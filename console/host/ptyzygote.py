@@ -35,7 +35,7 @@ from typing import Any
 
 log = logging.getLogger("warroom.forks")
 
-PRELOAD = ("console.cli", "screens.launch", "screens.app", "console.remote")
+PRELOAD = ("console.host.remote",)
 MESSAGE_LIMIT = 256 * 1024
 READY_TIMEOUT = 30.0
 FORK_TIMEOUT = 10.0
@@ -73,16 +73,21 @@ class ForkServer:
         self._exits: dict[int, asyncio.Future[int]] = {}
         self._early: dict[int, int] = {}
 
-    async def start(self, env: Mapping[str, str]) -> None:
-        """Start it; it is ready when its imports are done (``spawn`` waits for that)."""
+    async def start(self, env: Mapping[str, str], entry: str) -> None:
+        """Start it; it is ready when its imports are done (``spawn`` waits for that).
+
+        ``entry`` names the module whose ``main(argv)`` each child runs (the CLI entry, handed
+        down by it: the host never imports the layer above it); the fork server imports it and the
+        modules in its ``SESSION_PRELOAD`` before the first fork."""
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "console._ptyzygote",
+                "console.host.ptyzygote",
                 str(theirs.fileno()),
+                entry,
                 pass_fds=[theirs.fileno()],
                 env=dict(env),
                 stdin=asyncio.subprocess.DEVNULL,
@@ -207,7 +212,9 @@ def _send(control: socket.socket, message: dict[str, Any]) -> None:
     control.send(json.dumps(message).encode())
 
 
-def _run_child(terminal: int, args: list[str], env: dict[str, str], forget: Callable[[], None]) -> None:
+def _run_child(
+    main: Callable[[list[str]], int], terminal: int, args: list[str], env: dict[str, str], forget: Callable[[], None]
+) -> None:
     """In the forked child: a new session on ``terminal``, then the console; never returns.
     ``forget`` closes what the child inherited of the fork server (its socket, selector, pipe)."""
     code = 1
@@ -226,8 +233,6 @@ def _run_child(terminal: int, args: list[str], env: dict[str, str], forget: Call
         os.environ.clear()
         os.environ.update(env)
         _name_process(b"warroom-session")
-        from console.cli import main
-
         sys.argv = ["warroom", *args]
         code = main(args)
     except SystemExit as exc:
@@ -262,10 +267,11 @@ def _reap(control: socket.socket) -> None:
         _send(control, {"exit": pid, "status": os.waitstatus_to_exitcode(status)})
 
 
-def serve(control: socket.socket) -> None:
+def serve(control: socket.socket, entry: str) -> None:
     import importlib
 
-    for name in PRELOAD:
+    module = importlib.import_module(entry)
+    for name in (*PRELOAD, *getattr(module, "SESSION_PRELOAD", ())):
         importlib.import_module(name)
     gc.collect()
     gc.freeze()  # the collector leaves these objects (and their pages) alone in every child
@@ -311,11 +317,11 @@ def serve(control: socket.socket) -> None:
                     os.close(wake_r)
                     os.close(wake_w)
 
-                _run_child(fds[0], message["args"], message["env"], forget)
+                _run_child(module.main, fds[0], message["args"], message["env"], forget)
             os.close(fds[0])
             _send(control, {"id": message["id"], "pid": pid})
 
 
 if __name__ == "__main__":
     with contextlib.suppress(ConnectionError):  # the SSH server went away: so do we
-        serve(socket.socket(fileno=int(sys.argv[1])))
+        serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2])

@@ -13,13 +13,27 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from actions import registry
-from actions.base import LOCAL_HOST, Target
+from console.model.config import SECRET_FIELDS, LoadedConfig
+from console.model.errors import RunbookError
+from console.model.runbook import PLACEHOLDER, LoadedRunbook, placeholders
+from console.model.secrets import Redactor, lookup
 
-from .config import SECRET_FIELDS, LoadedConfig
-from .errors import RunbookError
-from .runbook import PLACEHOLDER, LoadedRunbook, placeholders
-from .secrets import Redactor, lookup
+# The pseudo-host of automated steps that run on the warroom machine itself (notifications).
+LOCAL_HOST = "warroom"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A host as the config describes it, resolved for connecting."""
+
+    name: str
+    address: str
+    port: int
+    user: str
+    identity_file: str | None
+    known_hosts: str
+    connect_timeout: float = 10.0
+    keepalive: int = 15
 
 
 @dataclass(frozen=True)
@@ -124,7 +138,7 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
             if mismatch:
                 excluded.append((step.id, f"only when {', '.join(mismatch)}"))
                 continue
-            action = registry.create(step.kind)
+            action = runbook.kinds[step.kind]
             hosts: tuple[str, ...] = (LOCAL_HOST,) if action.automated and not action.needs_targets else ()
             if step.targets:
                 hosts = _resolve_targets(
@@ -273,4 +287,4 @@ def _check_secret_key(runbook, config, loc, step_id: str, key: str) -> None:
         raise runbook.source.error((*loc, "secret_env"), f"{key!r} is not a secret field", RunbookError)
 
 
-__all__ = ["Plan", "PlannedPhase", "PlannedStep", "build_plan", "placeholders"]
+__all__ = ["LOCAL_HOST", "Plan", "PlannedPhase", "PlannedStep", "Target", "build_plan", "placeholders"]

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from .attach import AttachServer
-from .clock import Clock, SystemClock, parse_iso
-from .config import LoadedConfig
-from .engine import Actor, Engine, Output
-from .errors import CommandRefused
-from .plan import Plan, PlannedStep
-from .sanitize import neutralise
-from .spool import tail_lines
+from console.engine import Actor, Engine, Output
+from console.host.attach import AttachServer
+from console.model.clock import Clock, SystemClock, parse_iso
+from console.model.config import LoadedConfig
+from console.model.errors import CommandRefused
+from console.model.plan import Plan, PlannedStep
+from console.model.sanitize import neutralise
+from console.model.spool import tail_lines
 
 TAIL_LINES = 15
 

@@ -1,0 +1,270 @@
+"""The SSH transport every step kind that reaches a host uses: the connection pool (host keys
+only from the configured known_hosts), the script runner (fan-out, streaming, timeouts) and real
+remote cancellation.
+
+A script first reports its own process id: sshd makes that shell a session and process group
+leader, so a timeout or cancel can ``kill`` the whole remote process group over a second channel
+instead of merely closing ours and leaving the command running on the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import asyncssh
+
+from actions.base import HostOutcome, OutputSink, StepContext, Target
+from console.model.errors import ActionError, AuthError, HostKeyError, HostUnreachable
+
+PID_MARK = b"\x1ewarroom-pid "
+KILL_GRACE = 3.0
+
+
+def _describe(target: Target) -> str:
+    return f"host {target.name} ({target.user}@{target.address}:{target.port})"
+
+
+class ConnectionPool:
+    """One SSH connection per host, opened on first use and reused across steps."""
+
+    def __init__(self) -> None:
+        self._conns: dict[str, asyncssh.SSHClientConnection] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, target: Target) -> asyncssh.SSHClientConnection:
+        lock = self._locks.setdefault(target.name, asyncio.Lock())
+        async with lock:
+            conn = self._conns.get(target.name)
+            if conn is not None and not conn.is_closed():
+                return conn
+            conn = await connect(target)
+            self._conns[target.name] = conn
+            return conn
+
+    async def close(self) -> None:
+        conns, self._conns = list(self._conns.values()), {}
+        for conn in conns:
+            conn.close()
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                await conn.wait_closed()
+
+
+async def connect(target: Target) -> asyncssh.SSHClientConnection:
+    """Connect with the host key checked against known_hosts; failures become typed errors."""
+    options: dict = {
+        "port": target.port,
+        "username": target.user,
+        "known_hosts": target.known_hosts,
+        "connect_timeout": target.connect_timeout,
+        "keepalive_interval": target.keepalive or None,
+        "keepalive_count_max": 3,
+    }
+    if target.identity_file:
+        options["client_keys"] = [target.identity_file]
+        options["agent_path"] = None
+    try:
+        return await asyncssh.connect(target.address, **options)
+    except asyncssh.HostKeyNotVerifiable as exc:
+        raise HostKeyError(_host_key_problem(target, exc)) from None
+    except asyncssh.PermissionDenied:
+        raise AuthError(
+            f"{_describe(target)}: authentication refused for user {target.user!r}"
+            + (f" with key {target.identity_file}" if target.identity_file else "")
+        ) from None
+    except asyncssh.KeyImportError as exc:
+        raise AuthError(f"{_describe(target)}: cannot load identity file {target.identity_file}: {exc}") from None
+    except (OSError, TimeoutError, asyncssh.Error) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise HostUnreachable(f"{_describe(target)}: cannot connect: {reason}") from None
+
+
+def _host_key_problem(target: Target, exc: Exception) -> str:
+    try:
+        known = asyncssh.read_known_hosts(target.known_hosts)
+        trusted = known.match(target.address, target.address, target.port)[0]
+    except (OSError, ValueError):
+        trusted = []
+    if trusted:
+        return (
+            f"{_describe(target)}: host key CHANGED — it does not match {target.known_hosts}; "
+            "refusing to connect (possible man-in-the-middle); verify the new key out of band"
+        )
+    return (
+        f"{_describe(target)}: host key unknown — no entry in {target.known_hosts}; "
+        f"verify its fingerprint out of band and add it (ssh-keyscan -p {target.port} {target.address})"
+    )
+
+
+def wrap_script(commands: list[str] | tuple[str, ...], *, cwd: str = "", secret_vars=()) -> str:
+    """The remote shell script: report pid, read secrets from stdin, cd, then ``set -e``."""
+    lines = ["printf '\\036warroom-pid %s\\n' \"$$\""]
+    lines += [f"IFS= read -r {var} && export {var}" for var in secret_vars]
+    if cwd:
+        lines.append(f"cd -- {shell_path(cwd)} || exit 96")
+    lines.append("set -e")
+    lines += list(commands)
+    return "\n".join(lines) + "\n"
+
+
+def shell_path(path: str) -> str:
+    """Double-quote a path for the remote shell: spaces are safe, ``$VARS`` and a leading ``~``
+    still expand (``~/srv`` is a natural thing to write for a deploy user's home)."""
+    if path == "~" or path.startswith("~/"):
+        path = "$HOME" + path[1:]
+    escaped = path.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`")
+    return f'"{escaped}"'
+
+
+async def run_script(
+    ctx: StepContext, target: Target, script: str, stdin: bytes = b"", sink: OutputSink | None = None
+) -> HostOutcome:
+    """Run a script made by :func:`wrap_script` on one host: streamed to ``sink`` (default: the
+    host's spool), bounded by the step's timeout, stopped remotely on cancel. Never raises for
+    host trouble: the outcome says what happened."""
+    sink = sink or ctx.sink(target.name)
+    started = time.monotonic()
+    outcome = HostOutcome(target.name, "error")
+    try:
+        conn = await ctx.connections.get(target)
+        outcome = await _execute(ctx, conn, target, script, stdin, sink)
+    except ActionError as exc:
+        outcome.error = str(exc)
+    except (OSError, asyncssh.Error) as exc:
+        outcome.error = f"{_describe(target)}: connection lost during step {ctx.step.id}: {exc}"
+    finally:
+        outcome.bytes, outcome.sha256 = sink.close()
+        outcome.duration = time.monotonic() - started
+    return outcome
+
+
+async def _execute(ctx: StepContext, conn, target: Target, script: str, stdin: bytes, sink) -> HostOutcome:
+    proc = await conn.create_process(script, stderr=asyncssh.STDOUT, encoding=None)
+    if stdin:
+        proc.stdin.write(stdin)
+    proc.stdin.write_eof()
+    pgid: list[int] = []
+    pump = asyncio.create_task(_pump(proc, sink, pgid, lambda pid: ctx.remote_started(target.name, pid)))
+    cancelled = asyncio.create_task(ctx.cancelled.wait())
+    try:
+        done, _ = await asyncio.wait({pump, cancelled}, timeout=ctx.step.timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        cancelled.cancel()
+    if pump in done:
+        try:
+            pump.result()
+        except OSError as exc:  # the output could not be kept (disk full): stop the command too
+            error = await _stop_remote(conn, target, pgid)
+            proc.close()
+            return HostOutcome(
+                target.name, "error", error=f"output could not be spooled ({exc}); command stopped {error}"
+            )
+        return _finished(target, proc)
+    status = "cancelled" if ctx.cancelled.is_set() else "timed_out"
+    error = await _stop_remote(conn, target, pgid)
+    proc.close()
+    pump.cancel()
+    with contextlib.suppress(asyncio.CancelledError, asyncssh.Error, OSError):
+        await pump
+    if status == "timed_out":
+        message = f"timed out after {ctx.step.timeout}s; remote process group stopped"
+    else:
+        message = "cancelled by the driver; remote process group stopped"
+    return HostOutcome(target.name, status, error=f"{message}{'; ' + error if error else ''}")
+
+
+async def _pump(proc, sink, pgid: list[int], started=None) -> None:
+    head = b""
+    while True:
+        chunk = await proc.stdout.read(65536)
+        if not chunk:
+            break
+        if not pgid:
+            head += chunk
+            if b"\n" not in head and len(head) < 64:
+                continue
+            line, _, rest = head.partition(b"\n")
+            if line.startswith(PID_MARK):
+                pgid.append(int(line[len(PID_MARK) :]))
+                if started is not None:
+                    started(pgid[0])  # journaled: after a crash, who is still running is knowable
+                chunk = rest
+            else:
+                pgid.append(0)
+                chunk = head
+        if chunk:
+            sink.write(chunk)
+    if head and not pgid:
+        sink.write(head)
+    await proc.wait()
+
+
+async def _stop_remote(conn, target: Target, pgid: list[int]) -> str:
+    """TERM the remote process group, then KILL it if it is still there after a grace."""
+    if not pgid or pgid[0] <= 1:
+        return "remote process id unknown; could not confirm it stopped"
+    # "kill -SIG -PGID" without "--": dash (Debian's /bin/sh, a common login shell) rejects "--".
+    group = f"-{pgid[0]}"
+    polls = int(KILL_GRACE / 0.2)
+    script = (
+        f"kill -TERM {group} 2>/dev/null || exit 0\n"
+        f"i=0; while [ $i -lt {polls} ]; do kill -0 {group} 2>/dev/null || exit 0; "
+        "sleep 0.2; i=$((i+1)); done\n"
+        f"kill -KILL {group} 2>/dev/null\n"
+        f"sleep 0.2; kill -0 {group} 2>/dev/null && exit 3; exit 0\n"
+    )
+    try:
+        result = await asyncio.wait_for(conn.run(script, check=False), timeout=KILL_GRACE + 10)
+    except (OSError, asyncssh.Error, TimeoutError) as exc:
+        return f"could not confirm the remote process stopped on {target.name}: {exc}"
+    if result.exit_status != 0:
+        return f"remote process group {pgid[0]} on {target.name} is still alive after SIGKILL"
+    return ""
+
+
+def _finished(target: Target, proc) -> HostOutcome:
+    code = proc.exit_status
+    if code == 0:
+        return HostOutcome(target.name, "ok", exit_code=0)
+    if code is None or code < 0:
+        signal = proc.exit_signal[0] if proc.exit_signal else "unknown"
+        return HostOutcome(target.name, "failed", exit_code=None, error=f"killed by signal {signal}")
+    return HostOutcome(target.name, "failed", exit_code=code, error=f"exit code {code}")
+
+
+async def alive_groups(conn, pgids: list[int]) -> list[int]:
+    """Which of these remote process groups still have a live (non-zombie) process."""
+    if not pgids:
+        return []
+    # a process of the group that is not a zombie (a killed shell whose parent has not reaped it yet)
+    groups = " ".join(str(p) for p in pgids if p > 1)
+    awk = 'BEGIN { split("' + groups + '", g) } { for (i in g) if ($1 == g[i] && $2 !~ /^Z/) print g[i] }'
+    script = f"ps -e -o pgid=,stat= | awk '{awk}' | sort -u\n"
+    result = await asyncio.wait_for(conn.run(script, check=False), timeout=15)
+    return [int(x) for x in str(result.stdout or "").split() if x.isdigit()]
+
+
+async def preflight(target: Target) -> tuple[str, str]:
+    """Connect and run ``true``: ``("ok", detail)`` or the failing stage and its message."""
+    try:
+        conn = await connect(target)
+    except HostKeyError as exc:
+        return ("host key", str(exc))
+    except AuthError as exc:
+        return ("auth", str(exc))
+    except HostUnreachable as exc:
+        return ("unreachable", str(exc))
+    try:
+        result = await asyncio.wait_for(conn.run("true", check=False), timeout=target.connect_timeout)
+        if result.exit_status != 0:
+            return ("exec", f"{_describe(target)}: `true` exited {result.exit_status}")
+        version = conn.get_extra_info("server_version", "")
+        return ("ok", str(version))
+    except (OSError, asyncssh.Error, TimeoutError) as exc:
+        return ("exec", f"{_describe(target)}: cannot run a command: {exc}")
+    finally:
+        conn.close()
+        with contextlib.suppress(Exception):
+            await conn.wait_closed()

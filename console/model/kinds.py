@@ -1,0 +1,29 @@
+"""What the incident model needs to know of a step kind, without importing one.
+
+Step kinds (``actions/``) sit above the model, so the runbook loader and the plan text are handed
+the table of kinds (``actions.registry.KINDS``) by their caller instead of importing it: the model
+stays the bottom layer, and a test can hand it a table of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol
+
+
+class StepKind(Protocol):
+    """The class side of a step kind, as the model uses it."""
+
+    kind: ClassVar[str]
+    automated: ClassVar[bool]
+    needs_targets: ClassVar[bool]
+
+    @classmethod
+    def check_step(cls, step: Any) -> tuple[str, str] | None:
+        """Static checks of a runbook ``Step``: ``(field, problem)`` or None."""
+
+    def plan(self, step: Any) -> list[Any]:
+        """What would run for a ``PlannedStep``, per host (items with ``host`` and ``text``)."""
+
+
+KindTable = Mapping[str, type[StepKind]]
