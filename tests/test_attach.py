@@ -12,8 +12,8 @@ from conftest import ALICE, BOB, OLIVE
 from console.engine import Engine
 from console.host.attach import AttachServer, locate_socket, socket_path_for
 from console.host.incident_host import IncidentHost, Sharing
-from console.model.config import load_config
 from console.host.remote import RemoteSession
+from console.model.config import load_config
 from console.model.errors import CommandRefused, IncidentError
 
 
