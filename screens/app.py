@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from collections.abc import Awaitable, Callable
 
 from textual.app import App
 from textual.binding import Binding
 
-from console.host.attach import AttachServer
-from console.host.session import LocalSession, Session
+from console.host.session import Session
 from console.model.errors import WarroomError
 from console.model.plan import Plan
 
@@ -18,18 +16,20 @@ from .commands import WarroomCommands
 from .modals.open_incident import OpenIncidentModal, Opening
 from .war_room import WarRoomScreen
 
-Opener = Callable[[Opening], Session]
+Opener = Callable[[Opening], Awaitable[Session]]
 Startup = Callable[[], Awaitable[tuple[Plan, Opener]]]
 Connect = Callable[[], Awaitable[Session]]
-OnAttach = Callable[[AttachServer], Awaitable[None]]
 Shutdown = Callable[[], Awaitable[None]]
 
 
 class WarroomApp(App[int]):
-    """Given ``session`` (resume, observers), ``plan`` + ``opener`` (new incident), or ``startup``.
+    """Given ``session``, ``connect`` (resume, observers), ``plan`` + ``opener`` (new incident), or ``startup``.
 
-    ``startup`` runs on the app's own event loop before anything is shown (the drill starts its
-    embedded servers there) and returns the plan and opener; ``shutdown`` runs at exit.
+    The app only shows a session: whoever hands it one (``console.host.incident_host`` for an
+    engine in this process) serves the incident and watches its deadlines. ``connect`` and
+    ``opener`` run on the app's own event loop, where the session's servers must live;
+    ``startup`` runs there too before anything is shown (the drill starts its embedded servers)
+    and returns the plan and opener; ``shutdown`` runs at exit, after the session is closed.
     """
 
     CSS_PATH = "warroom.tcss"
@@ -44,32 +44,24 @@ class WarroomApp(App[int]):
         plan: Plan | None = None,
         opener: Opener | None = None,
         keymap: dict[str, str] | None = None,
-        watch_deadlines: bool = True,
         severity: str = "P0",
         trigger: str = "",
         startup: Startup | None = None,
         shutdown: Shutdown | None = None,
         show_score: bool = False,
         connect: Connect | None = None,
-        serve_socket: bool = False,
-        on_attach: OnAttach | None = None,
     ) -> None:
         super().__init__()
         self.session = session
         self._plan = plan
         self._opener = opener
         self._keymap = keymap or {}
-        self._watch_deadlines = watch_deadlines
         self._severity = severity
         self._trigger = trigger
         self._startup_hook = startup
         self._shutdown_hook = shutdown
         self.show_score = show_score
         self._connect = connect
-        self._serve_socket = serve_socket
-        self._on_attach = on_attach
-        self._attach: AttachServer | None = None
-        self._watchdog: asyncio.Task[None] | None = None
 
     async def on_mount(self) -> None:
         self.set_keymap(self._keymap)
@@ -99,13 +91,16 @@ class WarroomApp(App[int]):
             self.exit(1)
             return
         assert self._opener is not None
+        session: Session | None = None
         try:
-            session = self._opener(opening)
+            session = await self._opener(opening)
             if session.state.driver is None:
                 await session.command("take-seat")
             if opening.decision:
                 await session.command("decide", decision=opening.decision, reason=opening.reason)
         except WarroomError as exc:
+            if session is not None:
+                await session.aclose()  # its socket and watcher too; the incident stays in its journal
             self.notify(str(exc), title=exc.title, severity="error", timeout=15, markup=False)
             self._ask_opening(opening.severity)
             return
@@ -114,17 +109,6 @@ class WarroomApp(App[int]):
 
     async def _enter(self, session: Session) -> None:
         self.sub_title = f"{session.plan.runbook['title']} · {session.state.id}"
-        if self._serve_socket and isinstance(session, LocalSession):
-            try:
-                self._attach = AttachServer(session.engine)  # so `warroom watch` can follow this incident
-                await self._attach.start()
-                if self._on_attach is not None:
-                    await self._on_attach(self._attach)
-            except (WarroomError, OSError) as exc:
-                self.notify(f"observers cannot join: {exc}", title="Not shared", severity="warning", markup=False)
-        watch = getattr(session, "watch_deadlines", None)  # only where the engine runs in this process
-        if self._watch_deadlines and watch is not None:
-            self._watchdog = asyncio.get_running_loop().create_task(watch())
         self.push_screen(WarRoomScreen(session))
         # Freeze the widgets built so far out of the collector: full collections over them paused the
         # loop for 60-250 ms during output floods (benchmarks/stream_console.py).
@@ -139,10 +123,6 @@ class WarroomApp(App[int]):
             self.exit()
 
     async def on_unmount(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-        if self._attach is not None:
-            await self._attach.close()
         if self.session is not None:
             await self.session.aclose()
         if self._shutdown_hook is not None:

@@ -1,17 +1,35 @@
-"""Starting the console from the CLI (the CLI imports this lazily: the core never needs Textual)."""
+"""Starting the console from the CLI (the CLI imports this lazily: the core never needs Textual).
+
+The console is a client of :class:`console.host.incident_host.IncidentHost` like ``serve`` and the
+headless run: the host serves the incident (socket, deadline watcher, the drill's SSH server) and
+the app is handed its session. Sharing is lenient here: observers who cannot join are told so on
+screen, and the incident goes on.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from console.engine import Actor, Engine
-from console.host.session import LocalSession, Session
+from console.engine import Actor
+from console.host.incident_host import IncidentHost, Sharing
+from console.host.session import Session
 from console.model.config import LoadedConfig
 from console.model.keymap import keymap_from
 from console.model.plan import Plan
 
 from .app import WarroomApp
 from .modals.open_incident import Opening
+
+CONSOLE_SHARING = Sharing(strict=False)
+"""The socket for ``warroom watch``; a failure to bind is a notice, not the end."""
+
+
+async def _hosted(app: WarroomApp, host: IncidentHost) -> Session:
+    """Start ``host`` on the app's loop and hand back its session, saying if observers cannot join."""
+    await host.start()
+    if host.not_shared is not None:
+        app.notify(f"observers cannot join: {host.not_shared}", title="Not shared", severity="warning", markup=False)
+    return host.session()
 
 
 def run_console(
@@ -26,23 +44,24 @@ def run_console(
 ) -> int:
     keymap = keymap_from(config)
     if incident is not None:
-        engine = Engine.resume(incident, actor, config=config)
-        app = WarroomApp(session=LocalSession(engine, actor), keymap=keymap, serve_socket=True)
+        host = IncidentHost.resume(incident, config, actor, sharing=CONSOLE_SHARING)  # refused before any screen
+        app = WarroomApp(connect=lambda: _hosted(app, host), keymap=keymap)
     else:
 
-        def opener(opening: Opening) -> Session:
-            engine = Engine.open(
+        async def opener(opening: Opening) -> Session:
+            host = IncidentHost.open(
                 root,
                 plan,
+                config,
                 actor,
                 severity=opening.severity,
                 trigger=opening.trigger,
                 detected_at=detected_at,
-                config=config,
+                sharing=CONSOLE_SHARING,
             )
-            return LocalSession(engine, actor)
+            return await _hosted(app, host)
 
-        app = WarroomApp(plan=plan, opener=opener, keymap=keymap, severity=severity, serve_socket=True)
+        app = WarroomApp(plan=plan, opener=opener, keymap=keymap, severity=severity)
     result = app.run()
     return result if isinstance(result, int) else 0
 
@@ -51,45 +70,33 @@ def run_drill_console(box, runbook, options, *, start_environment, actor: Actor,
     """``warroom drill``: the console on the drill's sandbox, the game-day score at the close.
 
     ``start_environment`` (the drill's) starts the sandbox's servers on the app's own loop; the
-    entry module hands it in, so the UI never imports the drill."""
+    entry module hands it in, so the UI never imports the drill. With ``--serve`` the host also
+    runs the SSH server: trainees join the drill as observers of this very incident."""
     env: list = []
+    sharing = Sharing(ssh=bool(options.serve_port), session_entry=session_entry, strict=False)
 
     async def startup():
         env.append(await start_environment(box, runbook, options))
         ready = env[0]
 
-        def opener(opening: Opening) -> Session:
-            engine = Engine.open(
+        async def opener(opening: Opening) -> Session:
+            host = IncidentHost.open(
                 ready.state_root,
                 ready.plan,
+                ready.config,
                 actor,
                 severity=opening.severity,
                 trigger=opening.trigger,
-                config=ready.config,
+                sharing=sharing,
             )
-            return LocalSession(engine, actor)
+            session = await _hosted(app, host)
+            if host.ssh_port is not None:
+                app.notify(f"trainees: ssh -p {host.ssh_port} NAME@{host.ssh_listen}", title="Drill served", timeout=30)
+            return session
 
         return ready.plan, opener
 
-    services: list = []
-
-    async def on_attach(attach) -> None:
-        """``--serve``: trainees join the drill over SSH as observers of this very incident."""
-        if not options.serve_port:
-            return
-        from console.host.sshserver import SessionServer
-
-        ready = env[0]
-        server = SessionServer(ready.config, attach, session_entry)
-        port = await server.start(options.listen, options.serve_port)
-        services.append(server)
-        attach.engine.users.update({u.name: u.role for u in ready.config.model.server.users})
-        attach.engine.users.setdefault(actor.name, "driver")
-        app.notify(f"trainees: ssh -p {port} NAME@{options.listen}", title="Drill served", timeout=30)
-
     async def shutdown() -> None:
-        for server in services:
-            await server.close()
         for ready in env:
             await ready.close()
 
@@ -99,8 +106,6 @@ def run_drill_console(box, runbook, options, *, start_environment, actor: Actor,
         severity=options.severity,
         trigger=options.trigger,
         show_score=True,
-        serve_socket=True,
-        on_attach=on_attach,
     )
     result = app.run()
     return result if isinstance(result, int) else 0

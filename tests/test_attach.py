@@ -9,8 +9,11 @@ import stat
 import pytest
 from conftest import ALICE, BOB, OLIVE
 
-from console.host.attach import AttachServer, locate_socket
+from console.engine import Engine
+from console.host.attach import AttachServer, locate_socket, socket_path_for
+from console.host.incident_host import IncidentHost, Sharing
 from console.host.remote import RemoteSession
+from console.model.config import load_config
 from console.model.errors import CommandRefused, IncidentError
 
 
@@ -135,3 +138,29 @@ async def test_a_watcher_with_the_drivers_name_does_not_cost_the_driver_the_seat
     await watcher.aclose()
     await asyncio.sleep(0.5)  # longer than the fixture's grace
     assert engine.state.driver == "alice"
+
+
+def _host(engine, sharing: Sharing) -> IncidentHost:
+    """A host over the fixture's engine, its socket path taken by a plain file: sharing cannot bind."""
+    socket_path_for(engine.directory).write_text("not a socket")
+    config = load_config(engine.directory.parents[2] / "config.toml")
+    return IncidentHost(engine, ALICE, config, sharing)
+
+
+async def test_a_strict_host_that_cannot_share_stops_and_releases_the_incident(engine):
+    host = _host(engine, Sharing())
+    with pytest.raises(IncidentError, match="not a socket"):
+        await host.start()
+    resumed = Engine.resume(engine.directory, ALICE)  # the lock was released with the engine
+    await resumed.aclose()
+
+
+async def test_a_lenient_host_that_cannot_share_says_why_and_serves_on(engine):
+    host = _host(engine, Sharing(strict=False))
+    async with host:
+        assert "not a socket" in str(host.not_shared)
+        session = host.session()
+        await session.command("take-seat")
+        assert session.is_driver and host.ssh is None
+    resumed = Engine.resume(engine.directory, ALICE)  # closing the host released the incident
+    await resumed.aclose()

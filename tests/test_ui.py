@@ -260,7 +260,7 @@ async def test_open_incident_modal_demands_a_decision_for_maybe(tmp_path, lab):
     await template.aclose()
     opened: list = []
 
-    def opener(opening):
+    async def opener(opening):
         from console.engine import Engine
 
         engine = Engine.open(
@@ -276,7 +276,7 @@ async def test_open_incident_modal_demands_a_decision_for_maybe(tmp_path, lab):
         opened.append(opening)
         return LocalSession(engine, ALICE)
 
-    app = WarroomApp(plan=plan, opener=opener, watch_deadlines=False)
+    app = WarroomApp(plan=plan, opener=opener)
     async with app.run_test(size=SIZE) as pilot:
         modal = pilot.app.screen
         assert isinstance(modal, OpenIncidentModal)

@@ -128,4 +128,4 @@ def make_session(
 
 
 def make_app(session: Session, **kwargs) -> WarroomApp:
-    return WarroomApp(session=session, watch_deadlines=False, **kwargs)
+    return WarroomApp(session=session, **kwargs)

@@ -1,8 +1,10 @@
 """``warroom drill``: rehearse the built-in rollback end to end against a throw-away sandbox.
 
-The drill builds the sandbox, starts its SSH and HTTP servers, writes an ordinary config for it
-and then runs the ordinary headless rollback (:func:`console.host.headless.run_headless`, the same
-engine, journal and ssh action as a real incident). Where a real run stops and lists the manual
+The drill builds the sandbox, starts its SSH and HTTP servers and writes an ordinary config for it
+(:func:`start_environment`); from there it is a client like any other: the incident host
+(:class:`console.host.incident_host.IncidentHost`) opens the incident on that config, and the
+ordinary headless rollback (:func:`console.host.headless.run_headless`) or the console drives it,
+with the same engine, journal and ssh action as a real incident. Where a real run stops and lists the manual
 checks for people to tick, the drill's :class:`DrillAutopilot` ticks each one ``pass`` when the
 run reaches it (so every phase's times are real) and finally closes the incident as resolved.
 The game-day score (:mod:`console.model.score`) closes the output.

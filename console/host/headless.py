@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from console.engine import Actor, Engine, Output
-from console.host.attach import AttachServer
+from console.host.incident_host import IncidentHost
 from console.model.clock import Clock, SystemClock, parse_iso
 from console.model.config import LoadedConfig
 from console.model.errors import CommandRefused
@@ -74,28 +74,19 @@ async def run_headless(
     autopilot: Autopilot | None = None,
 ) -> int:
     clock = clock or SystemClock()
-    if options.incident is not None:
-        engine = Engine.resume(options.incident, actor, clock=clock, config=config)
-    else:
-        engine = Engine.open(
-            state_root,
-            plan,
-            actor,
-            severity=options.severity,
-            trigger=options.trigger,
-            detected_at=options.detected_at,
-            clock=clock,
-            config=config,
-        )
-    watchdog = asyncio.get_running_loop().create_task(engine.watch_deadlines())  # journals an RTO breach
-    attach = AttachServer(engine)  # `warroom watch` can follow a headless run too
-    try:
-        await attach.start()
-        return await _drive(engine, actor, options, out, clock, autopilot)
-    finally:
-        watchdog.cancel()
-        await attach.close()
-        await engine.aclose()
+    host = IncidentHost.open_or_resume(
+        state_root,
+        plan,
+        config,
+        actor,
+        incident=options.incident,
+        severity=options.severity,
+        trigger=options.trigger,
+        detected_at=options.detected_at,
+        clock=clock,
+    )
+    async with host:  # `warroom watch` can follow a headless run too
+        return await _drive(host.engine, actor, options, out, clock, autopilot)
 
 
 async def _drive(

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from console.engine import Actor, Engine
-from console.host.attach import AttachServer
+from console.engine import Actor
+from console.host.incident_host import IncidentHost, Sharing
 from console.model.config import LoadedConfig
 from console.model.plan import Plan
 
@@ -32,41 +32,33 @@ class ServeOptions:
 async def serve(
     plan: Plan, config: LoadedConfig, root: Path, actor: Actor, options: ServeOptions, *, out: TextIO = sys.stdout
 ) -> int:
-    if config.model.server.users:
-        from console.host.sshserver import check_files
+    sharing = Sharing(ssh=None, listen=options.listen, port=options.port, session_entry=options.session_entry)
+    host = IncidentHost.open_or_resume(  # an unsafe SSH key file stops us before an incident is opened
+        root,
+        plan,
+        config,
+        actor,
+        incident=options.incident,
+        severity=options.severity,
+        trigger=options.trigger,
+        detected_at=options.detected_at,
+        sharing=sharing,
+    )
 
-        check_files(config)  # an unsafe key file stops us before an incident is opened
-    if options.incident is not None:
-        engine = Engine.resume(options.incident, actor, config=config)
-    else:
-        engine = Engine.open(
-            root,
-            plan,
-            actor,
-            severity=options.severity,
-            trigger=options.trigger,
-            detected_at=options.detected_at,
-            config=config,
-        )
-    server_cfg = config.model.server
-    engine.users.update({user.name: user.role for user in server_cfg.users})
-    engine.users.setdefault(actor.name, "driver")
-    attach = AttachServer(engine, seat_grace=server_cfg.seat_grace)
-    ssh = None
-    watchdog = asyncio.get_running_loop().create_task(engine.watch_deadlines())
-    try:
-        await attach.start()
+    def socket_ready(host: IncidentHost) -> None:
+        engine, attach = host.engine, host.attach
+        assert attach is not None
         out.write(
             f"incident {engine.state.id}: {plan.runbook['title']} {plan.runbook['version']}, {engine.state.severity}\n"
         )
         out.write(f"journal {engine.journal.path}\nsocket  {attach.path}  (warroom watch {engine.state.id})\n")
-        if server_cfg.users:
-            from console.host.sshserver import SessionServer
 
-            ssh = SessionServer(config, attach, options.session_entry)
-            port = await ssh.start(options.listen or server_cfg.listen, options.port or server_cfg.port)
-            out.write(f"ssh     {options.listen or server_cfg.listen}:{port}  (ssh -p {port} USER@HOST)\n")
-            out.write(f"host key {ssh.fingerprint}  ({ssh.host_key_path})\n")
+    try:
+        await host.start(on_socket=socket_ready)
+        if host.ssh is not None:
+            port = host.ssh_port
+            out.write(f"ssh     {host.ssh_listen}:{port}  (ssh -p {port} USER@HOST)\n")
+            out.write(f"host key {host.ssh.fingerprint}  ({host.ssh.host_key_path})\n")
         else:
             out.write("ssh     off (no [[server.users]] in the config)\n")
         out.flush()
@@ -74,11 +66,7 @@ async def serve(
         out.write("stopping\n")
         return 0
     finally:
-        watchdog.cancel()
-        if ssh is not None:
-            await ssh.close()
-        await attach.close()
-        await engine.aclose()
+        await host.aclose()
 
 
 async def _until_signalled() -> None:

@@ -1,0 +1,227 @@
+"""One incident run for its clients: the engine, its deadline watcher, the attach socket and (when
+wanted) the built-in SSH server, started and closed together.
+
+``warroom run`` (console and headless), ``warroom serve`` and ``warroom drill`` are all clients of
+this one host; they differ only in what they do with it (drive the steps, print and wait, show the
+war room) and in how a failure to share is taken: ``serve`` and the headless run stop, the console
+says observers cannot join and goes on (``Sharing.strict``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from console.engine import Actor, Engine
+from console.host.attach import AttachServer
+from console.host.session import LocalSession
+from console.model.clock import Clock
+from console.model.config import LoadedConfig
+from console.model.errors import WarroomError
+from console.model.plan import Plan
+
+if TYPE_CHECKING:
+    from console.host.sshserver import SessionServer
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """How the incident is shared beyond this process."""
+
+    ssh: bool | None = False
+    """Run the built-in SSH server: ``None`` when the config has ``[[server.users]]`` (``serve``)."""
+    listen: str | None = None
+    """SSH listen address (default: the config's ``server.listen``)."""
+    port: int | None = None
+    """SSH port (default: the config's ``server.port``)."""
+    session_entry: str = ""
+    """The module whose ``main(argv)`` runs an SSH session's console (the CLI entry hands it down)."""
+    strict: bool = True
+    """A socket or SSH server that cannot start stops the host; otherwise it is kept in ``not_shared``."""
+
+
+class IncidentHost:
+    """Opens or resumes an incident and serves it until ``aclose`` (an async context manager)."""
+
+    def __init__(self, engine: Engine, actor: Actor, config: LoadedConfig, sharing: Sharing | None = None) -> None:
+        self.engine = engine
+        self.actor = actor
+        self.config = config
+        self.sharing = sharing or Sharing()
+        self.attach: AttachServer | None = None
+        self.ssh: SessionServer | None = None
+        self.ssh_port: int | None = None
+        self.not_shared: WarroomError | OSError | None = None
+        """Why observers cannot join (only when ``sharing.strict`` is off)."""
+        self._watchdog: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # ----- opening -----------------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        state_root: Path,
+        plan: Plan,
+        config: LoadedConfig,
+        actor: Actor,
+        *,
+        severity: str,
+        trigger: str,
+        detected_at: str | None = None,
+        clock: Clock | None = None,
+        sharing: Sharing | None = None,
+    ) -> IncidentHost:
+        """A new incident (its directory and journal created now, before anything is served)."""
+        sharing = sharing or Sharing()
+        _check_ssh_files(config, sharing)
+        engine = Engine.open(
+            state_root,
+            plan,
+            actor,
+            severity=severity,
+            trigger=trigger,
+            detected_at=detected_at,
+            clock=clock,
+            config=config,
+        )
+        return cls(engine, actor, config, sharing)
+
+    @classmethod
+    def resume(
+        cls,
+        directory: Path,
+        config: LoadedConfig,
+        actor: Actor,
+        *,
+        clock: Clock | None = None,
+        sharing: Sharing | None = None,
+    ) -> IncidentHost:
+        """An existing incident, rebuilt from its journal."""
+        sharing = sharing or Sharing()
+        _check_ssh_files(config, sharing)
+        return cls(Engine.resume(directory, actor, clock=clock, config=config), actor, config, sharing)
+
+    @classmethod
+    def open_or_resume(
+        cls,
+        state_root: Path,
+        plan: Plan,
+        config: LoadedConfig,
+        actor: Actor,
+        *,
+        incident: Path | None,
+        severity: str,
+        trigger: str,
+        detected_at: str | None = None,
+        clock: Clock | None = None,
+        sharing: Sharing | None = None,
+    ) -> IncidentHost:
+        if incident is not None:
+            return cls.resume(incident, config, actor, clock=clock, sharing=sharing)
+        return cls.open(
+            state_root,
+            plan,
+            config,
+            actor,
+            severity=severity,
+            trigger=trigger,
+            detected_at=detected_at,
+            clock=clock,
+            sharing=sharing,
+        )
+
+    # ----- serving -----------------------------------------------------------------------------------
+    @property
+    def serves_ssh(self) -> bool:
+        return _wants_ssh(self.config, self.sharing)
+
+    @property
+    def ssh_listen(self) -> str:
+        return self.sharing.listen or self.config.model.server.listen
+
+    async def start(self, *, on_socket: Callable[[IncidentHost], None] | None = None) -> IncidentHost:
+        """The deadline watcher (it journals an RTO breach), the socket, then the SSH server.
+
+        ``on_socket`` runs once the socket listens, before the SSH server starts: ``serve`` prints
+        where the incident is even when the SSH port then turns out to be taken."""
+        self._watchdog = asyncio.get_running_loop().create_task(self.engine.watch_deadlines())
+        try:
+            try:
+                await self._share(on_socket)
+            except (WarroomError, OSError) as exc:
+                if self.sharing.strict:
+                    raise
+                self.not_shared = exc
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def _share(self, on_socket: Callable[[IncidentHost], None] | None) -> None:
+        server = self.config.model.server
+        self.attach = AttachServer(self.engine, seat_grace=server.seat_grace)
+        await self.attach.start()
+        if on_socket is not None:
+            on_socket(self)
+        if not self.serves_ssh:
+            return
+        from console.host.sshserver import SessionServer  # asyncssh only where SSH is served
+
+        self.engine.users.update({user.name: user.role for user in server.users})
+        self.engine.users.setdefault(self.actor.name, "driver")
+        ssh = SessionServer(self.config, self.attach, self.sharing.session_entry)
+        try:
+            self.ssh_port = await ssh.start(self.ssh_listen, self.sharing.port or server.port)
+        except BaseException:
+            await ssh.close()
+            raise
+        self.ssh = ssh
+
+    def session(self) -> HostedSession:
+        """The in-process session on this incident; closing it closes the host."""
+        return HostedSession(self)
+
+    async def aclose(self) -> None:
+        """Watcher, SSH sessions, socket, then the engine (its lock released last)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self.ssh is not None:
+            await self.ssh.close()
+        if self.attach is not None:
+            await self.attach.close()
+        await self.engine.aclose()
+
+    async def __aenter__(self) -> IncidentHost:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class HostedSession(LocalSession):
+    """A :class:`LocalSession` whose close closes its host (SSH server, socket, watcher, engine)."""
+
+    def __init__(self, host: IncidentHost) -> None:
+        super().__init__(host.engine, host.actor)
+        self.host = host
+
+    async def aclose(self) -> None:
+        await self.host.aclose()
+
+
+def _wants_ssh(config: LoadedConfig, sharing: Sharing) -> bool:
+    return bool(config.model.server.users) if sharing.ssh is None else sharing.ssh
+
+
+def _check_ssh_files(config: LoadedConfig, sharing: Sharing) -> None:
+    """An unsafe key file stops a strict host before an incident is opened (a lenient one says so later)."""
+    if sharing.strict and _wants_ssh(config, sharing):
+        from console.host.sshserver import check_files
+
+        check_files(config)
