@@ -16,6 +16,8 @@ from console.engine.core import EngineCore
 
 Args = dict[str, str]
 Handler = Callable[[Any, Actor, Args], Any]
+"""(engine, actor, arguments) -> result; the engine is ``Any`` here because the command table sits
+below the :class:`~console.engine.incident.Engine` that combines the jobs it calls."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ def _hand_over(engine: Any, actor: Actor, a: Args) -> None:
 
 
 async def _retry(engine: Any, actor: Actor, a: Args) -> None:
-    await engine._refuse_if_still_running(actor, a["step"])
+    await engine.refuse_if_still_running(actor, a["step"])
     engine.retry_step(actor, a["step"], confirm=a["confirm"])
 
 
@@ -74,6 +76,8 @@ COMMANDS: dict[str, Command] = {
 
 
 class CommandsMixin(EngineCore):
+    """The engine's one door for clients that name a command instead of calling a method."""
+
     async def execute(self, actor: Actor, name: str, args: dict[str, Any]) -> Any:
         """One command by name, as a client sends it (local UI or the attach socket)."""
         command = COMMANDS.get(name)

@@ -32,7 +32,8 @@ log = logging.getLogger("warroom.engine")
 
 
 class EngineCore:
-    """One incident, opened or resumed by exactly one process at a time."""
+    """What every job of the engine shares: the incident's state, journal, clock, config and
+    subscribers, and the one way to change (``_commit``) or refuse (``refuse``)."""
 
     def __init__(
         self,
@@ -64,8 +65,6 @@ class EngineCore:
         self.records: list[dict[str, Any]] = list(records)
         self.users: dict[str, Role] = {}
         """Who may be handed the seat: user name -> role (from the config's server users)."""
-
-    # ----- plumbing -------------------------------------------------------------------------
 
     @property
     def plan(self) -> Plan:

@@ -139,7 +139,8 @@ class StepsMixin(EngineCore):
                 log.info("cannot check %s on %s: %s", step_id, host, exc)
         return found
 
-    async def _refuse_if_still_running(self, actor: Actor, step_id: str) -> None:
+    async def refuse_if_still_running(self, actor: Actor, step_id: str) -> None:
+        """Before a retry of an interrupted step: refuse while its old command still runs on a host."""
         if not rules.is_driver(actor, self.state):
             return  # the retry itself is refused for them; no host is queried on their behalf
         if step_id in self.state.steps and self.state.steps[step_id].status == "interrupted":
@@ -157,7 +158,7 @@ class StepsMixin(EngineCore):
     async def run_step(self, actor: Actor, step_id: str, *, confirm: str = "", retry: bool = False) -> str:
         """Start (or retry) a step and wait for it; returns its final status."""
         if retry:
-            await self._refuse_if_still_running(actor, step_id)
+            await self.refuse_if_still_running(actor, step_id)
         task = (self.retry_step if retry else self.start_step)(actor, step_id, confirm=confirm)
         await task
         return self.state.steps[step_id].status
