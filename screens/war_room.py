@@ -20,10 +20,10 @@ from actions import registry
 from console.engine import Output, Progress
 from console.host.remote import Disconnected
 from console.host.session import Session
+from console.model import events, rules
 from console.model.errors import WarroomError
 from console.model.keymap import ACTING, ACTIONS
 from console.model.score import render_score
-from console.model.state import RETRYABLE
 from console.model.timeline import comms_timeline
 
 from .messages import JournalEvent, OutputBatch, ProgressUpdate, Tick
@@ -127,9 +127,9 @@ class WarRoomScreen(Screen[None]):
     def _journal(self, message: JournalEvent) -> None:
         record = message.record
         self._refresh_all()
-        if record["type"] == "step.started":
+        if record["type"] == events.STEP_STARTED:
             self.query_one(LogPane).show(record["data"]["step"], force=True)
-        elif record["type"] == "step.finished":
+        elif record["type"] == events.STEP_FINISHED:
             data = record["data"]
             if data["outcome"] == "succeeded":
                 self.notify(markup=False, message=f"{data['step']} succeeded", timeout=3)
@@ -142,7 +142,7 @@ class WarRoomScreen(Screen[None]):
                     severity="error",
                     timeout=10,
                 )
-        elif record["type"] == "seat.requested" and self.session.is_driver:
+        elif record["type"] == events.SEAT_REQUESTED and self.session.is_driver:
             by = record["data"]["by"]
             self.notify(
                 markup=False,
@@ -151,16 +151,17 @@ class WarRoomScreen(Screen[None]):
                 timeout=30,
             )
         elif (
-            record["type"] in ("seat.handed_over", "seat.taken") and record["data"].get("to") == self.session.actor.name
+            record["type"] in (events.SEAT_HANDED_OVER, events.SEAT_TAKEN)
+            and record["data"].get("to") == self.session.actor.name
         ):
             self.notify(markup=False, message="You drive now.", title="Driver seat")
-        elif record["type"] == "check.ticked" and record["actor"] == self.session.actor.name:
+        elif record["type"] == events.CHECK_TICKED and record["actor"] == self.session.actor.name:
             self.query_one(ChecklistPane).move_cursor_to_next_pending()
-        elif record["type"] == "command.refused" and record["actor"] == self.session.actor.name:
+        elif record["type"] == events.COMMAND_REFUSED and record["actor"] == self.session.actor.name:
             self.notify(markup=False, message=record["data"]["reason"], title="Refused", severity="warning")
-        elif record["type"] == "incident.closed" and getattr(self.app, "show_score", False):
+        elif record["type"] == events.INCIDENT_CLOSED and getattr(self.app, "show_score", False):
             self.app.push_screen(ScoreModal(render_score(self.session.state)))
-        elif record["type"] == "step.warning":
+        elif record["type"] == events.STEP_WARNING:
             data = record["data"]
             self.notify(
                 markup=False,
@@ -168,7 +169,7 @@ class WarRoomScreen(Screen[None]):
                 title=f"Warning: {data['step']}",
                 severity="warning",
             )
-        elif record["type"] == "rto.breached":
+        elif record["type"] == events.RTO_BREACHED:
             self.notify(
                 markup=False, message="The RTO deadline has passed.", title="RTO breached", severity="error", timeout=15
             )
@@ -215,8 +216,7 @@ class WarRoomScreen(Screen[None]):
         if binding_id not in ACTIONS:
             return True
         if binding_id == "request-seat":
-            open_ = self.session.state.status == "open"
-            return True if open_ and self.session.actor.role == "driver" and not self.session.is_driver else None
+            return True if rules.may_request_seat(self.session.actor, self.session.state) else None
         if binding_id == "hand-over":
             return True if self.session.is_driver and self._seat_candidates() else None
         if binding_id in ACTING and not self.session.is_driver:
@@ -226,27 +226,23 @@ class WarRoomScreen(Screen[None]):
         step = self.session.plan.steps.get(item.step) if item and item.step else None
         status = state.steps[step.id].status if step else ""
         running = state.running
-        rules = {
-            "run-selected": step is not None and step.automated and status == "pending" and running is None,
+        enabled = {
+            "run-selected": step is not None and rules.startable(step, state) and running is None,
             "run-next": running is None and self._next_step() is not None,
             "cancel": running is not None,
-            "skip": step is not None and status not in ("running", "succeeded", "skipped"),
-            "retry": step is not None and step.automated and status in RETRYABLE and running is None,
+            "skip": step is not None and rules.skippable(status),
+            "retry": step is not None and step.automated and rules.retryable(status) and running is None,
             "tick-pass": item is not None and item.kind == "check",
             "tick-fail": item is not None and item.kind == "check",
             "tick-na": item is not None and item.kind == "check",
             "open-output": self.query_one(LogPane).spool_path() is not None,
             "close-incident": running is None,
         }
-        allowed = rules.get(binding_id, True)
+        allowed = enabled.get(binding_id, True)
         return True if allowed else None
 
     def _next_step(self) -> str | None:
-        state = self.session.state
-        for step in self.session.plan.ordered_steps():
-            if step.automated and state.steps[step.id].status == "pending":
-                return step.id
-        return None
+        return rules.next_runnable(self.session.plan, self.session.state)
 
     # ----- actions -------------------------------------------------------------------------------
     def send(self, name: str, **args: str) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from console.engine import Actor, Engine, Output, Progress
+from console.model import rules
 from console.model.errors import CommandRefused, IncidentError, WarroomError
 
 log = logging.getLogger("warroom.attach")
@@ -206,7 +207,7 @@ class AttachServer:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
             self.engine.leave(actor, connection)
-            if actor.role == "driver" and self.engine.state.driver == actor.name and not self._present(actor.name):
+            if rules.is_driver(actor, self.engine.state) and not self._present(actor.name):
                 self._grace[actor.name] = asyncio.create_task(self._drop_after_grace(actor.name))
 
     async def _send(self, writer: asyncio.StreamWriter, welcome: dict[str, Any], queue, backlog) -> None:

@@ -16,6 +16,7 @@ from typing import Protocol, TextIO
 
 from console.engine import Actor, Engine, Output
 from console.host.incident_host import IncidentHost
+from console.model import rules
 from console.model.clock import Clock, SystemClock, parse_iso
 from console.model.config import LoadedConfig
 from console.model.errors import CommandRefused
@@ -133,9 +134,9 @@ async def _drive(
                     autopilot.manual_step(engine, actor, step, printer)
                 continue
             status = engine.state.steps[step.id].status
-            if status in ("succeeded", "skipped"):
+            if rules.settled(status):
                 continue
-            retry = status in ("failed", "cancelled", "timed_out", "interrupted")
+            retry = rules.retryable(status)
             if retry and step.id not in options.retry:
                 printer.line(
                     f"✗ step {step.id} is {status}"

@@ -16,7 +16,8 @@ from typing import Any
 
 from console.engine import Actor, Output, Progress
 from console.host.attach import LINE_LIMIT, PROTOCOL, encode
-from console.host.session import is_driver, watchers
+from console.host.session import watchers
+from console.model import rules
 from console.model.clock import Clock, SystemClock
 from console.model.errors import CommandRefused, IncidentError, WarroomError
 from console.model.incident_dir import output_path
@@ -80,7 +81,7 @@ class RemoteSession:
 
     @property
     def is_driver(self) -> bool:
-        return is_driver(self.actor, self._state)
+        return rules.is_driver(self.actor, self._state)
 
     @property
     def watchers(self) -> int:

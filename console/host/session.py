@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from console.engine import Actor, Engine
+from console.model import rules
 from console.model.clock import Clock
 from console.model.plan import Plan
 from console.model.state import IncidentState
@@ -52,10 +53,6 @@ def watchers(state: IncidentState) -> int:
     return sum(1 for p in state.presence.values() if p["role"] == "observer")
 
 
-def is_driver(actor: Actor, state: IncidentState) -> bool:
-    return actor.role == "driver" and state.driver == actor.name and state.status == "open"
-
-
 class LocalSession:
     """The engine in this process; commands go straight to it."""
 
@@ -77,7 +74,7 @@ class LocalSession:
 
     @property
     def is_driver(self) -> bool:
-        return is_driver(self.actor, self.state)
+        return rules.is_driver(self.actor, self.state)
 
     @property
     def watchers(self) -> int:

@@ -6,6 +6,7 @@ without the headless core importing the UI.
 
 from __future__ import annotations
 
+from console.model import rules
 from console.model.config import LoadedConfig
 
 # id -> (default key, description)
@@ -30,22 +31,25 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "quit": ("q", "Quit"),
 }
 
-# Actions that change the incident: refused by the engine for observers, disabled in their UI.
-ACTING = frozenset(
-    {
-        "run-selected",
-        "run-next",
-        "cancel",
-        "skip",
-        "retry",
-        "tick-pass",
-        "tick-fail",
-        "tick-na",
-        "note",
-        "comms-sent",
-        "close-incident",
-    }
-)
+# The actions that send an incident command, and which command. The seat actions (request-seat,
+# hand-over) are gated by their own seat rules and are not listed.
+COMMAND_OF: dict[str, str] = {
+    "run-selected": "start",
+    "run-next": "start",
+    "cancel": "cancel",
+    "skip": "skip",
+    "retry": "retry",
+    "tick-pass": "tick",
+    "tick-fail": "tick",
+    "tick-na": "tick",
+    "note": "note",
+    "comms-sent": "comms",
+    "close-incident": "close",
+}
+
+# Actions that change the incident: their command needs the driver seat (console.model.rules), so
+# the engine refuses them for anyone not driving and their UI shows them disabled.
+ACTING = frozenset(action for action, command in COMMAND_OF.items() if rules.needs_seat(command))
 
 
 def keymap_from(config: LoadedConfig | None) -> dict[str, str]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from console.model import events
 from console.model.plan import Plan
 
 TERMINAL = ("succeeded", "failed", "cancelled", "timed_out", "skipped")
-RETRYABLE = ("failed", "cancelled", "timed_out", "interrupted")
 
 
 @dataclass
@@ -270,29 +270,29 @@ def _closed(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) 
 
 
 _HANDLERS = {
-    "incident.opened": _opened,
-    "seat.taken": _seat,
-    "seat.released": _seat,
-    "seat.handed_over": _seat,
-    "seat.requested": _seat_requested,
-    "presence.joined": _joined,
-    "presence.left": _left,
-    "step.started": _started,
-    "step.host_finished": _host_finished,
-    "step.finished": _finished,
-    "step.warning": _warning,
-    "step.remote_started": _remote_started,
-    "step.cancel_requested": _cancel_requested,
-    "step.interrupted": _interrupted,
-    "step.skipped": _skipped,
-    "check.ticked": _ticked,
-    "note.added": _note,
-    "comms.sent": _comms,
-    "comms.failed": _comms_failed,
-    "command.refused": _refused,
-    "incident.resumed": _resumed,
-    "decision.recorded": _decision,
-    "severity.changed": _severity,
-    "rto.breached": _breached,
-    "incident.closed": _closed,
+    events.INCIDENT_OPENED: _opened,
+    events.SEAT_TAKEN: _seat,
+    events.SEAT_RELEASED: _seat,
+    events.SEAT_HANDED_OVER: _seat,
+    events.SEAT_REQUESTED: _seat_requested,
+    events.PRESENCE_JOINED: _joined,
+    events.PRESENCE_LEFT: _left,
+    events.STEP_STARTED: _started,
+    events.STEP_HOST_FINISHED: _host_finished,
+    events.STEP_FINISHED: _finished,
+    events.STEP_WARNING: _warning,
+    events.STEP_REMOTE_STARTED: _remote_started,
+    events.STEP_CANCEL_REQUESTED: _cancel_requested,
+    events.STEP_INTERRUPTED: _interrupted,
+    events.STEP_SKIPPED: _skipped,
+    events.CHECK_TICKED: _ticked,
+    events.NOTE_ADDED: _note,
+    events.COMMS_SENT: _comms,
+    events.COMMS_FAILED: _comms_failed,
+    events.COMMAND_REFUSED: _refused,
+    events.INCIDENT_RESUMED: _resumed,
+    events.DECISION_RECORDED: _decision,
+    events.SEVERITY_CHANGED: _severity,
+    events.RTO_BREACHED: _breached,
+    events.INCIDENT_CLOSED: _closed,
 }

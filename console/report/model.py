@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from console.model import events
 from console.model.clock import iso, parse_iso
 from console.model.score import clock, phase_scores
 from console.model.state import IncidentState, fold
@@ -54,7 +55,7 @@ def build(records: list[dict[str, Any]], excerpt: Excerpt, *, torn_bytes: int = 
         "warnings": [
             {"at": r["ts"], "t": at.t(r["ts"])} | {k: r["data"][k] for k in ("step", "attempt", "host", "message")}
             for r in records
-            if r["type"] == "step.warning"
+            if r["type"] == events.STEP_WARNING
         ],
         "followups": [{"id": f["id"], "title": f["title"], "items": list(f["items"])} for f in plan.followups],
         "prevention": [{"title": p["title"], "items": list(p.get("items", []))} for p in plan.prevention],
@@ -124,7 +125,7 @@ def _severity(state: IncidentState, records: list[dict[str, Any]], at: Moments) 
         {"at": r["ts"], "t": at.t(r["ts"]), "by": r["actor"]}
         | {"from": r["data"].get("was", ""), "to": r["data"]["severity"], "reason": r["data"].get("reason", "")}
         for r in records
-        if r["type"] == "severity.changed"
+        if r["type"] == events.SEVERITY_CHANGED
     ]
     return {
         "level": state.severity,

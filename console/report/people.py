@@ -8,26 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from console.model import events
 from console.report.times import Moments
 
-SEAT = ("seat.taken", "seat.released", "seat.handed_over", "seat.requested")
-NOT_DRIVING = ("command.refused", "seat.requested", "presence.joined", "presence.left")
+NOT_DRIVING = (events.COMMAND_REFUSED, events.SEAT_REQUESTED, *events.PRESENCE)
 
 
 def people_section(records: list[dict[str, Any]], at: Moments) -> dict[str, Any]:
     drivers: list[str] = []
     watchers: list[str] = []
     for record in records:
-        if record["type"] in ("seat.taken", "seat.handed_over"):
+        if record["type"] in (events.SEAT_TAKEN, events.SEAT_HANDED_OVER):
             _add(drivers, record["data"].get("to"))
         elif record["role"] == "driver" and record["type"] not in NOT_DRIVING:
             _add(drivers, record["actor"])
-        if record["role"] == "observer" or record["type"] == "presence.joined":
+        if record["role"] == "observer" or record["type"] == events.PRESENCE_JOINED:
             _add(watchers, record["actor"])
     return {
         "drivers": drivers,
         "observers": [w for w in watchers if w not in drivers],
-        "seat_changes": [_seat(r, at) for r in records if r["type"] in SEAT],
+        "seat_changes": [_seat(r, at) for r in records if r["type"] in events.SEAT_CHANGES],
         "presence": _presence(records, at),
     }
 
@@ -62,10 +62,10 @@ def _presence(records: list[dict[str, Any]], at: Moments) -> list[dict[str, Any]
     via: dict[str, str] = {}
     found = []
     for record in records:
-        if record["type"] not in ("presence.joined", "presence.left"):
+        if record["type"] not in events.PRESENCE:
             continue
         connection = str(record["data"].get("connection", ""))
-        if record["type"] == "presence.joined":
+        if record["type"] == events.PRESENCE_JOINED:
             via[connection] = str(record["data"].get("via", ""))
         event = record["type"].split(".", 1)[1]
         found.append({"at": record["ts"], "t": at.t(record["ts"]), "name": record["actor"], "role": record["role"]})

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from console.model import events
 from console.model.errors import IncidentError
 from console.model.incidents import is_live
 from console.model.journal import read_records
@@ -30,6 +31,6 @@ class IncidentSource:
 def read_incident(directory: Path) -> IncidentSource:
     path = directory / JOURNAL
     records, tail = read_records(path, tolerate_torn_tail=True)
-    if not records or records[0].get("type") != "incident.opened":
+    if not records or records[0].get("type") != events.INCIDENT_OPENED:
         raise IncidentError(f"{path}: record 1: the journal does not start with incident.opened")
     return IncidentSource(directory, records, len(tail), is_live(directory))

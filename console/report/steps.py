@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from console.model import events
 from console.model.plan import Plan
 from console.model.state import IncidentState
 from console.report.outputs import output_path
@@ -32,7 +33,7 @@ def step_section(
     confirmed = {
         r["data"]["attempt"]: bool(r["data"].get("confirmed"))
         for r in records
-        if r["type"] == "step.started" and r["data"]["step"] == step_id
+        if r["type"] == events.STEP_STARTED and r["data"]["step"] == step_id
     }
     return {
         "id": planned.id,
@@ -95,7 +96,7 @@ def _attempt(step_id: str, attempt: Any, confirmed: bool, at: Moments, excerpt: 
 def _skip_of(step_id: str, records: list[dict[str, Any]], at: Moments) -> dict[str, Any] | None:
     found = None
     for r in records:
-        if r["type"] == "step.skipped" and r["data"]["step"] == step_id:
+        if r["type"] == events.STEP_SKIPPED and r["data"]["step"] == step_id:
             found = {"at": r["ts"], "t": at.t(r["ts"]), "by": r["actor"], "reason": r["data"]["reason"]}
             found["was"] = r["data"].get("was", "")
     return found
@@ -115,7 +116,7 @@ def ticks_section(plan: Plan, records: list[dict[str, Any]], at: Moments) -> lis
     """Every tick as it happened, a changed mind included (the step tables show the last one)."""
     found = []
     for r in records:
-        if r["type"] != "check.ticked":
+        if r["type"] != events.CHECK_TICKED:
             continue
         d = r["data"]
         step = plan.steps.get(d["step"])

@@ -1,0 +1,106 @@
+"""Commands by name, as clients send them: one table of name -> arguments -> handler.
+
+The local UI and the attach socket both come through :meth:`CommandsMixin.execute`; the actor is
+bound by whoever accepted the client, never taken from the message. Unknown commands and
+malformed arguments are refused and journaled like any other refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from console.engine.actor import Actor
+from console.engine.core import EngineCore
+
+Args = dict[str, str]
+Handler = Callable[[Any, Actor, Args], Any]
+"""(engine, actor, arguments) -> result; the engine is ``Any`` here because the command table sits
+below the :class:`~console.engine.incident.Engine` that combines the jobs it calls."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command's string arguments and what runs it. ``awaited`` handlers are coroutines whose
+    result is the reply; the others return nothing to the client (a started step runs on)."""
+
+    handler: Handler
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    awaited: bool = False
+
+
+def _hand_over(engine: Any, actor: Actor, a: Args) -> None:
+    role = engine.users.get(a["to"])
+    if role is None:
+        raise engine.refuse(actor, "hand-over", f"{a['to']} is not a known user", to=a["to"])
+    engine.hand_over(actor, Actor(a["to"], role))
+
+
+async def _retry(engine: Any, actor: Actor, a: Args) -> None:
+    await engine.refuse_if_still_running(actor, a["step"])
+    engine.retry_step(actor, a["step"], confirm=a["confirm"])
+
+
+COMMANDS: dict[str, Command] = {
+    "take-seat": Command(lambda e, actor, a: e.take_seat(actor)),
+    "request-seat": Command(lambda e, actor, a: e.request_seat(actor)),
+    "release-seat": Command(lambda e, actor, a: e.release_seat(actor)),
+    "hand-over": Command(_hand_over, ("to",)),
+    "start": Command(lambda e, actor, a: e.start_step(actor, a["step"], confirm=a["confirm"]), ("step",), ("confirm",)),
+    "retry": Command(_retry, ("step",), ("confirm",), awaited=True),
+    "cancel": Command(lambda e, actor, a: e.cancel_step(actor, a["step"]), ("step",)),
+    "skip": Command(lambda e, actor, a: e.skip_step(actor, a["step"], a["reason"]), ("step", "reason")),
+    "tick": Command(
+        lambda e, actor, a: e.tick(actor, a["step"], a["check"], a["result"], a["note"]),
+        ("step", "check", "result"),
+        ("note",),
+    ),
+    "note": Command(lambda e, actor, a: e.add_note(actor, a["text"]), ("text",)),
+    "comms": Command(
+        lambda e, actor, a: e.send_comms(actor, a["comm"], a["note"], via=a["via"] or "channel"),
+        ("comm",),
+        ("note", "via"),
+        awaited=True,
+    ),
+    "decide": Command(lambda e, actor, a: e.record_decision(actor, a["decision"], a["reason"]), ("decision", "reason")),
+    "severity": Command(
+        lambda e, actor, a: e.change_severity(actor, a["severity"], a["reason"]), ("severity",), ("reason",)
+    ),
+    "close": Command(
+        lambda e, actor, a: e.close(actor, a["outcome"] or "resolved", a["summary"]), (), ("outcome", "summary")
+    ),
+    "preview": Command(lambda e, actor, a: e.preview_step(actor, a["step"]), ("step",), awaited=True),
+}
+
+
+class CommandsMixin(EngineCore):
+    """The engine's one door for clients that name a command instead of calling a method."""
+
+    async def execute(self, actor: Actor, name: str, args: dict[str, Any]) -> Any:
+        """One command by name, as a client sends it (local UI or the attach socket)."""
+        command = COMMANDS.get(name)
+        if command is None:
+            raise self.refuse(actor, name[:40], "unknown command")
+        if not isinstance(args, dict):
+            raise self.refuse(actor, name, "arguments must be an object")
+        problem = _argument_problem(command, args)
+        if problem:
+            raise self.refuse(actor, name, problem)
+        a = {k: args.get(k, "") for k in (*command.required, *command.optional)}
+        result = command.handler(self, actor, a)
+        return await result if command.awaited else None
+
+
+def _argument_problem(command: Command, args: dict[str, Any]) -> str:
+    unknown = set(args) - set(command.required) - set(command.optional)
+    if unknown:
+        return f"unknown argument {sorted(unknown)[0]!r}"
+    missing = [k for k in command.required if k not in args]
+    if missing:
+        return f"missing argument {missing[0]!r}"
+    bad = [k for k, v in args.items() if not isinstance(v, str)]
+    if bad:
+        return f"argument {bad[0]!r} must be a string"
+    return ""

@@ -1,0 +1,80 @@
+"""The step context: what a step kind sees of the engine while it runs one attempt."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from actions.base import Target
+from actions.transport import ConnectionPool
+from console.engine.actor import SYSTEM
+from console.engine.core import EngineCore
+from console.engine.stream import Output, Progress
+from console.model import events
+from console.model.clock import Clock
+from console.model.errors import SecretError
+from console.model.plan import PlannedStep
+from console.model.spool import OutputSpool
+from console.model.state import IncidentState
+
+
+class StepContext:
+    """What an action sees of the engine while it runs one step attempt."""
+
+    def __init__(self, engine: EngineCore, step: PlannedStep, attempt: int) -> None:
+        self.step = step
+        self.attempt = attempt
+        self.cancelled = asyncio.Event()
+        self._engine = engine
+        assert engine.state.plan is not None
+        targets = engine.state.plan.targets
+        self.targets: list[Target] = [targets[h] for h in step.hosts if h in targets]
+        self.spools: dict[str, OutputSpool] = {}
+
+    @property
+    def connections(self) -> ConnectionPool:
+        return self._engine.connections
+
+    def secret(self, key: str) -> str:
+        return self._engine.resolve_secret(key, self.step.id)
+
+    @property
+    def clock(self) -> Clock:
+        return self._engine.clock
+
+    @property
+    def incident(self) -> IncidentState:
+        """The incident as it stands (read-only by convention): facts for notification templates."""
+        return self._engine.state
+
+    @property
+    def config(self) -> Any:
+        if self._engine.config is None:
+            raise SecretError(f"step {self.step.id}: this step kind needs the config (-c CONFIG)")
+        return self._engine.config.model
+
+    def progress(self, host: str, done: float, total: float | None, unit: str = "bytes", label: str = "") -> None:
+        self._engine.publish(Progress(self.step.id, self.attempt, host, done, total, unit, label))
+
+    def warn(self, host: str, message: str) -> None:
+        self._engine.step_warning(self.step.id, self.attempt, host, message)
+
+    def remote_started(self, host: str, pgid: int) -> None:
+        self._engine._commit(
+            events.STEP_REMOTE_STARTED,
+            {"step": self.step.id, "attempt": self.attempt, "host": host, "pgid": pgid},
+            SYSTEM,
+        )
+
+    def sink(self, host: str) -> OutputSpool:
+        path = self._engine.output_path(self.step.id, self.attempt, host)
+        spool = OutputSpool(path, host, self._engine.redactor, self._publisher(host))
+        self.spools[host] = spool
+        return spool
+
+    def _publisher(self, host: str) -> Callable[[str, list[str]], None]:
+        def publish(_host: str, lines: list[str]) -> None:
+            self._engine.publish(Output(self.step.id, self.attempt, host, lines))
+
+        return publish
