@@ -93,8 +93,5 @@ class LocalSession:
     async def command(self, name: str, **args: Any) -> Any:
         return await self.engine.execute(self.actor, name, args)
 
-    async def watch_deadlines(self) -> None:
-        await self.engine.watch_deadlines()
-
     async def aclose(self) -> None:
         await self.engine.aclose()
