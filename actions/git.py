@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
+from actions.base import Action, PlannedCommand, StepContext, StepRun
+from actions.capture import FactSink
+from actions.transport import run_script, shell_path, wrap_script
 from console.model.errors import ActionError
-
-from ._capture import FactSink
-from .base import Action, PlannedCommand, StepContext, StepRun
-from .transport import run_script, shell_path, wrap_script
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep

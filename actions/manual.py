@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import Action, PlannedCommand, StepContext, StepRun
+from actions.base import Action, PlannedCommand, StepContext, StepRun
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep

@@ -11,9 +11,9 @@ import asyncio
 import shlex
 from typing import TYPE_CHECKING
 
-from ._capture import FactSink, as_number
-from .base import Action, PlannedCommand, StepContext, StepRun
-from .transport import run_script, wrap_script
+from actions.base import Action, PlannedCommand, StepContext, StepRun
+from actions.capture import FactSink, as_number
+from actions.transport import run_script, wrap_script
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep

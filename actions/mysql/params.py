@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from ._mysql_conn import parse_target
+from actions.mysql.conn import parse_target
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep

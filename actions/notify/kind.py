@@ -14,10 +14,9 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from actions.base import LOCAL_HOST, Action, HostOutcome, PlannedCommand, StepContext, StepRun
+from actions.notify.send import CHANNELS, DeliveryResult, send
 from console.model.errors import WarroomError
-
-from ._notify_send import CHANNELS, DeliveryResult, send
-from .base import LOCAL_HOST, Action, HostOutcome, PlannedCommand, StepContext, StepRun
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep

@@ -14,13 +14,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._docker_engine import DockerEngine, Stopper, sdk_errors
-from ._docker_params import DockerParams, since_timestamp
-from ._docker_project import Container, add_probe_output, check_services, load_project, status_table, table
-from .base import HostOutcome
+from actions.base import HostOutcome
+from actions.docker.engine import DockerEngine, Stopper, sdk_errors
+from actions.docker.params import DockerParams, since_timestamp
+from actions.docker.project import Container, add_probe_output, check_services, load_project, status_table, table
 
 if TYPE_CHECKING:
-    from .base import OutputSink, StepContext
+    from actions.base import OutputSink, StepContext
 
 POLL = 1.0
 DRAIN_GRACE = 5.0

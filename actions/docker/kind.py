@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
+from actions.base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
+from actions.docker.compose import compose, describe
+from actions.docker.engine import DockerEngine, Interrupted, Stopper, bounded, configured, resolve_base_url
+from actions.docker.ops import OPERATIONS, HostJob
+from actions.docker.params import DockerParams, ParamError, parse
+from actions.docker.project import load_project, summary_line
 from console.model.errors import ActionError
-
-from ._docker_compose import compose, describe
-from ._docker_engine import DockerEngine, Interrupted, Stopper, bounded, configured, resolve_base_url
-from ._docker_ops import OPERATIONS, HostJob
-from ._docker_params import DockerParams, ParamError, parse
-from ._docker_project import load_project, summary_line
-from .base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep

@@ -17,12 +17,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from actions.base import LOCAL_HOST as LOCAL
+from actions.base import Action, HostOutcome, PlannedCommand, StepContext, StepRun
+from actions.http.expect import Expectation, flatten
+from actions.urls import display, is_loopback, origin
 from console.model.errors import ActionError, WarroomError
-
-from ._http_expect import Expectation, flatten
-from ._http_url import display, is_loopback, origin
-from .base import LOCAL_HOST as LOCAL
-from .base import Action, HostOutcome, PlannedCommand, StepContext, StepRun
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep
@@ -145,8 +144,8 @@ async def _check_host(ctx: StepContext, host: str, target, settings: Settings, t
     import asyncssh
     import httpx
 
-    from ._http_probe import Router, attempt
-    from ._http_tunnel import Tunnel
+    from actions.http.probe import Router, attempt
+    from actions.http.tunnel import Tunnel
 
     url = display(settings.url)
     tunnelled = settings.tunnelled(host)

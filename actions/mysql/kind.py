@@ -15,11 +15,10 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from actions.base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
+from actions.mysql.conn import DbTarget, parse_target
+from actions.mysql.params import check, params, plan_lines
 from console.model.errors import ActionError
-
-from ._mysql_conn import DbTarget, parse_target
-from ._mysql_params import check, params, plan_lines
-from .base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep
@@ -69,7 +68,7 @@ class MySQLAction(Action):
         return DbTarget(cfg.user, cfg.host, cfg.port, cfg.name)
 
     async def _host(self, ctx: StepContext, target: Target, p: dict, db: DbTarget, password: str) -> HostOutcome:
-        from ._mysql_job import Job  # the restore machinery loads when a mysql step runs, not at start-up
+        from actions.mysql.job import Job  # the restore machinery loads when a mysql step runs, not at start-up
 
         sink = ctx.sink(target.name)
         started = time.monotonic()
