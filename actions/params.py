@@ -65,6 +65,11 @@ def later(info: ValidationInfo) -> frozenset[str]:
     return (info.context or {}).get("later", frozenset())
 
 
+def rendered(info: ValidationInfo) -> bool:
+    """The plan has filled the placeholders in (False: the runbook is loading)."""
+    return (info.context or {}).get("rendered", True)
+
+
 def parse(model: type[M], params: Mapping[str, Any], *, timeout: float, rendered: bool = True) -> M | None:
     """``params`` as ``model``, or the first problem as :class:`ParamError`.
 
@@ -75,7 +80,7 @@ def parse(model: type[M], params: Mapping[str, Any], *, timeout: float, rendered
     waiting = frozenset() if rendered else frozenset(k for k, v in params.items() if k in fields and templated(v))
     data = {k: v for k, v in params.items() if k not in waiting}
     try:
-        return model.model_validate(data, context={"timeout": timeout, "later": waiting})
+        return model.model_validate(data, context={"timeout": timeout, "later": waiting, "rendered": rendered})
     except ValidationError as exc:
         problems = [_problem(model, error) for error in exc.errors(include_url=False)]
     problems = [p for p in problems if p.name not in waiting]
