@@ -26,26 +26,13 @@ from console.model.errors import ActionError
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep
-    from console.model.runbook import Step
 
 PREVIEW_TIMEOUT = 15.0
 
 
 class DockerAction(Action):
     kind = "docker"
-
-    @classmethod
-    def check_step(cls, step: Step) -> tuple[str, str] | None:
-        problem = super().check_step(step)
-        if problem:
-            return problem
-        if step.commands:
-            return ("commands", "a docker step builds its own commands; use params.operation")
-        try:
-            parse(step.params, step.timeout, static=True)
-        except ParamError as exc:
-            return ("params", f"{exc.name}: {exc.problem}")
-        return None
+    params_model = DockerParams
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
         try:
@@ -148,8 +135,8 @@ def _plan_text(params: DockerParams, project: str, cwd: str, endpoint: str) -> s
         return describe(params, project, cwd, endpoint)
     if op == "status":
         text = f"{endpoint}: check compose project {project} ({services}): running, healthy where a healthcheck exists"
-        if params.expect_image_tag or params.expect_tags:
-            tags = params.expect_image_tag or ", ".join(f"{s}={t}" for s, t in params.expect_tags.items())
+        if params.image_tag or params.expect_tags:
+            tags = params.image_tag or ", ".join(f"{s}={t}" for s, t in params.expect_tags.items())
             text += f", image tag {tags}"
         return text + (f"; wait up to {params.wait:g}s" if params.wait else "")
     if op == "logs":

@@ -70,7 +70,7 @@ async def status(job: HostJob) -> HostOutcome:
             said = states
         await asyncio.sleep(POLL)
     count = sum(len(c.containers) for c in checks)
-    tag = f"; expected image tag {params.expect_image_tag}" if params.expect_image_tag else ""
+    tag = f"; expected image tag {params.image_tag}" if params.image_tag else ""
     job.say(f"compose project {job.project}: {len(checks)} service(s), {count} container(s){tag}\n\n")
     job.say(status_table(checks))
     facts = job.facts(services={c.service: c.fact() for c in checks})
@@ -80,7 +80,7 @@ async def status(job: HostJob) -> HostOutcome:
         return HostOutcome(job.host, "failed", error=error, facts=facts)
     healthchecked = any(c.health for check in checks for c in check.containers)
     job.say("\nOK: every service running" + (", healthy" if healthchecked else ""))
-    job.say(f", on tag {params.expect_image_tag}\n" if params.expect_image_tag else "\n")
+    job.say(f", on tag {params.image_tag}\n" if params.image_tag else "\n")
     return HostOutcome(job.host, "ok", facts=facts)
 
 
