@@ -15,6 +15,7 @@ class ManualAction(Action):
     kind = "manual"
     automated = False
     needs_targets = False
+    params_model = None  # its checks say what the driver verifies
 
     @classmethod
     def check_step(cls, step: Step) -> tuple[str, str] | None:
