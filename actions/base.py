@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
+from actions.params import ParamError, StepParams, UnknownParams, parse
+from console.model.errors import ActionError
 from console.model.plan import LOCAL_HOST as LOCAL_HOST  # re-exported for the step kinds
 from console.model.plan import Target as Target
 
@@ -110,23 +112,53 @@ class Action(ABC):
     kind: ClassVar[str]
     automated: ClassVar[bool] = True
     needs_targets: ClassVar[bool] = True
+    params_model: ClassVar[type[StepParams] | None] = None
+    """The step's ``params`` as one typed model; None for a kind whose commands or checks say it all."""
+    unknown_params: ClassVar[str] = "unknown {kind} parameter(s) {names}; known: {known}"
+    """How an unknown key is worded ({kind}, {names}, {known})."""
 
     @classmethod
     def check_step(cls, step: Step) -> tuple[str, str] | None:
         """Static checks of a runbook step; returns ``(field, problem)`` or None."""
         if cls.needs_targets and not step.targets:
             return ("targets", f"a {cls.kind} step needs targets (a host or group name)")
+        return cls.check_params(step)
+
+    @classmethod
+    def check_params(cls, step: Step) -> tuple[str, str] | None:
+        """The params against the kind's model, placeholders left for the plan; a kind with params
+        builds its own commands, so a step of it may not give any."""
+        if cls.params_model is None:
+            return None
+        known = cls.params_model.known()
+        if step.commands:
+            return (
+                "commands",
+                f"{cls.kind} steps run no shell commands; their params say what they do ({', '.join(known)})",
+            )
+        try:
+            cls.parse_params(step.params, step.timeout, rendered=False)
+        except ParamError as exc:
+            return ("params", str(exc))
         return None
 
     @classmethod
-    def check_own_commands(cls, step: Step, known: set[str]) -> tuple[str, str] | None:
-        """For kinds that build their commands from ``params``: no commands, no unknown params."""
-        unknown = sorted(set(step.params) - known)
-        if unknown:
-            return ("params", f"unknown {cls.kind} parameter {unknown[0]!r} (known: {', '.join(sorted(known))})")
-        if step.commands:
-            return ("commands", f"a {cls.kind} step builds its own commands; use params ({', '.join(sorted(known))})")
-        return None
+    def parse_params(cls, params: dict[str, Any], timeout: float, *, rendered: bool = True) -> Any:
+        """``params`` as the kind's model (None at load when only placeholders stood in the way)."""
+        assert cls.params_model is not None, f"the {cls.kind} kind takes no params"
+        try:
+            return parse(cls.params_model, params, timeout=timeout, rendered=rendered)
+        except UnknownParams as exc:
+            text = cls.unknown_params.format(kind=cls.kind, names=", ".join(exc.names), known=", ".join(exc.known))
+            raise ParamError("", text) from None
+
+    @classmethod
+    def step_params(cls, step: PlannedStep) -> Any:
+        """A planned step's rendered params as the kind's model, or an error naming step and key."""
+        try:
+            return cls.parse_params(step.params, step.timeout)
+        except ParamError as exc:
+            raise ActionError(f"step {step.id}: {exc}") from None
 
     @abstractmethod
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:

@@ -14,18 +14,23 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
+from actions.base import Action, PlannedCommand, StepContext, StepRun
+from actions.capture import FactSink
+from actions.params import StepParams
+from actions.transport import run_script, shell_path, wrap_script
 from console.model.errors import ActionError
-
-from ._capture import FactSink
-from .base import Action, PlannedCommand, StepContext, StepRun
-from .transport import run_script, shell_path, wrap_script
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep
     from console.model.runbook import Step
 
 PREVIOUS_STABLE = "previous-stable"
-PARAMS = {"ref"}
+
+
+class GitParams(StepParams):
+    ref: str = PREVIOUS_STABLE
+    """A tag or commit, or ``previous-stable`` (resolved on the host)."""
+
 
 # Prints the ref to check out. For previous-stable: release tags (vX.Y.Z, no "-rc"/"-beta"), sorted
 # by version, the last one strictly below the tag HEAD is on (or below HEAD's nearest tag).
@@ -42,7 +47,7 @@ RESOLVE = {
 
 
 def _ref(step: PlannedStep) -> str:
-    return str(step.params.get("ref", PREVIOUS_STABLE))
+    return GitAction.step_params(step).ref
 
 
 def _resolve_snippet(ref: str) -> str:
@@ -69,6 +74,7 @@ def checkout_commands(ref: str) -> list[str]:
 
 class GitAction(Action):
     kind = "git"
+    params_model = GitParams
 
     @classmethod
     def check_step(cls, step: Step) -> tuple[str, str] | None:
@@ -77,7 +83,7 @@ class GitAction(Action):
             return problem
         if not step.cwd:
             return ("cwd", "a git step needs cwd: the repository to check out in")
-        return cls.check_own_commands(step, PARAMS)
+        return None
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
         ref = _ref(step)

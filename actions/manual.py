@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import Action, PlannedCommand, StepContext, StepRun
+from actions.base import Action, PlannedCommand, StepContext, StepRun
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep
@@ -15,6 +15,7 @@ class ManualAction(Action):
     kind = "manual"
     automated = False
     needs_targets = False
+    params_model = None  # its checks say what the driver verifies
 
     @classmethod
     def check_step(cls, step: Step) -> tuple[str, str] | None:

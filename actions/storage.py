@@ -11,21 +11,28 @@ import asyncio
 import shlex
 from typing import TYPE_CHECKING
 
-from ._capture import FactSink, as_number
-from .base import Action, PlannedCommand, StepContext, StepRun
-from .transport import run_script, wrap_script
+from actions.base import Action, PlannedCommand, StepContext, StepRun
+from actions.capture import FactSink, as_number
+from actions.params import StepParams
+from actions.transport import run_script, wrap_script
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep
-    from console.model.runbook import Step
 
 DEFAULT_ARCHIVE = "storage/app/backups/storage_backup.tar.gz"
 DEFAULT_DEST = "storage/app/"
-PARAMS = {"archive", "dest"}
+
+
+class StorageParams(StepParams):
+    archive: str = DEFAULT_ARCHIVE
+    """The tarball, relative to the step's cwd or absolute."""
+    dest: str = DEFAULT_DEST
+    """Where it is extracted."""
 
 
 def _params(step: PlannedStep) -> tuple[str, str]:
-    return str(step.params.get("archive", DEFAULT_ARCHIVE)), str(step.params.get("dest", DEFAULT_DEST))
+    params = StorageAction.step_params(step)
+    return params.archive, params.dest
 
 
 def restore_commands(archive: str, dest: str) -> list[str]:
@@ -49,13 +56,7 @@ def restore_commands(archive: str, dest: str) -> list[str]:
 
 class StorageAction(Action):
     kind = "storage"
-
-    @classmethod
-    def check_step(cls, step: Step) -> tuple[str, str] | None:
-        problem = super().check_step(step)
-        if problem:
-            return problem
-        return cls.check_own_commands(step, PARAMS)
+    params_model = StorageParams
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
         archive, dest = _params(step)

@@ -34,10 +34,10 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from sshd import SSHLab  # noqa: E402
 
-from actions._docker_engine import DockerEngine  # noqa: E402
-from actions._docker_params import DockerParams  # noqa: E402
-from actions._docker_project import PROJECT_LABEL, SERVICE_LABEL, check_services, load_project  # noqa: E402
 from actions.base import Target  # noqa: E402
+from actions.docker.engine import DockerEngine  # noqa: E402
+from actions.docker.params import DockerParams  # noqa: E402
+from actions.docker.project import PROJECT_LABEL, SERVICE_LABEL, check_services, load_project  # noqa: E402
 from actions.registry import KINDS  # noqa: E402
 from actions.transport import ConnectionPool  # noqa: E402
 from console.engine import Actor, Engine  # noqa: E402

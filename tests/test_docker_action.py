@@ -19,8 +19,8 @@ import pytest
 from conftest import write_config, write_runbook
 
 from actions import registry
-from actions._docker_params import ParamError, parse, since_timestamp
-from actions._docker_project import image_tag
+from actions.docker.params import ParamError, parse, since_timestamp
+from actions.docker.project import image_tag
 from actions.registry import KINDS
 from console.engine import Actor, Engine
 from console.model.config import load_config

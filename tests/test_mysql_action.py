@@ -27,8 +27,8 @@ import pytest
 from conftest import write_config, write_runbook
 
 from actions import registry
-from actions._sql_census import Census, count_rows
-from actions._sql_split import DumpError, split
+from actions.mysql.sql_census import Census, count_rows
+from actions.mysql.sql_split import DumpError, split
 from actions.registry import KINDS
 from console.engine import Actor, Engine
 from console.model.config import load_config

@@ -15,11 +15,11 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from actions.base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
+from actions.mysql.conn import DbTarget, parse_target
+from actions.mysql.params import MySQLParams, params, plan_lines
+from actions.params import ParamError
 from console.model.errors import ActionError
-
-from ._mysql_conn import DbTarget, parse_target
-from ._mysql_params import check, params, plan_lines
-from .base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep
@@ -30,13 +30,23 @@ STOP_GRACE = 20.0
 
 class MySQLAction(Action):
     kind = "mysql"
+    params_model = MySQLParams
+    unknown_params = "unknown parameter(s) {names} for a {kind} step (known: {known})"
 
     @classmethod
     def check_step(cls, step: Step) -> tuple[str, str] | None:
-        return super().check_step(step) or check(step)
+        problem = super().check_step(step)
+        if problem:
+            return problem
+        if step.params.get("operation") == "restore" and not step.destructive:
+            return ("destructive", "a mysql restore replaces the database: set destructive = true and a confirm word")
+        return None
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
-        p = params(step)
+        try:
+            p = params(step)
+        except ParamError as exc:
+            return [PlannedCommand(host, f"invalid {exc}") for host in step.hosts]
         target = p.get("database") or "the config's [database] (user@host:port/name)"
         if p["operation"] == "restore" and len(step.hosts) > 1:
             text = f'refused: a restore runs on one host, not {len(step.hosts)} (set run_on = "one")'
@@ -44,7 +54,10 @@ class MySQLAction(Action):
         return [PlannedCommand(host, line) for host in step.hosts for line in plan_lines(step, p, host, target)]
 
     async def run(self, ctx: StepContext) -> StepRun:
-        p = params(ctx.step)
+        try:
+            p = params(ctx.step)
+        except ParamError as exc:
+            raise ActionError(f"step {ctx.step.id}: {exc}") from None
         db = self._target(ctx, p)
         password = ctx.secret(p["password"])
         if p["operation"] == "restore" and len(ctx.targets) != 1:
@@ -69,7 +82,7 @@ class MySQLAction(Action):
         return DbTarget(cfg.user, cfg.host, cfg.port, cfg.name)
 
     async def _host(self, ctx: StepContext, target: Target, p: dict, db: DbTarget, password: str) -> HostOutcome:
-        from ._mysql_job import Job  # the restore machinery loads when a mysql step runs, not at start-up
+        from actions.mysql.job import Job  # the restore machinery loads when a mysql step runs, not at start-up
 
         sink = ctx.sink(target.name)
         started = time.monotonic()

@@ -1,44 +1,84 @@
-"""The mysql step's parameters: defaults, static checks and the plan's wording."""
+"""The mysql step's parameters as one typed model, their defaults and the plan's wording."""
 
 from __future__ import annotations
 
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from ._mysql_conn import parse_target
+from pydantic import Field, ValidationInfo, field_validator
+
+from actions.mysql.conn import parse_target
+from actions.params import ParamError, StepParams, parse
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep
-    from console.model.runbook import Step
 
 OPERATIONS = ("preflight", "find-backup", "restore", "verify")
 DEFAULT_BACKUP_DIR = "storage/app/backups"
 SAFETY_SUBDIR = "warroom-safety"
-PARAMS: dict[str, type] = {
-    "operation": str,
-    "database": str,
-    "password": str,
-    "backup_dir": str,
-    "backup": str,
-    "rpo_minutes": int,
-    "on_old_backup": str,
-    "safety_dump": bool,
-    "safety_dump_dir": str,
-    "via_ssh": bool,
-    "precheck": bool,
-}
 
 
-def params(step: PlannedStep | Step) -> dict[str, Any]:
-    """The step's params with every default filled in (what plan() shows is what run() does)."""
-    p = dict(step.params)
-    p.setdefault("password", "database.password")
-    p.setdefault("backup_dir", DEFAULT_BACKUP_DIR)
-    p.setdefault("on_old_backup", "warn")
-    p.setdefault("safety_dump", True)
-    p.setdefault("via_ssh", True)
-    p.setdefault("precheck", True)
-    return p
+class MySQLParams(StepParams):
+    operation: str | None = Field(None, validate_default=True)
+    """One of :data:`OPERATIONS`."""
+    database: str | None = None
+    """``user@host:port/name``; None: the config's ``[database]``."""
+    password: str = "database.password"
+    """The config key of the password (a secret reference, never the password)."""
+    backup_dir: str = DEFAULT_BACKUP_DIR
+    backup: str | None = None
+    """One backup file; None: the newest usable one in ``backup_dir``."""
+    rpo_minutes: int | None = None
+    on_old_backup: str = "warn"
+    safety_dump: bool = True
+    safety_dump_dir: str | None = None
+    via_ssh: bool = True
+    precheck: bool = True
+
+    @field_validator("operation")
+    @classmethod
+    def _known_operation(cls, value: str | None) -> str | None:
+        if value not in OPERATIONS:
+            raise ParamError("operation", f"give operation = one of {', '.join(OPERATIONS)} (got {value!r})")
+        return value
+
+    @field_validator("backup_dir", "backup", "safety_dump_dir")
+    @classmethod
+    def _sftp_path(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and value.startswith("~"):
+            raise ParamError(
+                str(info.field_name), "SFTP does not expand ~: give an absolute path or one relative to cwd"
+            )
+        return value
+
+    @field_validator("on_old_backup")
+    @classmethod
+    def _warn_or_block(cls, value: str) -> str:
+        if value not in ("warn", "block"):
+            raise ParamError("on_old_backup", 'expected "warn" or "block"')
+        return value
+
+    @field_validator("rpo_minutes")
+    @classmethod
+    def _positive(cls, value: int | None) -> int | None:
+        if value is not None and value <= 0:
+            raise ParamError("rpo_minutes", "must be a positive number of minutes")
+        return value
+
+    @field_validator("database")
+    @classmethod
+    def _target(cls, value: str | None) -> str | None:
+        if value is not None and parse_target(value) is None:
+            raise ParamError("database", f"expected user@host:port/name, got {value!r}")
+        return value
+
+
+def params(step: PlannedStep) -> dict[str, Any]:
+    """The rendered params with every default filled in (what plan() shows is what run() does),
+    or :class:`ParamError`."""
+    model = parse(MySQLParams, step.params, timeout=step.timeout)
+    assert model is not None
+    return model.model_dump(exclude_none=True)
 
 
 def _on_host(step: PlannedStep, path: str) -> str:
@@ -97,31 +137,3 @@ def plan_lines(step: PlannedStep, p: dict[str, Any], host: str, target: str) -> 
     )
     lines.append("verify: every table of the dump present, row counts equal to the dump's own")
     return lines
-
-
-def check(step: Step) -> tuple[str, str] | None:
-    """Static checks of a runbook step: ``(field, problem)`` or None."""
-    if step.commands:
-        return ("commands", "a mysql step runs no shell commands; its params say what it does")
-    for key, value in step.params.items():
-        if key not in PARAMS:
-            return (f"params.{key}", f"unknown parameter for a mysql step (known: {', '.join(PARAMS)})")
-        want = PARAMS[key]
-        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
-            return (f"params.{key}", f"expected {want.__name__}, got {value!r}")
-    for key in ("backup_dir", "backup", "safety_dump_dir"):
-        if str(step.params.get(key, "")).startswith("~"):
-            return (f"params.{key}", "SFTP does not expand ~: give an absolute path or one relative to cwd")
-    op = step.params.get("operation")
-    if op not in OPERATIONS:
-        return ("params.operation", f"give operation = one of {', '.join(OPERATIONS)} (got {op!r})")
-    if step.params.get("on_old_backup", "warn") not in ("warn", "block"):
-        return ("params.on_old_backup", 'expected "warn" or "block"')
-    if "rpo_minutes" in step.params and step.params["rpo_minutes"] <= 0:
-        return ("params.rpo_minutes", "must be a positive number of minutes")
-    db = step.params.get("database")
-    if db is not None and "{{" not in db and parse_target(db) is None:
-        return ("params.database", f"expected user@host:port/name, got {db!r}")
-    if op == "restore" and not step.destructive:
-        return ("destructive", "a mysql restore replaces the database: set destructive = true and a confirm word")
-    return None

@@ -16,37 +16,23 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
+from actions.base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
+from actions.docker.compose import compose, describe
+from actions.docker.engine import DockerEngine, Interrupted, Stopper, bounded, configured, resolve_base_url
+from actions.docker.ops import OPERATIONS, HostJob
+from actions.docker.params import DockerParams, ParamError, parse
+from actions.docker.project import load_project, summary_line
 from console.model.errors import ActionError
-
-from ._docker_compose import compose, describe
-from ._docker_engine import DockerEngine, Interrupted, Stopper, bounded, configured, resolve_base_url
-from ._docker_ops import OPERATIONS, HostJob
-from ._docker_params import DockerParams, ParamError, parse
-from ._docker_project import load_project, summary_line
-from .base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep
-    from console.model.runbook import Step
 
 PREVIEW_TIMEOUT = 15.0
 
 
 class DockerAction(Action):
     kind = "docker"
-
-    @classmethod
-    def check_step(cls, step: Step) -> tuple[str, str] | None:
-        problem = super().check_step(step)
-        if problem:
-            return problem
-        if step.commands:
-            return ("commands", "a docker step builds its own commands; use params.operation")
-        try:
-            parse(step.params, step.timeout, static=True)
-        except ParamError as exc:
-            return ("params", f"{exc.name}: {exc.problem}")
-        return None
+    params_model = DockerParams
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
         try:
@@ -149,8 +135,8 @@ def _plan_text(params: DockerParams, project: str, cwd: str, endpoint: str) -> s
         return describe(params, project, cwd, endpoint)
     if op == "status":
         text = f"{endpoint}: check compose project {project} ({services}): running, healthy where a healthcheck exists"
-        if params.expect_image_tag or params.expect_tags:
-            tags = params.expect_image_tag or ", ".join(f"{s}={t}" for s, t in params.expect_tags.items())
+        if params.image_tag or params.expect_tags:
+            tags = params.image_tag or ", ".join(f"{s}={t}" for s, t in params.expect_tags.items())
             text += f", image tag {tags}"
         return text + (f"; wait up to {params.wait:g}s" if params.wait else "")
     if op == "logs":

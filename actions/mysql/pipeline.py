@@ -17,7 +17,7 @@ import struct
 from collections import deque
 from typing import Any
 
-from ._sql_split import Statement
+from actions.mysql.sql_split import Statement
 
 COM_QUERY = 3
 MAX_PACKET = (1 << 24) - 1

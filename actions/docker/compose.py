@@ -12,15 +12,15 @@ import shlex
 import time
 from typing import TYPE_CHECKING
 
-from ._docker_engine import bounded
-from ._docker_params import NEEDS_EXISTING, DockerParams
-from ._docker_project import PROJECT_LABEL, SERVICE_LABEL, load_project, table
-from .base import HostOutcome
-from .transport import run_script, shell_path, wrap_script
+from actions.base import HostOutcome
+from actions.docker.engine import bounded
+from actions.docker.params import NEEDS_EXISTING, DockerParams
+from actions.docker.project import PROJECT_LABEL, SERVICE_LABEL, load_project, table
+from actions.transport import run_script, shell_path, wrap_script
 
 if TYPE_CHECKING:
-    from ._docker_ops import HostJob
-    from .base import OutputSink
+    from actions.base import OutputSink
+    from actions.docker.ops import HostJob
 
 CHECK_AFTER = 15.0
 

@@ -12,8 +12,8 @@ import re
 import time
 from typing import Any, BinaryIO
 
-from ._backup import Stopped
-from ._mysql_restore import Reporter
+from actions.mysql.backup import Stopped
+from actions.mysql.restore import Reporter
 
 STATEMENT_BYTES = 1 << 20
 _BINARY = {

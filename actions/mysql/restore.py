@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from ._backup import READ_SIZE, Backup, RemoteFile, Stopped
-from ._mysql_conn import message
-from ._mysql_pipeline import MAX_PACKET, BatchFailed, Pipeline
-from ._sql_census import HEADERS, TRAILER, Census
-from ._sql_split import DumpError, Splitter, Statement
+from actions.mysql.backup import READ_SIZE, Backup, RemoteFile, Stopped
+from actions.mysql.conn import message
+from actions.mysql.pipeline import MAX_PACKET, BatchFailed, Pipeline
+from actions.mysql.sql_census import HEADERS, TRAILER, Census
+from actions.mysql.sql_split import DumpError, Splitter, Statement
 
 PIPE_BYTES = 32 << 20
 BATCH_BYTES = 8 << 20
@@ -211,7 +211,7 @@ def restore(
     """Stream every statement into ``conn``; ``applied[0]`` counts what the server accepted.
 
     Runs of INSERTs go out as multi-statement batches of up to ``BATCH_BYTES``, one batch ahead
-    of the server (:mod:`._mysql_pipeline`); every other statement goes alone once the batches
+    of the server (:mod:`actions.mysql.pipeline`); every other statement goes alone once the batches
     before it are done, so DDL and DELIMITER blocks run exactly as the mysql client runs them.
     """
     pipe = _Pipe(PIPE_BYTES)

@@ -14,10 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from actions.net_errors import transport_reason
+from actions.urls import host_of, is_loopback
 from console.model.errors import WarroomError
-
-from ._http_errors import transport_reason
-from ._http_url import host_of, is_loopback
 
 CHANNELS = ("slack", "statuspage", "email")
 TIMEOUT = 10.0

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncssh
 
-from ._http_url import Origin
+from actions.urls import Origin
 
 DIAGNOSE_TIMEOUT = 5.0
 

@@ -17,29 +17,18 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from actions.base import LOCAL_HOST as LOCAL
+from actions.base import Action, HostOutcome, PlannedCommand, StepContext, StepRun
+from actions.http.expect import Expectation, flatten
+from actions.http.params import HttpParams
+from actions.params import ParamError
+from actions.urls import display, is_loopback, origin
 from console.model.errors import ActionError, WarroomError
-
-from ._http_expect import Expectation, flatten
-from ._http_url import display, is_loopback, origin
-from .base import LOCAL_HOST as LOCAL
-from .base import Action, HostOutcome, PlannedCommand, StepContext, StepRun
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep
     from console.model.runbook import Step
 
-PARAMS = (
-    "url",
-    "method",
-    "expect_status",
-    "expect_body",
-    "expect_json",
-    "retry_until",
-    "timeout",
-    "ca_file",
-    "via_ssh",
-)
-METHODS = ("GET", "HEAD")
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 5.0
 HISTORY = 50
 CONFIG_URL = "<[health] url>"
@@ -66,35 +55,43 @@ class Settings:
 class HttpAction(Action):
     kind = "http"
     needs_targets = False
+    params_model = HttpParams
 
     @classmethod
     def check_step(cls, step: Step) -> tuple[str, str] | None:
-        return _check_params(step)
+        problem = super().check_step(step)
+        if problem:
+            return problem
+        if step.params.get("via_ssh") is True and not step.targets:
+            return ("targets", "via_ssh = true needs targets: the host whose loopback the URL is on")
+        return None
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
-        p = step.params
-        url = display(p["url"]) if p.get("url") else CONFIG_URL
-        expect = Expectation(
-            p.get("expect_status", 200), p.get("expect_body", ""), flatten(p.get("expect_json") or {})
-        ).describe()
-        if "expect_status" not in p:
+        try:
+            p = self.parse_params(step.params, step.timeout)
+        except ParamError as exc:
+            return [PlannedCommand(host, f"invalid {exc}") for host in step.hosts or (LOCAL,)]
+        url = display(p.url) if p.url else CONFIG_URL
+        status = 200 if p.expect_status is None else p.expect_status
+        expect = Expectation(status, p.expect_body, flatten(p.expect_json or {})).describe()
+        if p.expect_status is None:
             expect = expect.replace("status 200", "status from [health] (default 200)", 1)
-        retry = p.get("retry_until", 0)
+        retry = p.retry_until
         deadline = f"retry until {retry:g}s (backoff up to {BACKOFF_MAX:g}s)" if retry else "one attempt"
-        timeout = f"{p['timeout']:g}s" if "timeout" in p else "[health] timeout"
-        ca = f", extra CA {p['ca_file']}" if p.get("ca_file") else ""
+        timeout = f"{p.timeout:g}s" if p.timeout is not None else "[health] timeout"
+        ca = f", extra CA {p.ca_file}" if p.ca_file else ""
         commands = []
         for host in step.hosts or (LOCAL,):
             via = self._via_text(p, url, host)
-            text = f"{p.get('method', 'GET')} {url} {via}; expect {expect}; {deadline}, {timeout} per request{ca}"
+            text = f"{p.method} {url} {via}; expect {expect}; {deadline}, {timeout} per request{ca}"
             commands.append(PlannedCommand(host, text))
         return commands
 
     @staticmethod
-    def _via_text(params: dict[str, Any], url: str, host: str) -> str:
-        if host == LOCAL or params.get("via_ssh") is False:
+    def _via_text(params: HttpParams, url: str, host: str) -> str:
+        if host == LOCAL or params.via_ssh is False:
             return "from the warroom machine"
-        if params.get("via_ssh") is True:
+        if params.via_ssh is True:
             return f"through an SSH tunnel to {host}"
         if url == CONFIG_URL:
             return f"through an SSH tunnel to {host} if the URL is on localhost"
@@ -145,8 +142,8 @@ async def _check_host(ctx: StepContext, host: str, target, settings: Settings, t
     import asyncssh
     import httpx
 
-    from ._http_probe import Router, attempt
-    from ._http_tunnel import Tunnel
+    from actions.http.probe import Router, attempt
+    from actions.http.tunnel import Tunnel
 
     url = display(settings.url)
     tunnelled = settings.tunnelled(host)
@@ -214,12 +211,12 @@ def _outcome(host: str, prefix: str, history: list, facts: dict[str, Any]) -> Ho
 
 
 def _settings(ctx: StepContext) -> Settings:
-    p = ctx.step.params
+    p = HttpAction.step_params(ctx.step)
     try:
         health = ctx.config.health
     except WarroomError:
         health = None
-    url = p.get("url") or (health.url if health else "")
+    url = p.url or (health.url if health else "")
     if not url:
         raise ActionError(f"step {ctx.step.id}: no url: give params.url or set [health] url in the config")
     try:
@@ -228,16 +225,16 @@ def _settings(ctx: StepContext) -> Settings:
         raise ActionError(f"step {ctx.step.id}: url: {exc}") from None
     return Settings(
         url=url,
-        method=p.get("method", "GET"),
+        method=p.method,
         expect=Expectation(
-            p.get("expect_status", health.expect_status if health else 200),
-            p.get("expect_body", ""),
-            flatten(p.get("expect_json") or {}),
+            p.expect_status if p.expect_status is not None else (health.expect_status if health else 200),
+            p.expect_body,
+            flatten(p.expect_json or {}),
         ),
-        retry_until=float(p.get("retry_until", 0)),
-        timeout=float(p.get("timeout", health.timeout if health else 5.0)),
-        ca_file=p.get("ca_file", ""),
-        via_ssh=p.get("via_ssh"),
+        retry_until=p.retry_until,
+        timeout=p.timeout if p.timeout is not None else float(health.timeout if health else 5.0),
+        ca_file=p.ca_file,
+        via_ssh=p.via_ssh,
     )
 
 
@@ -257,53 +254,3 @@ def _tls_context(step_id: str, ca_file: str):
         except (OSError, ssl.SSLError) as exc:
             raise ActionError(f"step {step_id}: ca_file {ca_file} is not a PEM CA bundle: {exc}") from None
     return context
-
-
-def _check_params(step: Step) -> tuple[str, str] | None:
-    """Static checks of an http step's params (placeholders are checked once rendered, at plan)."""
-    from console.model.runbook import PLACEHOLDER
-
-    p = step.params
-    if step.commands:
-        return ("commands", "an http step runs no shell commands; give params.url")
-    for key in ("verify", "insecure", "verify_tls", "tls_verify"):
-        if key in p:
-            return ("params", f"params.{key}: TLS verification is always on; give ca_file to trust a private CA")
-    unknown = sorted(set(p) - set(PARAMS))
-    if unknown:
-        return ("params", f"unknown http parameter(s) {', '.join(unknown)}; known: {', '.join(PARAMS)}")
-    types: dict[str, tuple[type, ...]] = {
-        "url": (str,),
-        "method": (str,),
-        "expect_status": (int,),
-        "expect_body": (str,),
-        "expect_json": (dict,),
-        "retry_until": (int, float),
-        "timeout": (int, float),
-        "ca_file": (str,),
-        "via_ssh": (bool,),
-    }
-    for key, allowed in types.items():
-        if key in p and (not isinstance(p[key], allowed) or (bool not in allowed and isinstance(p[key], bool))):
-            names = " or ".join("table" if t is dict else t.__name__ for t in allowed)
-            return ("params", f"params.{key}: expected {names}, got {p[key]!r}")
-    if p.get("method", "GET") not in METHODS:
-        return ("params", f"params.method: {p['method']!r} is not one of {', '.join(METHODS)}")
-    if "expect_status" in p and not 100 <= p["expect_status"] <= 599:
-        return ("params", f"params.expect_status: {p['expect_status']} is not an HTTP status (100-599)")
-    if "expect_json" in p and not p["expect_json"]:
-        return ("params", 'params.expect_json: give at least one field, e.g. { status = "ok" }')
-    if p.get("timeout", 1) <= 0 or p.get("retry_until", 0) < 0:
-        return ("params", "params.timeout must be > 0 and params.retry_until >= 0")
-    for key in ("timeout", "retry_until"):
-        if p.get(key, 0) >= step.timeout:
-            return ("params", f"params.{key} ({p[key]:g}s) must be shorter than the step timeout ({step.timeout}s)")
-    url = p.get("url", "")
-    if url and not PLACEHOLDER.search(url):
-        try:
-            origin(url)
-        except ValueError as exc:
-            return ("params", f"params.url: {exc}")
-    if p.get("via_ssh") is True and not step.targets:
-        return ("targets", "via_ssh = true needs targets: the host whose loopback the URL is on")
-    return None

@@ -9,15 +9,14 @@ must never block the rollback itself. The step runs on the warroom machine (no t
 from __future__ import annotations
 
 import asyncio
-import string
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from actions.base import LOCAL_HOST, Action, HostOutcome, PlannedCommand, StepContext, StepRun
+from actions.notify.params import FACTS, NotifyParams, template_problem
+from actions.notify.send import DeliveryResult, send
 from console.model.errors import WarroomError
-
-from ._notify_send import CHANNELS, DeliveryResult, send
-from .base import LOCAL_HOST, Action, HostOutcome, PlannedCommand, StepContext, StepRun
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FACTS", "DeliveryResult", "NotifyAction", "incident_facts", "send", "template_problem"]
 
-FACTS = ("incident_id", "severity", "severity_label", "phase", "eta", "runbook", "environment", "trigger")
-PARAMS = ("channel", "template", "subject", "timeout")
 UNKNOWN = "unknown"
 
 
@@ -56,53 +53,16 @@ def incident_facts(state: IncidentState, now: datetime) -> dict[str, str]:
     }
 
 
-def template_problem(template: str) -> str | None:
-    """Why ``template`` cannot be filled with :data:`FACTS`, or None; for load-time checks."""
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-    except ValueError as exc:
-        return f"not a valid template ({exc}); write a literal brace as {{{{ or }}}}"
-    for name in fields:
-        if name == "" or name.isdigit():
-            return "positional field {} - name an incident fact, e.g. {incident_id}"
-        if name not in FACTS:
-            return f"unknown field {{{name}}} (known: {', '.join('{' + f + '}' for f in FACTS)})"
-    try:
-        template.format(**dict.fromkeys(FACTS, "x"))
-    except (ValueError, KeyError, IndexError) as exc:
-        return f"not a valid template ({exc})"
-    return None
-
-
 class NotifyAction(Action):
     kind = "notify"
     needs_targets = False
+    params_model = NotifyParams
 
     @classmethod
     def check_step(cls, step: Step) -> tuple[str, str] | None:
-        p = step.params
         if step.targets:
             return ("targets", "a notify step runs on the warroom machine: remove targets")
-        if step.commands:
-            return ("commands", "a notify step runs no commands; give params.channel and params.template")
-        unknown = sorted(set(p) - set(PARAMS))
-        if unknown:
-            return ("params", f"unknown notify parameter(s) {', '.join(unknown)}; known: {', '.join(PARAMS)}")
-        if p.get("channel") not in CHANNELS:
-            return ("params", f"params.channel: give one of {', '.join(CHANNELS)} (got {p.get('channel')!r})")
-        for key in ("template", "subject"):
-            value = p.get(key, "" if key == "subject" else None)
-            if not isinstance(value, str) or (key == "template" and not value.strip()):
-                return ("params", f"params.{key}: expected a text")
-            problem = template_problem(value)
-            if problem:
-                return ("params", f"params.{key}: {problem}")
-        if "subject" in p and p["channel"] != "email":
-            return ("params", "params.subject is for the email channel only")
-        timeout = p.get("timeout", 1)
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < step.timeout:
-            return ("params", f"params.timeout: seconds, > 0 and shorter than the step timeout ({step.timeout}s)")
-        return None
+        return super().check_step(step)
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
         p = step.params

@@ -17,16 +17,17 @@ from typing import Any
 
 import asyncssh
 
+import actions.mysql.backup as backups
+import actions.mysql.dump as dumping
+import actions.mysql.restore as restoring
+from actions.base import StepContext, Target
+from actions.mysql.backup import Backup, RemoteFile, RemoteWriter, Stopped
+from actions.mysql.conn import DbTarget, Endpoint, Tunnel
+from actions.mysql.params import backup_dir, backup_file, safety_dir
+from actions.mysql.restore import Reading, Reporter, StatementFailed
+from actions.mysql.sql_census import Census
+from actions.mysql.sql_split import DumpError
 from console.model.errors import ActionError, AuthError, HostKeyError, HostUnreachable
-
-from . import _backup, _mysql_dump, _mysql_restore
-from ._backup import Backup, RemoteFile, RemoteWriter, Stopped
-from ._mysql_conn import DbTarget, Endpoint, Tunnel
-from ._mysql_params import backup_dir, backup_file, safety_dir
-from ._mysql_restore import Reading, Reporter, StatementFailed
-from ._sql_census import Census
-from ._sql_split import DumpError
-from .base import StepContext, Target
 
 
 class Blocked(ActionError):
@@ -109,7 +110,7 @@ class Job:
         except Blocked as exc:
             return "failed", str(exc)
         except (DumpError, StatementFailed) as exc:
-            self.facts["failed_at"] = _mysql_restore.dump_error_facts(exc)
+            self.facts["failed_at"] = restoring.dump_error_facts(exc)
             return "failed", self._failure(str(exc))
         except Stopped:
             return "cancelled", f"{self.where}: stopped; {self.state_text()}"
@@ -173,8 +174,8 @@ class Job:
         directory = backup_dir(self.ctx.step)
         if self.p.get("backup"):
             path = backup_file(self.ctx.step)
-            backup = await _backup.describe(self.sftp, path, self.where)
-            problem = await _backup.inspect(self.sftp, backup, self.endpoint.db.name, self.stop_event)
+            backup = await backups.describe(self.sftp, path, self.where)
+            problem = await backups.inspect(self.sftp, backup, self.endpoint.db.name, self.stop_event)
             if problem:
                 raise ActionError(f"{self.where}: backup {path}: {problem}")
         else:
@@ -188,10 +189,10 @@ class Job:
         return backup
 
     async def _newest(self, directory: str) -> Backup:
-        found = await _backup.candidates(self.sftp, directory, self.where)
+        found = await backups.candidates(self.sftp, directory, self.where)
         self.say(f"searching {directory} on {self.target.name}: {len(found)} candidate backup(s)")
         for backup in found:
-            problem = await _backup.inspect(self.sftp, backup, self.endpoint.db.name, self.stop_event)
+            problem = await backups.inspect(self.sftp, backup, self.endpoint.db.name, self.stop_event)
             if not problem:
                 return backup
             self.say(f"skipped {backup.path}: {problem}")
@@ -209,10 +210,10 @@ class Job:
         self.facts["rpo_minutes"] = rpo
         self.facts["within_rpo"] = within
         if within:
-            self.say(f"age check: {_backup.human_age(backup.age())} is within the RPO of {rpo} min")
+            self.say(f"age check: {backups.human_age(backup.age())} is within the RPO of {rpo} min")
             return
         text = (
-            f"backup {backup.name} is {_backup.human_age(backup.age())} old, older than the RPO of {rpo} min "
+            f"backup {backup.name} is {backups.human_age(backup.age())} old, older than the RPO of {rpo} min "
             "(restoring it loses every change made since)"
         )
         if self.p["on_old_backup"] == "block":
@@ -228,10 +229,10 @@ class Job:
         """Open the dump afresh for each pass (worker thread)."""
 
         def open_stream() -> tuple[Any, RemoteFile]:
-            file = _backup.call(self.loop, _open(self.sftp, backup.path), self.stop_event)
+            file = backups.call(self.loop, _open(self.sftp, backup.path), self.stop_event)
             raw = RemoteFile(self.loop, file, backup.size, self.stop_event)
-            stream = _backup.open_sql(raw, backup)
-            return _Closing(stream, lambda: _backup.call(self.loop, file.close(), self.stop_event)), raw
+            stream = backups.open_sql(raw, backup)
+            return _Closing(stream, lambda: backups.call(self.loop, file.close(), self.stop_event)), raw
 
         return open_stream
 
@@ -243,11 +244,11 @@ class Job:
         await self._verify(reading)
 
     def _full_read(self, backup: Backup, reading: Reading) -> None:
-        for _ in _mysql_restore.statements(self._opener(backup), backup, reading, self.reporter, "read"):
+        for _ in restoring.statements(self._opener(backup), backup, reading, self.reporter, "read"):
             pass
 
     async def _verify(self, reading: Reading) -> None:
-        ok, found = await self.thread(_mysql_restore.verify, self.conn, reading.census, self.reporter)
+        ok, found = await self.thread(restoring.verify, self.conn, reading.census, self.reporter)
         self.facts["verification"] = found
         self.facts["verified"] = ok
         if found["extra_tables"]:
@@ -265,7 +266,7 @@ class Job:
         if self.p["precheck"]:
             checked = Reading(Census(self.endpoint.db.name))
             self.say("checking the dump is whole before touching the database ...")
-            await self.thread(_mysql_restore.precheck, self._opener(backup), backup, checked, self.reporter)
+            await self.thread(restoring.precheck, self._opener(backup), backup, checked, self.reporter)
             self.facts["precheck"] = {"ok": True, "method": checked.method}
             self.say(f"dump check: whole ({checked.method})")
         if self.p["safety_dump"]:
@@ -280,7 +281,7 @@ class Job:
         self.touched = True
         started = time.monotonic()
         await self.thread(
-            _mysql_restore.restore, self._opener(backup), backup, reading, self.conn, self.reporter, self.applied
+            restoring.restore, self._opener(backup), backup, reading, self.conn, self.reporter, self.applied
         )
         seconds = time.monotonic() - started
         self.facts.update(
@@ -302,7 +303,7 @@ class Job:
         """Dump the database as it is now to the host; a ``.part`` file until it is complete."""
         directory = safety_dir(self.ctx.step)
         stamp = time.strftime("%Y%m%d-%H%M%SZ", time.gmtime())
-        path = posixpath.join(directory, f"{_mysql_dump.sanitize_name(self.endpoint.db.name)}-{stamp}.sql.gz")
+        path = posixpath.join(directory, f"{dumping.sanitize_name(self.endpoint.db.name)}-{stamp}.sql.gz")
         part = path + ".part"
         try:
             await self.sftp.makedirs(directory, exist_ok=True)
@@ -336,9 +337,9 @@ class Job:
         self.say(f"safety dump written: {path}, {found['tables']} tables, {found['rows']} rows, {size / 1e6:.1f} MB")
 
     def _write_dump(self, conn, file) -> dict[str, Any]:
-        writer = io.BufferedWriter(RemoteWriter(self.loop, file, self.stop_event), buffer_size=_backup.READ_SIZE)
+        writer = io.BufferedWriter(RemoteWriter(self.loop, file, self.stop_event), buffer_size=backups.READ_SIZE)
         with gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=1) as out:
-            found = _mysql_dump.dump(conn, out, self.endpoint.db.name, self.reporter)
+            found = dumping.dump(conn, out, self.endpoint.db.name, self.reporter)
         writer.flush()
         return found
 

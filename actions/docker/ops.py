@@ -14,13 +14,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._docker_engine import DockerEngine, Stopper, sdk_errors
-from ._docker_params import DockerParams, since_timestamp
-from ._docker_project import Container, add_probe_output, check_services, load_project, status_table, table
-from .base import HostOutcome
+from actions.base import HostOutcome
+from actions.docker.engine import DockerEngine, Stopper, sdk_errors
+from actions.docker.params import DockerParams, since_timestamp
+from actions.docker.project import Container, add_probe_output, check_services, load_project, status_table, table
 
 if TYPE_CHECKING:
-    from .base import OutputSink, StepContext
+    from actions.base import OutputSink, StepContext
 
 POLL = 1.0
 DRAIN_GRACE = 5.0
@@ -70,7 +70,7 @@ async def status(job: HostJob) -> HostOutcome:
             said = states
         await asyncio.sleep(POLL)
     count = sum(len(c.containers) for c in checks)
-    tag = f"; expected image tag {params.expect_image_tag}" if params.expect_image_tag else ""
+    tag = f"; expected image tag {params.image_tag}" if params.image_tag else ""
     job.say(f"compose project {job.project}: {len(checks)} service(s), {count} container(s){tag}\n\n")
     job.say(status_table(checks))
     facts = job.facts(services={c.service: c.fact() for c in checks})
@@ -80,7 +80,7 @@ async def status(job: HostJob) -> HostOutcome:
         return HostOutcome(job.host, "failed", error=error, facts=facts)
     healthchecked = any(c.health for check in checks for c in check.containers)
     job.say("\nOK: every service running" + (", healthy" if healthchecked else ""))
-    job.say(f", on tag {params.expect_image_tag}\n" if params.expect_image_tag else "\n")
+    job.say(f", on tag {params.image_tag}\n" if params.image_tag else "\n")
     return HostOutcome(job.host, "ok", facts=facts)
 
 

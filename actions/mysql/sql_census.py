@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ._sql_split import DumpError, Statement
+from actions.mysql.sql_split import DumpError, Statement
 
 _IDENT = rb"(?:`(?:[^`]|``)++`|[A-Za-z0-9_$]++)"
 _QUALIFIED = rb"(" + _IDENT + rb"(?:\s*+\.\s*+" + _IDENT + rb")?)"

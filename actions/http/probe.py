@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from ._http_errors import cause, transport_reason
-from ._http_expect import Expectation
-from ._http_tunnel import Tunnel
-from ._http_url import Origin, display, origin, with_origin
+from actions.http.expect import Expectation
+from actions.http.tunnel import Tunnel
+from actions.net_errors import cause, transport_reason
+from actions.urls import Origin, display, origin, with_origin
 
 MAX_REDIRECTS = 5
 MAX_BODY = 1 << 20

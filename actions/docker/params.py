@@ -1,4 +1,5 @@
-"""The parameters of a docker step, checked once when the runbook loads and again once rendered.
+"""The parameters of a docker step as one typed model, checked once when the runbook loads and
+again once rendered.
 
 At load time a value may still hold a ``{{ placeholder }}``; such a value is checked only after
 the plan has filled it in, when a bad value fails the step with the parameter's name.
@@ -8,9 +9,15 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from pydantic import ValidationInfo, field_validator, model_validator
+
+from actions.params import ParamError, StepParams, later, step_timeout
+from actions.params import parse as parse_params
+
+__all__ = ["DockerParams", "ParamError", "parse", "since_timestamp"]
 
 OPERATIONS = ("status", "stop", "start", "logs", "compose")
 COMMON = {"operation", "project", "services", "base_url", "socket"}
@@ -34,25 +41,17 @@ SINCE_RELATIVE = re.compile(r"^(\d+)([smhd]?)$")
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class ParamError(ValueError):
-    """A bad parameter: ``name`` is the key under ``params``."""
-
-    def __init__(self, name: str, problem: str) -> None:
-        super().__init__(f"params.{name}: {problem}")
-        self.name = name
-        self.problem = problem
-
-
-@dataclass(frozen=True)
-class DockerParams:
+class DockerParams(StepParams):
     operation: str
+    """One of :data:`OPERATIONS`; which other keys a step may give depends on it."""
     project: str | None = None
+    """None: the config's ``[docker] compose_project``."""
     services: tuple[str, ...] = ()
     base_url: str | None = None
     """None: not given, so the config's ``[docker] base_url`` decides; "": over SSH."""
     socket: str = DEFAULT_SOCKET
-    expect_image_tag: str | None = None
-    expect_tags: dict[str, str] = field(default_factory=dict)
+    expect_image_tag: str | dict[str, str] | None = None
+    """One tag for every service, or a tag per service."""
     wait: float = 0.0
     stop_timeout: int = 10
     tail: int | str = 100
@@ -64,35 +63,51 @@ class DockerParams:
     compose_command: str = "docker-compose"
     verify: bool = True
 
+    @property
+    def image_tag(self) -> str | None:
+        """The one tag every service must run, if one was given."""
+        return self.expect_image_tag if isinstance(self.expect_image_tag, str) else None
+
+    @property
+    def expect_tags(self) -> dict[str, str]:
+        """The tag per service, if given so."""
+        return self.expect_image_tag if isinstance(self.expect_image_tag, dict) else {}
+
     def expected_tag(self, service: str) -> str | None:
-        return self.expect_tags.get(service, self.expect_image_tag)
+        return self.expect_tags.get(service, self.image_tag)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _fits_the_operation(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict):
+            return data
+        operation = data.get("operation")
+        if operation not in OPERATIONS:
+            raise ParamError("operation", f"give one of {', '.join(OPERATIONS)} (got {operation!r})")
+        allowed = COMMON | PER_OPERATION[operation]
+        given = set(data) | later(info)
+        for key in sorted(given):
+            if key not in allowed:
+                # about the key, not its value: not left for the plan even when the value is a placeholder
+                problem = f"not a parameter of operation {operation!r} (it takes: {', '.join(sorted(allowed))})"
+                raise ParamError("", f"params.{key}: {problem}")
+        if operation == "compose" and "compose" not in given:
+            raise ParamError("compose", f'give the compose subcommand, e.g. "up -d" ({", ".join(COMPOSE_SUBCOMMANDS)})')
+        if operation == "compose" and "file" not in given:
+            raise ParamError("file", 'give the compose file, e.g. "{{ app.compose_file }}"')
+        return data
 
-def _templated(value: Any) -> bool:
-    return isinstance(value, str) and "{{" in value
+    @field_validator("*", mode="before")
+    @classmethod
+    def _checked(cls, value: Any, info: ValidationInfo) -> Any:
+        check = _CHECKS.get(str(info.field_name))
+        return check(value, step_timeout(info)) if check else value
 
 
 def parse(params: dict[str, Any], timeout: float, *, static: bool = False) -> DockerParams:
     """Typed parameters, or :class:`ParamError`; ``static`` skips values still holding placeholders."""
-    operation = params.get("operation")
-    if operation not in OPERATIONS:
-        raise ParamError("operation", f"give one of {', '.join(OPERATIONS)} (got {operation!r})")
-    allowed = COMMON | PER_OPERATION[operation]
-    for key in sorted(params):
-        if key not in allowed:
-            raise ParamError(
-                key, f"not a parameter of operation {operation!r} (it takes: {', '.join(sorted(allowed))})"
-            )
-    values: dict[str, Any] = {"operation": operation}
-    for key, value in params.items():
-        if key == "operation" or (static and _templated(value)):
-            continue
-        values.update(_CHECKS[key](value, timeout))
-    if operation == "compose" and "compose" not in params:
-        raise ParamError("compose", f'give the compose subcommand, e.g. "up -d" ({", ".join(COMPOSE_SUBCOMMANDS)})')
-    if operation == "compose" and "file" not in params:
-        raise ParamError("file", 'give the compose file, e.g. "{{ app.compose_file }}"')
-    return DockerParams(**values)
+    parsed = parse_params(DockerParams, params, timeout=timeout, rendered=not static)
+    return parsed if parsed is not None else DockerParams.model_construct(operation=params.get("operation"))
 
 
 def _text(name: str, value: Any) -> str:
@@ -107,14 +122,14 @@ def _number(name: str, value: Any, *, lowest: float = 0) -> float:
     return float(value)
 
 
-def _project(value: Any, _timeout: float) -> dict[str, Any]:
+def _project(value: Any, _timeout: float | None) -> Any:
     name = _text("project", value)
     if not PROJECT_NAME.match(name):
         raise ParamError("project", f"{name!r} is not a compose project name (lowercase letters, digits, '-' and '_')")
-    return {"project": name}
+    return name
 
 
-def _services(value: Any, _timeout: float) -> dict[str, Any]:
+def _services(value: Any, _timeout: float | None) -> Any:
     # A placeholder such as "{{ app.services }}" renders a list as space-separated words.
     if isinstance(value, str):
         names = value.replace(",", " ").split()
@@ -125,64 +140,64 @@ def _services(value: Any, _timeout: float) -> dict[str, Any]:
     for name in names:
         if not SERVICE_NAME.match(name):
             raise ParamError("services", f"{name!r} is not a compose service name")
-    return {"services": tuple(dict.fromkeys(names))}
+    return tuple(dict.fromkeys(names))
 
 
-def _base_url(value: Any, _timeout: float) -> dict[str, Any]:
+def _base_url(value: Any, _timeout: float | None) -> Any:
     if not isinstance(value, str):
         raise ParamError("base_url", f"expected a string such as unix:///var/run/docker.sock, got {value!r}")
     url = value.strip()  # "" (e.g. an empty "{{ docker.base_url }}") means: over SSH
     if url and not url.startswith(("unix://", "tcp://", "http://", "https://", "ssh://")):
         raise ParamError("base_url", f"{url!r} is not a Docker endpoint (unix://, tcp://, http(s):// or ssh://)")
-    return {"base_url": url}
+    return url
 
 
-def _socket(value: Any, _timeout: float) -> dict[str, Any]:
+def _socket(value: Any, _timeout: float | None) -> Any:
     path = _text("socket", value)
     if not path.startswith("/"):
         raise ParamError("socket", f"expected an absolute path on the host, got {path!r}")
-    return {"socket": path}
+    return path
 
 
-def _expect_image_tag(value: Any, _timeout: float) -> dict[str, Any]:
+def _expect_image_tag(value: Any, _timeout: float | None) -> Any:
     if isinstance(value, dict):
         tags = {}
         for service, tag in value.items():
             if not isinstance(tag, str) or not TAG.match(tag):
                 raise ParamError("expect_image_tag", f"service {service!r}: {tag!r} is not an image tag")
             tags[str(service)] = tag
-        return {"expect_tags": tags}
+        return tags
     tag = _text("expect_image_tag", value)
     if not TAG.match(tag):
         raise ParamError("expect_image_tag", f"{tag!r} is not an image tag (e.g. v0.9.0)")
-    return {"expect_image_tag": tag}
+    return tag
 
 
-def _wait(value: Any, timeout: float) -> dict[str, Any]:
+def _wait(value: Any, timeout: float | None) -> Any:
     seconds = _number("wait", value)
-    if seconds >= timeout:
+    if timeout is not None and seconds >= timeout:
         raise ParamError("wait", f"{seconds:g}s must be shorter than the step's timeout ({timeout:g}s)")
-    return {"wait": seconds}
+    return seconds
 
 
-def _stop_timeout(value: Any, timeout: float) -> dict[str, Any]:
+def _stop_timeout(value: Any, timeout: float | None) -> Any:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ParamError("stop_timeout", f"expected whole seconds >= 0, got {value!r}")
-    return {"stop_timeout": value}
+    return value
 
 
-def _tail(value: Any, _timeout: float) -> dict[str, Any]:
+def _tail(value: Any, _timeout: float | None) -> Any:
     if value == "all" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-        return {"tail": value}
+        return value
     raise ParamError("tail", f'expected a number of lines >= 0 or "all", got {value!r}')
 
 
-def _since(value: Any, _timeout: float) -> dict[str, Any]:
+def _since(value: Any, _timeout: float | None) -> Any:
     text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
     if not text:
         raise ParamError("since", f'expected "10m", "2h", seconds, or an ISO time, got {value!r}')
     since_timestamp(text)
-    return {"since": text}
+    return text
 
 
 def since_timestamp(text: str, now: float | None = None) -> float:
@@ -200,20 +215,20 @@ def since_timestamp(text: str, now: float | None = None) -> float:
     return when.timestamp()
 
 
-def _follow(value: Any, timeout: float) -> dict[str, Any]:
+def _follow(value: Any, timeout: float | None) -> Any:
     seconds = _number("follow", value)
-    if seconds >= timeout:
+    if timeout is not None and seconds >= timeout:
         raise ParamError("follow", f"{seconds:g}s must be shorter than the step's timeout ({timeout:g}s)")
-    return {"follow": seconds}
+    return seconds
 
 
-def _timestamps(value: Any, _timeout: float) -> dict[str, Any]:
+def _timestamps(value: Any, _timeout: float | None) -> Any:
     if not isinstance(value, bool):
         raise ParamError("timestamps", f"expected true or false, got {value!r}")
-    return {"timestamps": value}
+    return value
 
 
-def _compose(value: Any, _timeout: float) -> dict[str, Any]:
+def _compose(value: Any, _timeout: float | None) -> Any:
     try:
         words = tuple(shlex.split(_text("compose", value)))
     except ValueError as exc:
@@ -222,21 +237,21 @@ def _compose(value: Any, _timeout: float) -> dict[str, Any]:
         raise ParamError("compose", f"{words[0]!r} is not one of {', '.join(COMPOSE_SUBCOMMANDS)}")
     if words[0] == "up" and "-d" not in words and "--detach" not in words:
         raise ParamError("compose", '"up" must run detached ("up -d"): a foreground up never ends')
-    return {"compose": words}
+    return words
 
 
-def _file(value: Any, _timeout: float) -> dict[str, Any]:
-    return {"file": _text("file", value)}
+def _file(value: Any, _timeout: float | None) -> Any:
+    return _text("file", value)
 
 
-def _compose_command(value: Any, _timeout: float) -> dict[str, Any]:
-    return {"compose_command": _text("compose_command", value)}
+def _compose_command(value: Any, _timeout: float | None) -> Any:
+    return _text("compose_command", value)
 
 
-def _verify(value: Any, _timeout: float) -> dict[str, Any]:
+def _verify(value: Any, _timeout: float | None) -> Any:
     if not isinstance(value, bool):
         raise ParamError("verify", f"expected true or false, got {value!r}")
-    return {"verify": value}
+    return value
 
 
 _CHECKS = {

@@ -11,10 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from actions.docker.engine import DockerEngine
+from actions.docker.params import DockerParams
 from console.model.errors import ActionError
-
-from ._docker_engine import DockerEngine
-from ._docker_params import DockerParams
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"

@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncssh
 
+from actions.docker.params import DockerParams
 from console.model.errors import ActionError, WarroomError
 
-from ._docker_params import DockerParams
-
 if TYPE_CHECKING:
-    from .base import StepContext, Target
+    from actions.base import StepContext, Target
 
 T = TypeVar("T")
 

@@ -1,0 +1,83 @@
+"""The http step's parameters: one typed model, checked at load and again once rendered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationInfo, field_validator, model_validator
+
+from actions.params import ParamError, StepParams, step_timeout
+from actions.urls import origin
+
+METHODS = ("GET", "HEAD")
+TLS_OFF = ("verify", "insecure", "verify_tls", "tls_verify")
+
+
+class HttpParams(StepParams):
+    url: str = ""
+    """Empty: the config's ``[health] url``."""
+    method: str = "GET"
+    expect_status: int | None = None
+    """None: the config's ``[health] expect_status`` (default 200)."""
+    expect_body: str = ""
+    expect_json: dict[str, Any] | None = None
+    retry_until: float = 0.0
+    timeout: float | None = None
+    """Seconds per request; None: the config's ``[health] timeout``."""
+    ca_file: str = ""
+    via_ssh: bool | None = None
+    """None: through SSH when the URL is on the host's loopback."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tls_stays_on(cls, data: Any) -> Any:
+        for key in TLS_OFF:
+            if isinstance(data, dict) and key in data:
+                raise ParamError(key, "TLS verification is always on; give ca_file to trust a private CA")
+        return data
+
+    @field_validator("url")
+    @classmethod
+    def _usable_url(cls, value: str) -> str:
+        if value:
+            try:
+                origin(value)
+            except ValueError as exc:
+                raise ParamError("url", str(exc)) from None
+        return value
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        if value not in METHODS:
+            raise ParamError("method", f"{value!r} is not one of {', '.join(METHODS)}")
+        return value
+
+    @field_validator("expect_status")
+    @classmethod
+    def _http_status(cls, value: int | None) -> int | None:
+        if value is not None and not 100 <= value <= 599:
+            raise ParamError("expect_status", f"{value} is not an HTTP status (100-599)")
+        return value
+
+    @field_validator("expect_json")
+    @classmethod
+    def _some_field(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and not value:
+            raise ParamError("expect_json", 'give at least one field, e.g. { status = "ok" }')
+        return value
+
+    @field_validator("timeout", "retry_until")
+    @classmethod
+    def _within_the_step(cls, value: float | None, info: ValidationInfo) -> float | None:
+        name = str(info.field_name)
+        if value is None:
+            return value
+        if name == "timeout" and value <= 0:
+            raise ParamError(name, "must be > 0")
+        if value < 0:
+            raise ParamError(name, "must be >= 0")
+        limit = step_timeout(info)
+        if limit is not None and value >= limit:
+            raise ParamError(name, f"{value:g}s must be shorter than the step timeout ({limit}s)")
+        return value

@@ -1,0 +1,75 @@
+"""The notify step's parameters: one typed model; a template is checked against the incident's facts."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from actions.notify.send import CHANNELS
+from actions.params import ParamError, StepParams, later, rendered, step_timeout
+
+FACTS = ("incident_id", "severity", "severity_label", "phase", "eta", "runbook", "environment", "trigger")
+
+
+def template_problem(template: str) -> str | None:
+    """Why ``template`` cannot be filled with :data:`FACTS`, or None; for load-time checks."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        return f"not a valid template ({exc}); write a literal brace as {{{{ or }}}}"
+    for name in fields:
+        if name == "" or name.isdigit():
+            return "positional field {} - name an incident fact, e.g. {incident_id}"
+        if name not in FACTS:
+            return f"unknown field {{{name}}} (known: {', '.join('{' + f + '}' for f in FACTS)})"
+    try:
+        template.format(**dict.fromkeys(FACTS, "x"))
+    except (ValueError, KeyError, IndexError) as exc:
+        return f"not a valid template ({exc})"
+    return None
+
+
+class NotifyParams(StepParams):
+    channel: str | None = Field(None, validate_default=True)
+    """A channel of the config's ``[notify]``."""
+    template: str | None = Field(None, validate_default=True)
+    """``str.format`` text filled with :data:`FACTS`."""
+    subject: str = ""
+    """The e-mail's subject (a template too)."""
+    timeout: float = 10.0
+    """Seconds for the delivery."""
+
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _configured_channel(cls, value: Any) -> Any:
+        if value not in CHANNELS:
+            raise ParamError("channel", f"give one of {', '.join(CHANNELS)} (got {value!r})")
+        return value
+
+    @field_validator("template", "subject", mode="before")
+    @classmethod
+    def _fillable(cls, value: Any, info: ValidationInfo) -> Any:
+        name = str(info.field_name)
+        if not isinstance(value, str) or (name == "template" and not value.strip()):
+            raise ParamError(name, "expected a text")
+        # Once rendered, a placeholder may have put braces in: the step then sends it as written.
+        problem = None if rendered(info) else template_problem(value)
+        if problem:
+            raise ParamError(name, problem)
+        return value
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _within_the_step(cls, value: Any, info: ValidationInfo) -> Any:
+        limit = step_timeout(info)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 or (limit and value >= limit):
+            raise ParamError("timeout", f"seconds, > 0 and shorter than the step timeout ({limit}s)")
+        return float(value)
+
+    @model_validator(mode="after")
+    def _subject_for_email(self, info: ValidationInfo) -> NotifyParams:
+        if ("subject" in self.model_fields_set or "subject" in later(info)) and self.channel != "email":
+            raise ParamError("", "params.subject is for the email channel only")
+        return self
