@@ -69,7 +69,7 @@ from textual._compositor import CompositorUpdate  # noqa: E402
 
 from actions.registry import KINDS  # noqa: E402
 from console.engine import Actor, Engine  # noqa: E402
-from console.host.session import Session  # noqa: E402
+from console.host.session import LocalSession  # noqa: E402
 from console.model.config import load_config  # noqa: E402
 from console.model.plan import build_plan  # noqa: E402
 from console.model.runbook import load_runbook  # noqa: E402
@@ -230,7 +230,7 @@ def write_config(path: Path, lab: SSHLab, hosts: list[str]) -> Path:
     return path
 
 
-def make_session(directory: Path, lab: SSHLab, hosts: list[str], lines: int) -> Session:
+def make_session(directory: Path, lab: SSHLab, hosts: list[str], lines: int) -> LocalSession:
     """Like tests/ui_support.py ``make_session``, with the real clock and a one-step runbook."""
     directory.mkdir(parents=True)
     config = load_config(write_config(directory / "config.toml", lab, hosts))
@@ -238,7 +238,7 @@ def make_session(directory: Path, lab: SSHLab, hosts: list[str], lines: int) -> 
     plan = build_plan(load_runbook(directory / "rb.toml", KINDS), config)
     engine = Engine.open(directory / "state", plan, DRIVER, severity="P0", trigger="Something broke", config=config)
     engine.take_seat(DRIVER)
-    return Session(engine, DRIVER)
+    return LocalSession(engine, DRIVER)
 
 
 # ----- 1. baseline --------------------------------------------------------------------------------
