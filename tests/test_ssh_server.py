@@ -44,9 +44,12 @@ class WarRoom(ServedWarRoom):
     """``warroom serve`` (tests/serve_support.py), a private tmux server for its clients, and readers of both."""
 
     def __init__(self, base: Path, keys: Path, config: Path, runbook: Path, spawn: str = "fork") -> None:
-        self.tmux_socket = f"warroom-ssh-{os.getpid()}-{id(self)}"
         env = {"WARROOM_TEST_SECRET": SECRET}
         super().__init__(base, keys, config, runbook, spawn=spawn, env=env, args=("--as", "ops"))
+
+    @property
+    def tmux_socket(self) -> str:
+        return f"warroom-ssh-{os.getpid()}-{self.port}"
 
     # ----- clients --------------------------------------------------------------------------------
     def tmux(self, *args: str) -> str:
