@@ -32,6 +32,7 @@ from types import SimpleNamespace
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from conftest import write_config, write_runbook  # noqa: E402
 from sshd import SSHLab  # noqa: E402
 
 from actions.base import Target  # noqa: E402
@@ -48,22 +49,6 @@ from console.model.runbook import load_runbook  # noqa: E402
 SOCKET = "unix:///var/run/docker.sock"
 IMAGE = "local/busybox:1"
 DRIVER = Actor("bench", "driver")
-RUNBOOK_HEAD = """triggers = ["Something broke"]
-[runbook]
-id = "bench"
-title = "Bench"
-version = "1.0.0"
-[severity.P0]
-label = "Critical"
-response_minutes = 5
-rollback = "yes"
-rto_minutes = 15
-[[phases]]
-id = "main"
-title = "Main"
-start_minute = 0
-end_minute = 10
-"""
 
 
 def start_project(client, project: str, containers: int) -> None:
@@ -142,24 +127,19 @@ async def sdk_measurements(target: Target, project: str, runs: int) -> dict[str,
     return results
 
 
-async def step_measurements(base: Path, lab: SSHLab, port: int, project: str, runs: int) -> dict[str, list[float]]:
+async def step_measurements(base: Path, lab: SSHLab, project: str, runs: int) -> dict[str, list[float]]:
     results = {}
     for label, base_url in (("forwarded over SSH", ""), ("direct base_url", SOCKET)):
         directory = base / f"engine-{len(results)}"
         directory.mkdir()
-        config = directory / "config.toml"
-        config.write_text(
-            f'[environment]\nname = "bench"\nstate_dir = "{directory / "state"}"\n\n'
-            f'[hosts.app1]\naddress = "127.0.0.1"\nport = {port}\nuser = "{lab.user}"\n'
-            f'identity_file = "{lab.client_key}"\nknown_hosts = "{lab.known_hosts}"\n\n'
-            f'[groups]\napp = ["app1"]\n\n[docker]\nbase_url = "{base_url}"\ncompose_project = "{project}"\n'
-        )
+        docker = f'[docker]\nbase_url = "{base_url}"\ncompose_project = "{project}"\n'
+        config = write_config(directory / "config.toml", lab, ["app1"], extra=docker)
         steps = "".join(
             f'\n[[phases.steps]]\nid = "s{i}"\ntitle = "Status"\nkind = "docker"\ntargets = "app"\n'
             'params = { operation = "status" }\n'
             for i in range(runs + 1)
         )
-        (directory / "rb.toml").write_text(RUNBOOK_HEAD + steps)
+        write_runbook(directory / "rb.toml", steps)
         plan = build_plan(load_runbook(directory / "rb.toml", KINDS), load_config(config))
         engine = Engine.open(
             directory / "state", plan, DRIVER, severity="P0", trigger="bench", config=load_config(config)
@@ -202,7 +182,7 @@ def main() -> None:
                 ),
             }
             rows |= asyncio.run(sdk_measurements(target, project, args.runs))
-            rows |= asyncio.run(step_measurements(Path(tmp), lab, host.port, project, args.runs))
+            rows |= asyncio.run(step_measurements(Path(tmp), lab, project, args.runs))
         finally:
             remove_project(client, project)
             client.close()

@@ -26,6 +26,7 @@ BARE = (
     "from textual.app import App\n"
     "from textual.widgets import Static\n"
     "class Bare(App):\n"
+    "    BINDINGS = [('escape', 'quit')]\n"  # quits as the drill does, rather than waiting to be killed
     "    def compose(self):\n"
     "        yield Static('bare textual ready')\n"
     "Bare().run()\n"

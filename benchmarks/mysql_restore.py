@@ -56,14 +56,15 @@ def admin(sql: str, *args) -> None:
         conn.close()
 
 
-def reset(name: str) -> None:
-    """Drop and create the database, then wait for InnoDB to flush what the last run left dirty."""
+def reset(name: str, settle: float) -> None:
+    """Drop and create the database, then wait (at most ``settle`` s) for InnoDB to flush what the last run
+    left dirty."""
     admin(f"DROP DATABASE IF EXISTS `{name}`")
     admin(f"CREATE DATABASE `{name}`")
     conn = pymysql.connect(unix_socket=SOCKET, user="root", autocommit=True)
     try:
         with conn.cursor() as cur:
-            deadline, last = time.monotonic() + 60, None
+            deadline, last = time.monotonic() + settle, None
             while time.monotonic() < deadline:
                 cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")
                 dirty = int(cur.fetchone()[1])
@@ -75,8 +76,8 @@ def reset(name: str) -> None:
         conn.close()
 
 
-def mariadb_client(dump: Path, name: str, user: str, password: str) -> float:
-    reset(name)
+def mariadb_client(dump: Path, name: str, user: str, password: str, settle: float) -> float:
+    reset(name, settle)
     env = {**os.environ, "MYSQL_PWD": password}
     started = time.perf_counter()
     with dump.open("rb") as src:
@@ -85,11 +86,19 @@ def mariadb_client(dump: Path, name: str, user: str, password: str) -> float:
 
 
 async def warroom(
-    base: Path, lab: SSHLab, name: str, user: str, run: int, label: str, params: dict, keep: bool = False
+    base: Path,
+    lab: SSHLab,
+    name: str,
+    user: str,
+    run: int,
+    label: str,
+    params: dict,
+    keep: bool = False,
+    settle: float = 60.0,
 ) -> tuple:
     """One restore by the real engine; ``(step wall time, restore phase, restore_stats or facts)``."""
     if not keep:
-        reset(name)
+        reset(name, settle)
     work = base / f"run{run}-{label.replace(' ', '-')}"
     work.mkdir()
     host = lab.hosts["h1"]
@@ -133,6 +142,9 @@ def main() -> None:
         "--safety-dump", action="store_true", help="then time the whole step with a safety dump of the restored data"
     )
     parser.add_argument("--dir", default=None, help="where to write the dump (default: a temp dir)")
+    parser.add_argument(
+        "--settle", type=float, default=60.0, help="longest wait for InnoDB to flush before each run (seconds)"
+    )
     args = parser.parse_args()
     token = secrets.token_hex(3)
     name = user = f"wr_bench_{token}"
@@ -157,10 +169,12 @@ def main() -> None:
             steps: dict[str, list[float]] = {k: [] for k in variants}
             phases: dict[str, list[float]] = {k: [] for k in variants}
             for i in range(args.runs):
-                baseline.append(mariadb_client(dump.sql, name, user, password))
+                baseline.append(mariadb_client(dump.sql, name, user, password, args.settle))
                 line = f"run {i + 1}: mariadb {baseline[-1]:6.2f}s"
                 for label, params in variants.items():
-                    wall, phase, stats = asyncio.run(warroom(base, lab, name, user, len(baseline), label, params))
+                    wall, phase, stats = asyncio.run(
+                        warroom(base, lab, name, user, len(baseline), label, params, settle=args.settle)
+                    )
                     steps[label].append(wall)
                     phases[label].append(phase)
                     line += f" | warroom {label}: step {wall:6.2f}s, restore {phase:6.2f}s"

@@ -22,13 +22,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
-import json
 import os
 import random
 import re
 import selectors
 import signal
-import socket
 import statistics
 import struct
 import subprocess
@@ -40,7 +38,12 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-WARROOM = str(Path(sys.executable).with_name("warroom"))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from conftest import write_runbook  # noqa: E402
+from serve_support import WARROOM, ServedWarRoom, keygen, server_users  # noqa: E402
+
 ESCAPES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][A-Z0-9]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[=>78]")
 WINDOW = 16384
 
@@ -140,22 +143,10 @@ class Reader(threading.Thread):
 
 
 # ----- the served war room ---------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _keygen(path: Path) -> str:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
-    return path.with_suffix(".pub").read_text().strip()
-
-
 def _write_files(base: Path, checks: int) -> tuple[Path, Path]:
-    users = ""
-    for name, role in (("alice", "driver"), ("olive", "observer")):
-        key = _keygen(base / name)
-        users += f'\n[[server.users]]\nname = "{name}"\nrole = "{role}"\npublic_keys = ["{key}"]\n'
+    for name in ("alice", "olive"):
+        keygen(base / name)
+    users = server_users(base, {"alice": "driver", "olive": "observer"})
     config = base / "config.toml"
     config.write_text(
         f'[environment]\nname = "bench"\nstate_dir = "{base / "state"}"\n\n'
@@ -164,92 +155,14 @@ def _write_files(base: Path, checks: int) -> tuple[Path, Path]:
     )
     (base / "kh").write_text("")
     items = ",\n".join(f'  {{ id = "c{k:02d}", text = "chk-{k:02d} done" }}' for k in range(1, checks + 1))
-    runbook = base / "runbook.toml"
-    runbook.write_text(
-        'triggers = ["bench"]\n\n[runbook]\nid = "bench"\ntitle = "Bench"\nversion = "1.0.0"\n\n'
-        '[severity.P0]\nlabel = "Critical"\nresponse_minutes = 5\nrollback = "yes"\nrto_minutes = 15\n\n'
-        '[[phases]]\nid = "main"\ntitle = "Main"\nstart_minute = 0\nend_minute = 10\n\n'
-        f'[[phases.steps]]\nid = "verify"\ntitle = "Verify"\nkind = "manual"\nchecks = [\n{items}\n]\n'
-    )
-    return config, runbook
+    steps = f'[[phases.steps]]\nid = "verify"\ntitle = "Verify"\nkind = "manual"\nchecks = [\n{items}\n]\n'
+    return config, write_runbook(base / "runbook.toml", steps)
 
 
-class Served:
-    def __init__(self, base: Path, checks: int) -> None:
-        config, runbook = _write_files(base, checks)
-        self.base, self.port = base, _free_port()
-        self.err = (base / "serve.err").open("w")
-        self.process = subprocess.Popen(
-            [WARROOM, "serve", "-c", str(config), "--runbook", str(runbook), "--port", str(self.port)],
-            stdout=subprocess.PIPE,
-            stderr=self.err,
-            text=True,
-        )
-        banner = {}
-        assert self.process.stdout is not None
-        while "host" not in banner:
-            line = self.process.stdout.readline()
-            if not line:
-                raise RuntimeError(f"warroom serve did not start: {(base / 'serve.err').read_text()}")
-            head, _, rest = line.partition(" ")
-            banner[head] = rest.strip()
-        self.incident = banner["incident"].split(":")[0]
-        self.socket = banner["socket"].split()[0]
-        pub = (base / "state" / "ssh_host_ed25519_key.pub").read_text().strip()
-        (base / "known_hosts").write_text(f"[127.0.0.1]:{self.port} {pub}\n")
-
-    def ssh(self, user: str, *options: str) -> list[str]:
-        return [
-            "ssh",
-            "-F",
-            "/dev/null",
-            "-p",
-            str(self.port),
-            "-i",
-            str(self.base / user),
-            "-o",
-            f"UserKnownHostsFile={self.base / 'known_hosts'}",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "IdentitiesOnly=yes",
-            *options,
-            f"{user}@127.0.0.1",
-        ]
-
-    def children(self) -> set[int]:
-        """Session children still in the process table: ``warroom attach`` processes on this socket, or
-        the fork server's children."""
-        found = subprocess.run(["pgrep", "-f", f"attach --socket {self.socket}"], capture_output=True, text=True)
-        pids = {int(pid) for pid in found.stdout.split()}
-        forks = subprocess.run(
-            ["pgrep", "-P", str(self.process.pid), "-f", "console.host.ptyzygote"], capture_output=True, text=True
-        )
-        for fork_server in forks.stdout.split():
-            forked = subprocess.run(["pgrep", "-P", fork_server], capture_output=True, text=True)
-            pids |= {int(pid) for pid in forked.stdout.split()}
-        return pids
-
-    def wait_children(self, count: int, timeout: float = 10) -> set[int]:
-        deadline = time.monotonic() + timeout
-        while len(pids := self.children()) != count:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{len(pids)} session children, expected {count}")
-            time.sleep(0.01)
-        return pids
-
-    def records(self) -> list[dict]:
-        journal = next((self.base / "state" / "incidents").glob("*/journal.jsonl"))
-        return [json.loads(line) for line in journal.read_text().splitlines() if line.endswith("}")]
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=15)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
-        self.err.close()
+def serve(base: Path, checks: int) -> ServedWarRoom:
+    """``warroom serve`` on a manual step of ``checks`` checks (the fork server unless WARROOM_SSH_SPAWN says)."""
+    config, runbook = _write_files(base, checks)
+    return ServedWarRoom(base, base, config, runbook, spawn=os.environ.get("WARROOM_SSH_SPAWN", "fork"))
 
 
 def _memory_mb(pid: int) -> tuple[float, float, float]:
@@ -282,12 +195,12 @@ def _row(label: str, values: list[float], unit: str = "ms", scale: float = 1000,
 
 
 # ----- the measurements ---------------------------------------------------------------------------------
-def first_paints(served: Served, reader: Reader, runs: int) -> dict[str, list[float]]:
+def first_paints(served: ServedWarRoom, reader: Reader, runs: int) -> dict[str, list[float]]:
     marker = f"INC {served.incident}"
     results: dict[str, list[float]] = {"ssh": [], "watch": [], "ssh -T": []}
     for _ in range(runs):
         for kind, argv in (
-            ("ssh", served.ssh("olive", "-tt")),
+            ("ssh", served.ssh_argv("olive", None, "-tt")),
             ("watch", [WARROOM, "watch", served.incident, "--state-dir", str(served.base / "state")]),
         ):
             terminal = Terminal(argv)
@@ -298,18 +211,18 @@ def first_paints(served: Served, reader: Reader, runs: int) -> dict[str, list[fl
             reader.remove(terminal)
             served.wait_children(0)
         started = time.perf_counter()
-        subprocess.run(served.ssh("olive", "-T"), stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        subprocess.run(served.ssh_argv("olive", None, "-T"), stdin=subprocess.DEVNULL, capture_output=True, check=False)
         results["ssh -T"].append(time.perf_counter() - started)
     return results
 
 
-def changes(served: Served, reader: Reader, observers: int, count: int, via: str):
-    driver = reader.add(Terminal(served.ssh("alice", "-tt")))
+def changes(served: ServedWarRoom, reader: Reader, observers: int, count: int, via: str):
+    driver = reader.add(Terminal(served.ssh_argv("alice", None, "-tt")))
     driver.expect(f"INC {served.incident}")
     watchers = []
     watch = [WARROOM, "watch", served.incident, "--state-dir", str(served.base / "state")]
     for _ in range(observers):
-        terminal = reader.add(Terminal(served.ssh("olive", "-tt") if via == "ssh" else watch))
+        terminal = reader.add(Terminal(served.ssh_argv("olive", None, "-tt") if via == "ssh" else watch))
         terminal.expect(f"{observers} watching")
         watchers.append(terminal)
     driver.wait()
@@ -375,7 +288,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
-        served = Served(Path(tmp), args.changes)
+        served = serve(Path(tmp), args.changes)
         reader = Reader()
         reader.start()
         try:

@@ -62,6 +62,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from conftest import ssh_step, write_config, write_runbook  # noqa: E402
 from rich.console import Console  # noqa: E402
 from sshd import SSHLab  # noqa: E402
 from textual import events  # noqa: E402
@@ -69,7 +70,7 @@ from textual._compositor import CompositorUpdate  # noqa: E402
 
 from actions.registry import KINDS  # noqa: E402
 from console.engine import Actor, Engine  # noqa: E402
-from console.host.session import Session  # noqa: E402
+from console.host.session import LocalSession  # noqa: E402
 from console.model.config import load_config  # noqa: E402
 from console.model.plan import build_plan  # noqa: E402
 from console.model.runbook import load_runbook  # noqa: E402
@@ -86,35 +87,6 @@ FRAME_TIMEOUT = 30.0
 IDLE_PROBES = 6
 STALL_TICK = 0.005
 TARGET_RATIO, TARGET_P95_MS, TARGET_RSS_MB = 1.5, 50.0, 100.0
-
-RUNBOOK = """\
-triggers = ["Something broke"]
-
-[runbook]
-id = "streambench"
-title = "Stream benchmark"
-version = "1.0.0"
-
-[severity.P0]
-label = "Critical"
-response_minutes = 5
-rollback = "yes"
-rto_minutes = 15
-
-[[phases]]
-id = "main"
-title = "Main"
-start_minute = 0
-end_minute = 10
-
-[[phases.steps]]
-id = "stream"
-title = "Stream a flood of output"
-kind = "ssh"
-targets = "app"
-timeout = 3600
-commands = ["seq 1 {lines}"]
-"""
 
 KEY_CHARS = {"h": "h", "question_mark": "?", "escape": "\x1b", "n": "n"}
 
@@ -209,36 +181,15 @@ def percentile(values: list[float], pct: float) -> float:
 # ----- the lab and the session --------------------------------------------------------------------
 
 
-def write_config(path: Path, lab: SSHLab, hosts: list[str]) -> Path:
-    """Same shape as tests/conftest.py ``write_config``: the lab's sshd instances as hosts."""
-    state = path.parent / "state"
-    lines = ["[environment]", 'name = "bench"', f'state_dir = "{state}"', 'runbook = "salonmanager"', ""]
-    for name in hosts:
-        host = lab.hosts[name]
-        lines += [
-            f"[hosts.{name}]",
-            'address = "127.0.0.1"',
-            f"port = {host.port}",
-            f'user = "{lab.user}"',
-            f'identity_file = "{lab.client_key}"',
-            f'known_hosts = "{lab.known_hosts}"',
-            "connect_timeout = 5",
-            "",
-        ]
-    lines += ["[groups]", "app = [" + ", ".join(f'"{h}"' for h in hosts) + "]"]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def make_session(directory: Path, lab: SSHLab, hosts: list[str], lines: int) -> Session:
+def make_session(directory: Path, lab: SSHLab, hosts: list[str], lines: int) -> LocalSession:
     """Like tests/ui_support.py ``make_session``, with the real clock and a one-step runbook."""
     directory.mkdir(parents=True)
     config = load_config(write_config(directory / "config.toml", lab, hosts))
-    (directory / "rb.toml").write_text(RUNBOOK.format(lines=lines))
-    plan = build_plan(load_runbook(directory / "rb.toml", KINDS), config)
+    step = ssh_step("stream", f"seq 1 {lines}", timeout=3600)
+    plan = build_plan(load_runbook(write_runbook(directory / "rb.toml", step), KINDS), config)
     engine = Engine.open(directory / "state", plan, DRIVER, severity="P0", trigger="Something broke", config=config)
     engine.take_seat(DRIVER)
-    return Session(engine, DRIVER)
+    return LocalSession(engine, DRIVER)
 
 
 # ----- 1. baseline --------------------------------------------------------------------------------

@@ -14,12 +14,12 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import ssh_step, write_config, write_runbook
+from serve_support import WARROOM, ServedWarRoom, free_port, keygen, server_users
 
 from console.host.attach import AttachServer
 from console.host.sshserver import SessionServer
@@ -33,7 +33,6 @@ pytestmark = [
         reason="tmux and the OpenSSH client are needed: run ./scripts/test",
     ),
 ]
-WARROOM = str(Path(sys.executable).with_name("warroom"))
 USERS = {"alice": "driver", "bob": "driver", "olive": "observer"}
 SECRET = "s3cret-of-the-server-process"
 STEPS = ssh_step("hello", "echo MARKER-$((6*7))") + ssh_step("two", "echo SECOND-$((5*5))")
@@ -41,70 +40,18 @@ OBSERVER_KEYS = ("n", "r", "s", "p", "m", "x", "c", "d")  # run, skip, pass, not
 
 
 # ----- the served war room ------------------------------------------------------------------------------
-class WarRoom:
-    """A ``warroom serve`` subprocess, a private tmux server for its clients, and readers of both."""
+class WarRoom(ServedWarRoom):
+    """``warroom serve`` (tests/serve_support.py), a private tmux server for its clients, and readers of both."""
 
     def __init__(self, base: Path, keys: Path, config: Path, runbook: Path, spawn: str = "fork") -> None:
-        self.base, self.key_dir = base, keys
-        self.port = _free_port()
-        self.tmux_socket = f"warroom-ssh-{os.getpid()}-{self.port}"
-        self.stderr = base / "serve.err"
-        env = {**os.environ, "WARROOM_TEST_SECRET": SECRET, "WARROOM_SSH_SPAWN": spawn}
-        self._err = self.stderr.open("w")
-        self.process = subprocess.Popen(
-            [WARROOM, "serve", "-c", str(config), "--runbook", str(runbook), "--port", str(self.port), "--as", "ops"],
-            stdout=subprocess.PIPE,
-            stderr=self._err,
-            text=True,
-            env=env,
-        )
-        try:
-            lines = self._read_banner()
-        except BaseException:
-            self.stop()
-            raise
-        self.journal = Path(lines["journal"].split()[0])
-        self.socket = lines["socket"].split()[0]
-        self.host_key = Path(lines["host key"].split("(")[1].rstrip(")"))
-        self.known_hosts = base / "known_hosts"
-        pub = self.host_key.with_name(self.host_key.name + ".pub").read_text().strip()
-        self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {pub}\n")
+        env = {"WARROOM_TEST_SECRET": SECRET}
+        super().__init__(base, keys, config, runbook, spawn=spawn, env=env, args=("--as", "ops"))
 
-    def _read_banner(self) -> dict[str, str]:
-        assert self.process.stdout is not None
-        lines: dict[str, str] = {}
-        deadline = time.monotonic() + 20
-        while "host key" not in lines:
-            line = self.process.stdout.readline()
-            assert line and time.monotonic() < deadline, f"warroom serve did not start: {self.stderr.read_text()}"
-            head, _, rest = line.partition(" ")
-            lines["host key" if line.startswith("host key") else head] = line.removeprefix("host key").strip()
-            if head != "host":
-                lines[head] = rest.strip()
-        return lines
+    @property
+    def tmux_socket(self) -> str:
+        return f"warroom-ssh-{os.getpid()}-{self.port}"
 
     # ----- clients --------------------------------------------------------------------------------
-    def ssh_argv(self, user: str, key: str | None = None, *options: str) -> list[str]:
-        return [
-            "ssh",
-            "-F",
-            "/dev/null",
-            "-p",
-            str(self.port),
-            "-i",
-            str(self.key_dir / (key or user)),
-            "-o",
-            f"UserKnownHostsFile={self.known_hosts}",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "IdentitiesOnly=yes",
-            *options,
-            f"{user}@127.0.0.1",
-        ]
-
     def tmux(self, *args: str) -> str:
         return subprocess.run(
             ["tmux", "-L", self.tmux_socket, "-f", "/dev/null", *args], capture_output=True, text=True, check=True
@@ -133,57 +80,9 @@ class WarRoom:
             assert time.monotonic() < deadline, f"{name}: {text!r} never appeared; screen:\n{shown}"
             time.sleep(0.05)
 
-    # ----- what the server did ----------------------------------------------------------------------
-    def records(self) -> list[dict]:
-        return [json.loads(line) for line in self.journal.read_text().splitlines() if line.endswith("}")]
-
-    def wait_record(self, predicate, timeout: float = 20) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [r for r in self.records() if predicate(r)]
-            if found:
-                return found[-1]
-            assert time.monotonic() < deadline, "no such journal record"
-            time.sleep(0.05)
-
-    def children(self) -> set[int]:
-        """Session children still in the process table: ``warroom attach`` processes on this socket, or
-        the fork server's children."""
-        found = subprocess.run(["pgrep", "-f", f"attach --socket {self.socket}"], capture_output=True, text=True)
-        pids = {int(pid) for pid in found.stdout.split()}
-        forks = subprocess.run(
-            ["pgrep", "-P", str(self.process.pid), "-f", "console.host.ptyzygote"], capture_output=True, text=True
-        )
-        for fork_server in forks.stdout.split():
-            forked = subprocess.run(["pgrep", "-P", fork_server], capture_output=True, text=True)
-            pids |= {int(pid) for pid in forked.stdout.split()}
-        return pids
-
-    def wait_children(self, count: int, timeout: float = 20) -> set[int]:
-        deadline = time.monotonic() + timeout
-        while len(pids := self.children()) != count:
-            assert time.monotonic() < deadline, f"{len(pids)} session children, expected {count}"
-            time.sleep(0.02)
-        return pids
-
     def stop(self) -> None:
         subprocess.run(["tmux", "-L", self.tmux_socket, "kill-server"], capture_output=True, check=False)
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        assert self.process.stdout is not None
-        self.process.stdout.close()
-        self._err.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        super().stop()
 
 
 def _environ(pid: int) -> dict[str, str]:
@@ -211,18 +110,8 @@ def _acting(records: list[dict]) -> list[dict]:
 def keys(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("keys")
     for name in (*USERS, "eve"):
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(folder / name)], check=True
-        )
+        keygen(folder / name, name)
     return folder
-
-
-def _users(keys: Path) -> str:
-    tables = []
-    for name, role in USERS.items():
-        key = (keys / f"{name}.pub").read_text().strip()
-        tables.append(f'\n[[server.users]]\nname = "{name}"\nrole = "{role}"\npublic_keys = ["{key}"]\n')
-    return "".join(tables)
 
 
 @pytest.fixture
@@ -231,7 +120,7 @@ def serve_war_room(tmp_path, lab, keys):
     rooms = []
 
     def serve(spawn: str = "fork") -> WarRoom:
-        users = f"\n[server]\nseat_grace = 30\nkeepalive = 1\n{_users(keys)}"
+        users = f"\n[server]\nseat_grace = 30\nkeepalive = 1\n{server_users(keys, USERS)}"
         config = write_config(tmp_path / "config.toml", lab, ["app1"], extra=users)
         rooms.append(WarRoom(tmp_path, keys, config, write_runbook(tmp_path / "runbook.toml", STEPS), spawn))
         return rooms[-1]
@@ -467,7 +356,7 @@ def test_everything_but_a_console_on_a_terminal_is_refused(war_room, keys):
     remote_forward = ssh("-N", "-o", "ExitOnForwardFailure=yes", "-R", "0:127.0.0.1:9")
     assert remote_forward.returncode == 255 and "remote port forwarding failed" in remote_forward.stderr
 
-    to_port, to_socket = _free_port(), _free_port()
+    to_port, to_socket = free_port(), free_port()
     forward = subprocess.Popen(
         war_room.ssh_argv(
             "alice", None, "-N", "-L", f"{to_port}:127.0.0.1:{war_room.port}", "-L", f"{to_socket}:{war_room.socket}"
@@ -596,7 +485,7 @@ def test_serve_refuses_to_start_on_an_unsafe_key_file_before_opening_an_incident
     config = write_config(tmp_path / "config.toml", lab, ["app1"], extra=users)
     runbook = write_runbook(tmp_path / "runbook.toml", STEPS)
     result = subprocess.run(
-        [WARROOM, "serve", "-c", str(config), "--runbook", str(runbook), "--port", str(_free_port())],
+        [WARROOM, "serve", "-c", str(config), "--runbook", str(runbook), "--port", str(free_port())],
         capture_output=True,
         text=True,
         timeout=30,

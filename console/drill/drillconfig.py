@@ -16,6 +16,7 @@ from typing import Any
 import tomli_w
 
 from console.drill.sandbox import USER, Sandbox
+from console.model import defaults
 from console.model.runbook import LoadedRunbook
 
 PASSWORD_ENV = "WARROOM_DRILL_DB_PASSWORD"
@@ -65,23 +66,9 @@ def drill_config(
             }
         },
         "groups": {"app": ["app1"]},
-        "app": {
-            "root": str(sandbox.app),
-            "backend_dir": "salonmanager/backend",
-            "frontend_dir": "salonmanager/frontend",
-            "compose_file": "docker-compose.prod.yml",
-            "rollback_ref": "v0.9.0",
-            "services": ["salonmanager-backend", "salonmanager-frontend"],
-        },
-        "database": {
-            "host": "127.0.0.1",
-            "port": 3306,
-            "name": "salonmanager",
-            "user": "salonmanager",
-            "password": f"env:{PASSWORD_ENV}",
-            "dump_file": "storage/app/backups/backup_file.sql",
-        },
-        "health": {"url": health_url, "expect_status": 200, "timeout": 5.0},
+        "app": defaults.app_table(str(sandbox.app)),
+        "database": defaults.database_table(f"env:{PASSWORD_ENV}"),
+        "health": defaults.health_table(health_url),
         "contacts": [c.model_dump() for c in rb.contacts],
     }
     if server:

@@ -4,7 +4,7 @@
 
     home/                    login directory of the stand-in host (HOME, cwd of every command)
     bin/                     stand-in commands (php, composer, flutter, docker-compose, ...)
-    libexec/drill_tools.py   their implementation (console/drill/tools.py, copied)
+    libexec/drill_tools/     their implementation (the console/drill/tools package, copied)
     etc/                     host key, client key, authorized_keys, known_hosts
     srv/salonmanager/        the SalonManager checkout: a git repository tagged v0.9.0 and v1.0.0
     var/state/               maintenance flag, services up/down, running version, what was restored

@@ -133,6 +133,7 @@ class DrillHost:
         """The stand-in Docker engine's socket, which the host's /var/run/docker.sock leads to."""
         """Loopback ports a client may tunnel to: the sandbox's health endpoint, once it runs."""
         self._groups: set[int] = set()
+        self._handlers: set[asyncio.Task] = set()
         self._acceptor: asyncssh.SSHAcceptor | None = None
 
     async def start(self, port: int = 0) -> int:
@@ -163,6 +164,11 @@ class DrillHost:
             conn.close()
         for pgid in list(self._groups):
             _signal_group(pgid, signal.SIGKILL)
+        # Wait for the handlers to reap what they started: a command left to a closed event loop
+        # would leave its subprocess transport open, to be collected (and complain) later.
+        handlers = self._handlers - {asyncio.current_task()}
+        if handlers:
+            await asyncio.wait(handlers, timeout=KILL_GRACE + DRAIN_GRACE)
 
     def environment(self) -> dict[str, str]:
         """A login environment, as sshd gives: nothing of warroom's own (no secrets) leaks in."""
@@ -178,6 +184,10 @@ class DrillHost:
         }
 
     async def run_command(self, process: asyncssh.SSHServerProcess) -> None:
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
+            handler.add_done_callback(self._handlers.discard)
         command = process.command or ""
         self.commands.append(command)
         if self.failure is not None:
@@ -215,8 +225,9 @@ class DrillHost:
                 await _stop_group(proc, exited)
             elif not exited.done():
                 await exited
-            else:
-                await asyncio.wait(copies, timeout=DRAIN_GRACE)
+            # Read the output to its end even when nobody listens any more: only then are the
+            # command's pipes closed and its subprocess transport with them.
+            await asyncio.wait(copies, timeout=DRAIN_GRACE)
         finally:
             self._groups.discard(proc.pid)
             tasks = (feed, *copies, closed, exited)
@@ -247,14 +258,19 @@ async def _feed(source: asyncssh.SSHReader, sink: asyncio.StreamWriter | None) -
 
 
 async def _copy(source: asyncio.StreamReader | None, sink: asyncssh.SSHWriter) -> None:
+    """Command output into the channel; once the channel is gone, read on to the end and drop it
+    (a pipe left unread is never closed, and neither is the command's subprocess transport)."""
     if source is None:
         return
+    listening = True
     while chunk := await source.read(65536):
+        if not listening:
+            continue
         try:
             sink.write(chunk)
             await sink.drain()
         except (BrokenPipeError, ConnectionResetError, asyncssh.Error):
-            return
+            listening = False
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

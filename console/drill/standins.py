@@ -2,8 +2,9 @@
 
 Each command is a three-line Python script (run by the interpreter that runs warroom, in
 isolated mode so nothing from the caller's environment leaks in) that hands its arguments to
-:func:`console.drill.tools.main`. The tools module itself is copied into ``<sandbox>/libexec`` so
-the sandbox keeps working on its own, e.g. when kept with ``--keep`` and poked at by hand.
+:func:`console.drill.tools.main`. The tools package itself is copied into
+``<sandbox>/libexec/drill_tools`` so the sandbox keeps working on its own, e.g. when kept with
+``--keep`` and poked at by hand.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def write_standins(root: Path, bin_dir: Path, libexec: Path, *, curl: bool | Non
     """Write every stand-in; ``curl`` only when asked or when the host has no real curl."""
     libexec.mkdir(parents=True, exist_ok=True)
     bin_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(tools.__file__, libexec / "drill_tools.py")
+    package = Path(tools.__file__).parent
+    shutil.copytree(package, libexec / "drill_tools", ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
     names = list(STANDINS)
     if curl or (curl is None and not host_has("curl")):
         names.append("curl")

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from console.model import defaults
 from console.model.errors import ConfigError, SecretError
 from console.model.runbook import Contact, Ident
 from console.model.secrets import Redactor, resolve_ref
@@ -36,8 +37,8 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 
 class Environment(StrictModel):
     name: str
-    state_dir: str = "~/.local/state/warroom"
-    runbook: str = "salonmanager"
+    state_dir: str = defaults.STATE_DIR
+    runbook: str = defaults.RUNBOOK
 
 
 class Host(StrictModel):
@@ -45,38 +46,38 @@ class Host(StrictModel):
     port: Port = 22
     user: str
     identity_file: str | None = None
-    known_hosts: str = "~/.ssh/known_hosts"
+    known_hosts: str = defaults.KNOWN_HOSTS
     connect_timeout: float = Field(default=10.0, gt=0)
     keepalive: int = Field(default=15, ge=0)
 
 
 class App(StrictModel):
     root: str
-    backend_dir: str = "salonmanager/backend"
-    frontend_dir: str = "salonmanager/frontend"
-    compose_file: str = "docker-compose.prod.yml"
-    rollback_ref: str = "v0.9.0"
-    services: list[str] = ["salonmanager-backend", "salonmanager-frontend"]
+    backend_dir: str = defaults.BACKEND_DIR
+    frontend_dir: str = defaults.FRONTEND_DIR
+    compose_file: str = defaults.COMPOSE_FILE
+    rollback_ref: str = defaults.ROLLBACK_REF
+    services: list[str] = list(defaults.SERVICES)
 
 
 class Database(StrictModel):
-    host: str = "127.0.0.1"
-    port: Port = 3306
+    host: str = defaults.DB_HOST
+    port: Port = defaults.DB_PORT
     name: str
     user: str
     password: SecretRef
-    dump_file: str = "storage/app/backups/backup_file.sql"
+    dump_file: str = defaults.DUMP_FILE
 
 
 class Docker(StrictModel):
     base_url: str = ""
-    compose_project: str = "salonmanager"
+    compose_project: str = defaults.COMPOSE_PROJECT
 
 
 class Health(StrictModel):
     url: str
-    expect_status: int = Field(default=200, ge=100, le=599)
-    timeout: float = Field(default=5.0, gt=0)
+    expect_status: int = Field(default=defaults.HEALTH_STATUS, ge=100, le=599)
+    timeout: float = Field(default=defaults.HEALTH_TIMEOUT, gt=0)
 
 
 class Slack(StrictModel):

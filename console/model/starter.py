@@ -7,6 +7,7 @@ from typing import Any
 
 import tomli_w
 
+from console.model import defaults
 from console.model.errors import InputError
 from console.model.runbook import LoadedRunbook
 
@@ -25,33 +26,19 @@ def starter_config(runbook: LoadedRunbook) -> dict[str, Any]:
     host: dict[str, Any] = {"address": "app1.example.com", "port": 22, "user": "deploy"}
     if identity.expanduser().is_file():
         host["identity_file"] = str(identity)
-    host["known_hosts"] = "~/.ssh/known_hosts"
+    host["known_hosts"] = defaults.KNOWN_HOSTS
     return {
         "environment": {
             "name": "production",
-            "state_dir": "~/.local/state/warroom",
+            "state_dir": defaults.STATE_DIR,
             "runbook": rb.runbook.id,
         },
         "variants": {name: v.default for name, v in rb.variants.items()},
         "hosts": {"app1": host},
         "groups": {"app": ["app1"]},
-        "app": {
-            "root": "/var/www/salonmanager",
-            "backend_dir": "salonmanager/backend",
-            "frontend_dir": "salonmanager/frontend",
-            "compose_file": "docker-compose.prod.yml",
-            "rollback_ref": "v0.9.0",
-            "services": ["salonmanager-backend", "salonmanager-frontend"],
-        },
-        "database": {
-            "host": "127.0.0.1",
-            "port": 3306,
-            "name": "salonmanager",
-            "user": "salonmanager",
-            "password": "env:SALONMANAGER_DB_PASSWORD",
-            "dump_file": "storage/app/backups/backup_file.sql",
-        },
-        "health": {"url": "http://localhost:8000/api/v1/health", "expect_status": 200, "timeout": 5.0},
+        "app": defaults.app_table(defaults.APP_ROOT),
+        "database": defaults.database_table(defaults.DB_PASSWORD),
+        "health": defaults.health_table(defaults.HEALTH_URL),
         "contacts": [c.model_dump() for c in rb.contacts],
     }
 

@@ -1,0 +1,63 @@
+"""The SalonManager deployment's defaults, in one place.
+
+The config schema (:mod:`console.model.config`), the starter written by ``warroom init``
+(:mod:`console.model.starter`) and the drill's generated config (:mod:`console.drill.drillconfig`)
+all describe the same application; they read its paths, names and URLs from here so that they
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+RUNBOOK = "salonmanager"
+STATE_DIR = "~/.local/state/warroom"
+KNOWN_HOSTS = "~/.ssh/known_hosts"
+
+APP_ROOT = "/var/www/salonmanager"
+BACKEND_DIR = "salonmanager/backend"
+FRONTEND_DIR = "salonmanager/frontend"
+COMPOSE_FILE = "docker-compose.prod.yml"
+ROLLBACK_REF = "v0.9.0"
+SERVICES = ("salonmanager-backend", "salonmanager-frontend")
+COMPOSE_PROJECT = "salonmanager"
+
+DB_HOST = "127.0.0.1"
+DB_PORT = 3306
+DB_NAME = "salonmanager"
+DB_USER = "salonmanager"
+DB_PASSWORD = "env:SALONMANAGER_DB_PASSWORD"
+DUMP_FILE = "storage/app/backups/backup_file.sql"
+
+HEALTH_URL = "http://localhost:8000/api/v1/health"
+HEALTH_STATUS = 200
+HEALTH_TIMEOUT = 5.0
+
+
+def app_table(root: str) -> dict[str, Any]:
+    """The ``[app]`` table of a config for a checkout at ``root``."""
+    return {
+        "root": root,
+        "backend_dir": BACKEND_DIR,
+        "frontend_dir": FRONTEND_DIR,
+        "compose_file": COMPOSE_FILE,
+        "rollback_ref": ROLLBACK_REF,
+        "services": list(SERVICES),
+    }
+
+
+def database_table(password: str) -> dict[str, Any]:
+    """The ``[database]`` table of a config whose password is the secret reference ``password``."""
+    return {
+        "host": DB_HOST,
+        "port": DB_PORT,
+        "name": DB_NAME,
+        "user": DB_USER,
+        "password": password,
+        "dump_file": DUMP_FILE,
+    }
+
+
+def health_table(url: str) -> dict[str, Any]:
+    """The ``[health]`` table of a config probing ``url``."""
+    return {"url": url, "expect_status": HEALTH_STATUS, "timeout": HEALTH_TIMEOUT}

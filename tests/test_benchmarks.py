@@ -1,0 +1,84 @@
+"""Every benchmark in benchmarks/ still runs: once each, at a tiny size, as the README runs it.
+
+The figures are not checked (a smoke run on a busy machine measures nothing); what is checked is
+that each script ends well and prints the lines its report is made of. A file added to
+benchmarks/ without a tiny size here fails the coverage test, so none is forgotten.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = REPO / "benchmarks"
+MYSQL_SOCKET = Path("/run/mysqld/mysqld.sock")
+DOCKER_SOCKET = Path("/var/run/docker.sock")
+SSHD = Path("/usr/sbin/sshd")
+
+# script: (its tiny-size arguments, lines its report must contain, what it needs)
+SMOKE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Path, ...]]] = {
+    "compose_status.py": (
+        ("--containers", "2", "--runs", "1"),
+        ("2 containers in one compose project", "docker ps --filter (local CLI)", "warroom docker status step"),
+        (SSHD, DOCKER_SOCKET),
+    ),
+    "drill_first_paint.py": (
+        ("--runs", "1"),
+        ("bare Textual app", "warroom drill", "ratio drill / bare"),
+        (),
+    ),
+    "journal_append.py": (
+        ("--events", "20", "--rounds", "1"),
+        ("baseline write+fsync", "warroom journal", "with a secret mask"),
+        (),
+    ),
+    "mysql_restore.py": (
+        ("--size", "200000", "--runs", "1", "--settle", "0"),
+        ("dump:", "run 1: mariadb", "mariadb < dump.sql", "warroom SSH tunnel, whole step"),
+        (SSHD, MYSQL_SOCKET),
+    ),
+    "ssh_sessions.py": (
+        ("--observers", "1", "--changes", "1", "--connects", "1"),
+        ("ssh connect to first paint", "tick to each observer", "CPU per tick", "PSS per ssh session"),
+        (SSHD,),
+    ),
+    "stream_console.py": (
+        ("--lines", "2000", "--runs", "1"),
+        ("seq 1 2000 on 1 host(s)", "ssh wall (baseline)", "console / ssh", "RSS growth"),
+        (SSHD,),
+    ),
+}
+
+
+def test_every_benchmark_has_a_smoke_run():
+    scripts = {p.name for p in BENCHMARKS.iterdir() if p.is_file() and p.name != "README.md"}
+    assert scripts == set(SMOKE), "give each file in benchmarks/ a tiny size in tests/test_benchmarks.py SMOKE"
+
+
+@pytest.mark.parametrize("script", sorted(SMOKE))
+def test_benchmark_runs_at_a_tiny_size(script: str):
+    args, expected, needs = SMOKE[script]
+    missing = [str(p) for p in needs if not p.exists()]
+    if missing or (SSHD in needs and not shutil.which("ssh")):
+        pytest.skip(f"needs {', '.join(missing) or 'ssh'}: run ./scripts/setup-services")
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"{script} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+    for line in expected:
+        assert line in result.stdout, f"{script} printed no {line!r}:\n{result.stdout}"
