@@ -11,6 +11,7 @@ import grimp
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("console", "actions", "screens")
+SIZED = (*PACKAGES, "benchmarks")
 
 
 def test_import_linter_contracts_hold():
@@ -81,3 +82,17 @@ def test_cycle_check_finds_a_cycle():
     graph.add_import(importer="a.y", imported="a.z")
     graph.add_import(importer="a.z", imported="a.x")
     assert _cycles(graph) == [["a.x", "a.y", "a.z"]]
+
+
+MAX_LINES = 500
+
+
+def test_no_module_over_500_lines():
+    """Small modules: a module past this is split by job, as the engine was."""
+    long = {
+        str(path.relative_to(REPO)): count
+        for package in SIZED
+        for path in (REPO / package).rglob("*.py")
+        if (count := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}
