@@ -1,6 +1,6 @@
 """Restoring a 200 MB dump through warroom's mysql step, side by side with ``mysql db < dump.sql``.
 
-The dump is tests/test_mysql_action.py's generator (extended INSERTs with tricky strings, BLOBs,
+The dump is tests/mysql_dump.py's generator (extended INSERTs with tricky strings, BLOBs,
 a trigger and a function in DELIMITER blocks) at ``--size`` bytes. Both restore into the same
 MariaDB (127.0.0.1:3306 over TCP, same user), the database dropped and created again before
 every run:
@@ -35,8 +35,9 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import pymysql  # noqa: E402
 from conftest import write_config, write_runbook  # noqa: E402
+from mysql_dump import write_dump  # noqa: E402
+from mysql_support import SOCKET, mysql_step  # noqa: E402
 from sshd import SSHLab  # noqa: E402
-from test_mysql_action import SOCKET, mysql_step, write_dump  # noqa: E402
 
 from actions.registry import KINDS  # noqa: E402
 from console.engine import Actor, Engine  # noqa: E402
