@@ -9,129 +9,27 @@ line numbers stay exact when the base documents change.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-MARK = "  # <-- here"
-
-CONFIG = """\
-[environment]
-name = "test"
-state_dir = "@TMP@/state"
-
-[hosts.app1]
-address = "127.0.0.1"
-port = 22
-user = "deploy"
-identity_file = "@TMP@/id_ed25519"
-known_hosts = "@TMP@/known_hosts"
-
-[groups]
-app = ["app1"]
-"""
-
-RUNBOOK = """\
-triggers = ["Something broke"]
-
-[runbook]
-id = "testbook"
-title = "Test rollback"
-version = "2.0.0"
-
-[severity.P0]
-label = "Critical"
-response_minutes = 5
-rollback = "yes"
-rto_minutes = 15
-
-[[phases]]
-id = "main"
-title = "Main"
-start_minute = 0
-end_minute = 10
-
-[[phases.steps]]
-id = "hello"
-title = "Hello"
-kind = "ssh"
-targets = "app"
-commands = ["echo hi"]
-"""
-
-VARIANTS = """
-[variants.deploy_mode]
-options = ["docker", "systemd"]
-default = "docker"
-"""
-
-COMM = """
-[[comms]]
-id = "status"
-audience = "internal"
-channel = "slack"
-to = "ops"
-summary = "Rollback started"
-"""
-
-DATABASE = """
-[database]
-name = "salon"
-user = "salon"
-"""
-
-Edit = Callable[[str], "str | bytes | None"]
-
-
-def MISSING(text: str) -> None:
-    """The file is not written at all."""
-
-
-def sub(old: str, new: str) -> Edit:
-    """Replace the one occurrence of ``old``."""
-
-    def edit(text: str) -> str:
-        assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times"
-        return text.replace(old, new)
-
-    return edit
-
-
-def mark(old: str, new: str | None = None) -> Edit:
-    """Replace ``old`` (by itself, or by ``new``) and mark that line as the one to be reported."""
-    return sub(old, (old if new is None else new) + MARK)
-
-
-def add(extra: str) -> Edit:
-    return lambda text: text + extra
-
-
-def chain(*edits: Edit) -> Edit:
-    def edit(text: str) -> str:
-        for e in edits:
-            text = e(text)
-        return text
-
-    return edit
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    blame: str  # "config" or "runbook": the file named in the message
-    key: str  # the exact key path ("" when the file as a whole is the problem)
-    phrase: str
-    config: Edit | None = None
-    runbook: Edit | None = None
-    runbook_arg: str | None = None  # --runbook as given, when not the written file
-    absent: str | None = None  # must not appear anywhere in the output (a secret)
-
+from bad_input_support import (
+    COMM,
+    CONFIG,
+    DATABASE,
+    MARK,
+    MISSING,
+    RUNBOOK,
+    VARIANTS,
+    Case,
+    _prepare,
+    _write,
+    add,
+    assert_one_line_error,
+    chain,
+    mark,
+    run_cli,
+    sub,
+)
 
 CASES = [
     # --- config ---------------------------------------------------------------------------
@@ -443,46 +341,6 @@ CASES = [
 ]
 
 
-def _prepare(tmp_path: Path) -> None:
-    (tmp_path / "id_ed25519").write_text("not really a key\n")
-    (tmp_path / "known_hosts").write_text("")
-    (tmp_path / "a_directory").mkdir()
-    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
-
-
-def _write(path: Path, base: str, edit: Edit | None, tmp_path: Path) -> int | None:
-    """Write ``base`` edited; return the number of the line marked to be reported, if any."""
-    text = edit(base) if edit else base
-    if text is None:
-        return None
-    if isinstance(text, bytes):
-        path.write_bytes(text.replace(b"@TMP@", str(tmp_path).encode()))
-        return None
-    text = text.replace("@TMP@", str(tmp_path))
-    path.write_text(text)
-    marked = [n for n, line in enumerate(text.splitlines(), start=1) if line.endswith(MARK)]
-    assert len(marked) <= 1, "mark one line only"
-    return marked[0] if marked else None
-
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "console.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=60
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], head: str, phrase: str) -> str:
-    err = result.stderr
-    assert "Traceback" not in err, err
-    assert result.returncode == 2, (result.returncode, result.stdout, err)
-    assert err.endswith("\n") and len(err.splitlines()) == 1, f"not one line: {err!r}"
-    assert err.startswith(head), f"\nexpected head: {head}\ngot:           {err}"
-    assert phrase in err[len(head) :], f"\nexpected phrase: {phrase}\ngot: {err}"
-    assert result.stdout == ""
-    return err
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_is_one_line_naming_file_line_and_key(case: Case, tmp_path: Path) -> None:
     _prepare(tmp_path)
@@ -507,78 +365,3 @@ def test_bad_input_is_one_line_naming_file_line_and_key(case: Case, tmp_path: Pa
 def test_cases_are_many_and_distinct() -> None:
     assert len(CASES) >= 22
     assert len({c.id for c in CASES}) == len(CASES)
-
-
-# --- secrets never come back in a message ---------------------------------------------------
-
-SECRET = "S3cr3t-value-7f2a9c"
-EMAIL = '\n[notify.email]\nsmtp_host = "smtp.example.com"\nsender = "a@example.com"\nrecipients = ["b@example.com"]\n'
-
-SECRET_CASES = {
-    "database-password-inline": (DATABASE + f'password = "{SECRET}"\n', "database.password"),
-    "database-password-integer": (DATABASE + "password = 736151029\n", "database.password"),
-    "database-password-array": (DATABASE + f'password = ["{SECRET}"]\n', "database.password"),
-    "database-password-table": (DATABASE + f'password = {{ value = "{SECRET}" }}\n', "database.password"),
-    "email-password-inline": (EMAIL + f'password = "{SECRET}"\n', "notify.email.password"),
-    "email-password-integer": (EMAIL + "password = 736151029\n", "notify.email.password"),
-    "slack-webhook-inline": (
-        f'\n[notify.slack]\nwebhook_url = "https://hooks.slack.com/services/{SECRET}"\n',
-        "notify.slack.webhook_url",
-    ),
-    "statuspage-url-with-userinfo": (
-        f'\n[notify.statuspage]\nurl = "https://ops:{SECRET}@status.example.com"\n',
-        "notify.statuspage.url",
-    ),
-    "secret-under-unknown-key": (f'\n[vault]\ntoken = "{SECRET}"\n', "vault"),
-}
-
-
-@pytest.mark.parametrize("extra,key", SECRET_CASES.values(), ids=list(SECRET_CASES))
-def test_config_error_never_echoes_a_secret(extra: str, key: str, tmp_path: Path) -> None:
-    _prepare(tmp_path)
-    config = tmp_path / "config.toml"
-    config.write_text(CONFIG.replace("@TMP@", str(tmp_path)) + extra)
-    (tmp_path / "runbook.toml").write_text(RUNBOOK)
-    result = run_cli("plan", "-c", str(config), "--runbook", str(tmp_path / "runbook.toml"), cwd=tmp_path)
-    err = assert_one_line_error(result, f"warroom: Invalid config: {config}:", f": {key}: ")
-    for leaked in (SECRET, "736151029"):
-        assert leaked not in err + result.stdout, err
-
-
-def test_check_reports_config_errors_like_plan(tmp_path: Path) -> None:
-    """``warroom check`` loads the same way: same line, and no host is contacted first."""
-    _prepare(tmp_path)
-    config, runbook = tmp_path / "config.toml", tmp_path / "runbook.toml"
-    line = _write(config, CONFIG, mark("port = 22", "port = 0"), tmp_path)
-    _write(runbook, RUNBOOK, None, tmp_path)
-    for command in ("check", "plan"):
-        result = run_cli(command, "-c", str(config), "--runbook", str(runbook), cwd=tmp_path)
-        assert_one_line_error(
-            result, f"warroom: Invalid config: {config}:{line}: hosts.app1.port: ", "must be at least 1"
-        )
-
-
-def test_credentials_written_in_a_runbook_command_are_refused(tmp_path):
-    """A plan is journaled and shown verbatim, so it must never hold a password."""
-    known = tmp_path / "known_hosts"
-    known.write_text("")
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(
-        f'[environment]\nname = "t"\n\n[hosts.h1]\naddress = "127.0.0.1"\nuser = "root"\nknown_hosts = "{known}"\n'
-        '\n[groups]\napp = ["h1"]\n'
-    )
-    rb = tmp_path / "rb.toml"
-    rb.write_text(
-        'triggers = ["t"]\n[runbook]\nid = "x"\ntitle = "x"\nversion = "1"\n[severity.P0]\nlabel = "C"\n'
-        'response_minutes = 5\nrollback = "yes"\nrto_minutes = 15\n[[phases]]\nid = "p"\ntitle = "p"\n'
-        'start_minute = 0\nend_minute = 5\n[[phases.steps]]\nid = "pull"\ntitle = "pull"\nkind = "ssh"\n'
-        'targets = "app"\ncommands = ["git pull https://deploy:hunter2@git.example.com/app.git"]\n'
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "console.cli", "plan", "-c", str(cfg), "--runbook", str(rb)],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 2
-    assert "step 'pull' has credentials written in a URL" in result.stderr
-    assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
