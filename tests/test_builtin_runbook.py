@@ -1,4 +1,4 @@
-"""The built-in runbook must say what the SalonManager rollback plan says, and bind to a config.
+"""The built-in runbook must say what the SalonManager rollback plan says.
 
 The seed document is the source of truth: every command line of its bash blocks must be kept,
 verbatim and in order, in some step's ``seed``; its matrix, windows, checks, comms, contacts and
@@ -8,24 +8,16 @@ too, so the check runs even where the seed file (``../shared`` beside the clone)
 
 from __future__ import annotations
 
-import re
-import tomllib
-from itertools import product
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
+from builtin_runbook_support import ARTISAN_STEPS, DOCKER_STEPS, MYSQL_STEPS, PHASES, RUN_ON_ONE, SYSTEMD_STEPS
 
-from actions import registry, ssh
-from actions.registry import KINDS
-from console.model import config as config_models
-from console.model.config import LoadedConfig, load_config
-from console.model.plan import Plan, build_plan
-from console.model.runbook import PLACEHOLDER, LoadedRunbook, Step, load_runbook
-from console.model.secrets import resolve_ref
+from console.model.runbook import PLACEHOLDER, LoadedRunbook, Step
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE_CONFIG = ROOT / "config.toml.example"
+# runbook (the built-in one, loaded once per module) and steps (its steps by id).
+pytest_plugins = ["builtin_runbook_fixtures"]
+
 SEED_FILE = Path(__file__).resolve().parents[2] / "shared/seed/000_543fe9bc2d0a6e44.txt"
 
 # Every non-comment, non-blank line of the seed's ```bash blocks, in the seed's order.
@@ -54,19 +46,7 @@ SEED_COMMAND_LINES = [
     "php artisan up",
 ]
 
-PHASES = [
-    ("immediate-response", "Immediate Response", 0, 5),
-    ("database-rollback", "Database Rollback", 5, 15),
-    ("application-rollback", "Application Rollback", 15, 30),
-    ("service-restoration", "Service Restoration", 30, 45),
-    ("post-rollback-verification", "Post-Rollback Verification", 45, 60),
-]
 
-DOCKER_STEPS = {"stop-services-docker", "restart-services-docker", "verify-compose-status", "verify-logs-docker"}
-SYSTEMD_STEPS = {"stop-services-systemd", "restart-services-systemd", "verify-logs-systemd"}
-ARTISAN_STEPS = {"restore-database-artisan"}
-MYSQL_STEPS = {"restore-database-mysql"}
-RUN_ON_ONE = {"restore-database-artisan", "restore-database-mysql", "run-migrations"}
 DESTRUCTIVE = {
     "stop-services-docker": "stop",
     "stop-services-systemd": "stop",
@@ -76,7 +56,6 @@ DESTRUCTIVE = {
     "revert-git-tag": "checkout",
     "run-migrations": "migrate",
 }
-SECRET_MARKER = "Xy7-secret-marker-Qz9"
 
 
 def seed_file_command_lines(text: str) -> list[str]:
@@ -91,45 +70,6 @@ def seed_file_command_lines(text: str) -> list[str]:
         if in_bash and line and not line.startswith("#"):
             lines.append(line)
     return lines
-
-
-@pytest.fixture(scope="module")
-def runbook() -> LoadedRunbook:
-    return load_runbook("salonmanager", KINDS)
-
-
-@pytest.fixture
-def steps(runbook: LoadedRunbook) -> dict[str, Step]:
-    return {step.id: step for _, _, step in runbook.model.steps()}
-
-
-def write_config(tmp_path: Path, **variants: str) -> Path:
-    """The example config, with its key paths pointed at real files and variants chosen."""
-    identity = tmp_path / "id_ed25519"
-    known_hosts = tmp_path / "known_hosts"
-    identity.write_text("not a real key; load_config only checks the file exists\n")
-    known_hosts.write_text("")
-    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
-    text = text.replace('"~/.ssh/id_ed25519"', f'"{identity}"')
-    text = text.replace('"~/.ssh/known_hosts"', f'"{known_hosts}"')
-    for name, value in variants.items():
-        text, count = re.subn(rf'(?m)^{name} = ".*"$', f'{name} = "{value}"', text)
-        assert count == 1, name
-    path = tmp_path / "config.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def load_example(tmp_path: Path, **variants: str) -> LoadedConfig:
-    return load_config(write_config(tmp_path, **variants))
-
-
-def rendered_texts(plan: Plan) -> list[str]:
-    texts: list[str] = []
-    for step in plan.ordered_steps():
-        texts += [step.cwd, *step.commands]
-        texts += [v for v in step.params.values() if isinstance(v, str)]
-    return texts
 
 
 # --- the runbook against the seed ------------------------------------------------------------
@@ -400,119 +340,3 @@ def test_executable_forms_of_changed_commands(steps: dict[str, Step]) -> None:
     journal = steps["verify-logs-systemd"]
     assert journal.commands == ["journalctl -u salonmanager-backend -u salonmanager-frontend -n 200 --no-pager"]
     assert journal.seed == [] and "not in the seed" in journal.note
-
-
-# --- the example config and the plan it yields -----------------------------------------------
-
-
-def _fields_of(model: type[BaseModel]) -> set[str]:
-    return set(model.model_fields)
-
-
-def test_example_config_documents_every_key() -> None:
-    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
-    data = tomllib.loads(text)
-    assert set(data) == _fields_of(config_models.Config)
-    models = (
-        config_models.Environment,
-        config_models.Host,
-        config_models.App,
-        config_models.Database,
-        config_models.Docker,
-        config_models.Health,
-        config_models.Slack,
-        config_models.Email,
-        config_models.Webhook,
-        config_models.Contact,
-        config_models.ServerUser,
-        config_models.Server,
-    )
-    undocumented = [
-        f"{model.__name__}.{name}"
-        for model in models
-        for name in _fields_of(model)
-        if not re.search(rf"(?m)^((# )?{name} = |\[\[?[a-z.]*\b{name}\]\]?$)", text)
-    ]
-    assert undocumented == []
-    # Secrets appear only as references.
-    for ref in re.findall(r'(?m)^(?:password|webhook_url|url) = "([^"]*)"', text):
-        if ref.startswith("http"):
-            continue  # health.url is not a secret
-        assert ref.startswith(("env:", "file:")), ref
-
-
-def test_example_config_loads_as_written(tmp_path: Path) -> None:
-    cfg = load_example(tmp_path).model
-    assert cfg.environment.name == "production"
-    assert cfg.groups == {"app": ["app1", "app2"]}
-    assert cfg.database is not None
-    assert cfg.database.password == "env:SALONMANAGER_DB_PASSWORD"
-    assert cfg.variants == {"deploy_mode": "docker", "db_restore": "artisan"}
-
-
-def test_default_example_renders_the_seed_command_lines(tmp_path: Path, runbook: LoadedRunbook) -> None:
-    plan = build_plan(runbook, load_example(tmp_path))
-    commands = {sid: list(step.commands) for sid, step in plan.steps.items()}
-    assert commands["stop-services-docker"] == ["docker-compose -f docker-compose.prod.yml down"]
-    assert commands["restart-services-docker"] == ["docker-compose -f docker-compose.prod.yml up -d"]
-    shown = {sid: [c.text for c in registry.create(step.kind).plan(step)] for sid, step in plan.steps.items()}
-    assert shown["revert-git-tag"][0].startswith("cd /srv/salonmanager && git checkout v0.9.0")
-    assert "http://localhost:8000/api/v1/health" in shown["verify-health-check"][0]
-    assert plan.steps["update-backend-dependencies"].cwd.endswith("/salonmanager/backend")
-    assert plan.steps["update-frontend-dependencies"].cwd.endswith("/salonmanager/frontend")
-
-
-@pytest.mark.parametrize(("deploy_mode", "db_restore"), list(product(["docker", "systemd"], ["artisan", "mysql"])))
-def test_plan_for_each_variant_combination(
-    tmp_path: Path, runbook: LoadedRunbook, deploy_mode: str, db_restore: str
-) -> None:
-    config = load_example(tmp_path, deploy_mode=deploy_mode, db_restore=db_restore)
-    plan = build_plan(runbook, config)
-
-    assert plan.variants == {"deploy_mode": deploy_mode, "db_restore": db_restore}
-    other_deploy = SYSTEMD_STEPS if deploy_mode == "docker" else DOCKER_STEPS
-    other_restore = MYSQL_STEPS if db_restore == "artisan" else ARTISAN_STEPS
-    assert {sid for sid, _ in plan.excluded} == other_deploy | other_restore
-    all_ids = {step.id for _, _, step in runbook.model.steps()}
-    assert set(plan.steps) == all_ids - other_deploy - other_restore
-    assert [p.id for p in plan.phases] == [p[0] for p in PHASES]
-    assert all(p.steps for p in plan.phases)
-
-    leftovers = [text for text in rendered_texts(plan) if "{{" in text or "}}" in text]
-    assert leftovers == []
-    for step in plan.ordered_steps():
-        if step.kind == "manual":
-            assert step.hosts == ()
-        elif step.id in RUN_ON_ONE:
-            assert step.hosts == ("app1",)
-        else:
-            assert step.hosts == ("app1", "app2")
-    assert set(plan.targets) == {"app1", "app2"}
-    if db_restore == "mysql":
-        restore = plan.steps["restore-database-mysql"]
-        assert restore.params["database"] == "salonmanager@127.0.0.1:3306/salonmanager"
-        shown = registry.create("mysql").plan(restore)
-        assert {c.host for c in shown} == {"app1"}
-        assert any(
-            "POINT OF NO RETURN" in c.text and "salonmanager@127.0.0.1:3306/salonmanager" in c.text for c in shown
-        )
-
-
-def test_no_rendered_command_contains_the_database_password(
-    tmp_path: Path, runbook: LoadedRunbook, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SALONMANAGER_DB_PASSWORD", SECRET_MARKER)
-    config = load_example(tmp_path, db_restore="mysql")
-    assert config.model.database is not None
-    # The reference does resolve to the marker, so its absence below means something.
-    assert resolve_ref(config.model.database.password, where="database.password") == SECRET_MARKER
-
-    plan = build_plan(runbook, config)
-    step = plan.steps["restore-database-mysql"]
-    assert step.kind == "mysql" and step.secret_env == {}  # resolved by the kind at run time, never rendered
-    assert not any(SECRET_MARKER in text for text in rendered_texts(plan))
-    assert SECRET_MARKER not in repr(plan.to_dict())
-    for planned in plan.ordered_steps():
-        if planned.kind == "ssh":
-            assert SECRET_MARKER not in ssh.build_script(planned)
-            assert SECRET_MARKER not in ssh.display_command(planned)
