@@ -18,6 +18,9 @@ from console.model.config import load_config
 from console.model.plan import build_plan
 from console.model.runbook import load_runbook
 
+# The shared helpers of the test modules assert too: pytest rewrites their asserts for detailed messages.
+pytest.register_assert_rewrite(*(path.stem for path in Path(__file__).parent.glob("*_support.py")), "mysql_dump")
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -8,7 +8,7 @@ executes the one before. Each batch opens with a guard that fails unless the pre
 to its end, and closes by recording that it did, so after a refused statement nothing later runs.
 
 This uses pymysql's packet layer (``_write_bytes``, ``_next_seq_id``, ``_read_query_result``,
-``_result``); tests/test_mysql_action.py exercises every path of it against a real server.
+``_result``); tests/test_mysql_*.py exercises every path of it against a real server.
 """
 
 from __future__ import annotations
