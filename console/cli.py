@@ -209,6 +209,7 @@ def _drill_console(box, runbook, options) -> int:
         start_environment=start_environment,
         actor=drill_actor(options),
         session_entry=SESSION_ENTRY,
+        session_preload=SESSION_PRELOAD,
     )
 
 
@@ -263,6 +264,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         listen=args.listen,
         port=args.port,
         session_entry=SESSION_ENTRY,
+        session_preload=SESSION_PRELOAD,
     )
     actor = Actor(args.actor or getpass.getuser(), "driver")
     return asyncio.run(serve(plan, config, root, actor, options))

@@ -66,14 +66,25 @@ def run_console(
     return result if isinstance(result, int) else 0
 
 
-def run_drill_console(box, runbook, options, *, start_environment, actor: Actor, session_entry: str) -> int:
+def run_drill_console(
+    box,
+    runbook,
+    options,
+    *,
+    start_environment,
+    actor: Actor,
+    session_entry: str,
+    session_preload: tuple[str, ...] = (),
+) -> int:
     """``warroom drill``: the console on the drill's sandbox, the game-day score at the close.
 
     ``start_environment`` (the drill's) starts the sandbox's servers on the app's own loop; the
     entry module hands it in, so the UI never imports the drill. With ``--serve`` the host also
     runs the SSH server: trainees join the drill as observers of this very incident."""
     env: list = []
-    sharing = Sharing(ssh=bool(options.serve_port), session_entry=session_entry, strict=False)
+    sharing = Sharing(
+        ssh=bool(options.serve_port), session_entry=session_entry, session_preload=session_preload, strict=False
+    )
 
     async def startup():
         env.append(await start_environment(box, runbook, options))

@@ -164,3 +164,19 @@ async def test_a_lenient_host_that_cannot_share_says_why_and_serves_on(engine):
         assert session.is_driver and host.ssh is None
     resumed = Engine.resume(engine.directory, ALICE)  # closing the host released the incident
     await resumed.aclose()
+
+
+async def test_a_server_refused_at_start_removes_nothing_on_close(engine, tmp_path):
+    path = tmp_path / "taken.sock"
+    path.write_text("somebody's file")
+    pointer = engine.directory / "attach.path"
+    pointer.write_text("/somewhere/else.sock\n")
+    server = AttachServer(engine, path)
+    with pytest.raises(IncidentError, match="exists and is not a socket"):
+        await server.start()
+    await server.close()
+    assert path.read_text() == "somebody's file" and pointer.read_text() == "/somewhere/else.sock\n"
+    served = AttachServer(engine, tmp_path / "ours.sock")  # one that did bind removes what it made
+    await served.start()
+    await served.close()
+    assert not served.path.exists() and not pointer.exists()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 
-from console.engine.actor import SYSTEM, Actor
+from console.engine.actor import SYSTEM, Actor, Role
 from console.engine.core import EngineCore
 from console.model import events
 
@@ -58,3 +59,9 @@ class SeatMixin(EngineCore):
         if to.name == actor.name:
             raise self.refuse(actor, "hand-over", f"{actor.name} already drives", to=to.name)
         self._commit(events.SEAT_HANDED_OVER, {"from": actor.name, "to": to.name}, actor)
+
+    def admit(self, users: Mapping[str, Role], opener: Actor) -> None:
+        """Who may be handed the seat: the config's server users and whoever serves the incident
+        (a driver, unless the config names them), whether or not SSH is served."""
+        self.users.update(users)
+        self.users.setdefault(opener.name, "driver")

@@ -103,6 +103,10 @@ class AttachServer:
         self._server: asyncio.AbstractServer | None = None
         self._clients: set[asyncio.Task[None]] = set()
         self._grace: dict[str, asyncio.Task[None]] = {}
+        self._bound = False
+        """``path`` is this server's socket (and so is its to remove)."""
+        self._pointed = False
+        """The pointer file is this server's (and so is its to remove)."""
 
     def issue_token(self, actor: Actor) -> str:
         """A one-time credential for a child process that will attach as ``actor``."""
@@ -120,14 +124,18 @@ class AttachServer:
             self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=LINE_LIMIT)
         finally:
             os.umask(old)
+        self._bound = True
         self.path.chmod(0o600)
         self._pointer.write_text(f"{self.path}\n")
+        self._pointed = True
 
     @property
     def _pointer(self) -> Path:
         return self.engine.directory / POINTER_NAME
 
     async def close(self) -> None:
+        """Stop serving and remove the socket and pointer, if this server made them: after a
+        refused start the file at ``path`` (or the pointer) belongs to somebody else."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -135,10 +143,15 @@ class AttachServer:
         for task in list(self._clients) + list(self._grace.values()):
             task.cancel()
         await asyncio.gather(*self._clients, *self._grace.values(), return_exceptions=True)
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        with contextlib.suppress(FileNotFoundError):
-            self._pointer.unlink()
+        bound, pointed, self._bound, self._pointed = self._bound, self._pointed, False, False
+        try:
+            if bound:
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
+        finally:
+            if pointed:
+                with contextlib.suppress(FileNotFoundError):
+                    self._pointer.unlink()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

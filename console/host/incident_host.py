@@ -10,10 +10,12 @@ says observers cannot join and goes on (``Sharing.strict``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from console.engine import Actor, Engine
 from console.host.attach import AttachServer
@@ -25,6 +27,9 @@ from console.model.plan import Plan
 
 if TYPE_CHECKING:
     from console.host.sshserver import SessionServer
+
+log = logging.getLogger("warroom.host")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,9 +43,21 @@ class Sharing:
     port: int | None = None
     """SSH port (default: the config's ``server.port``)."""
     session_entry: str = ""
-    """The module whose ``main(argv)`` runs an SSH session's console (the CLI entry hands it down)."""
+    """The module whose ``main(argv)`` runs an SSH session's console (the CLI entry hands it down);
+    required whenever SSH may be served."""
+    session_preload: tuple[str, ...] = ()
+    """Modules the SSH server's fork server imports once before forking session consoles (the CLI
+    entry hands them down with ``session_entry``: the host never reads the upper layer's names)."""
     strict: bool = True
     """A socket or SSH server that cannot start stops the host; otherwise it is kept in ``not_shared``."""
+
+    def __post_init__(self) -> None:
+        if self.ssh is not False and not self.session_entry:
+            # Without it the SSH server would start and only its first session would fail.
+            raise WarroomError(
+                "sharing over SSH needs a session entry: the module whose main(argv) runs a session's console",
+                title="Cannot serve SSH",
+            )
 
 
 class IncidentHost:
@@ -57,6 +74,8 @@ class IncidentHost:
         self.not_shared: WarroomError | OSError | None = None
         """Why observers cannot join (only when ``sharing.strict`` is off)."""
         self._watchdog: asyncio.Task[None] | None = None
+        self._parts: contextlib.AsyncExitStack | None = None
+        """What ``start`` started, closed in reverse by ``aclose`` (the engine first in, last out)."""
         self._closed = False
 
     # ----- opening -----------------------------------------------------------------------------------
@@ -146,38 +165,44 @@ class IncidentHost:
         """The deadline watcher (it journals an RTO breach), the socket, then the SSH server.
 
         ``on_socket`` runs once the socket listens, before the SSH server starts: ``serve`` prints
-        where the incident is even when the SSH port then turns out to be taken."""
-        self._watchdog = asyncio.get_running_loop().create_task(self.engine.watch_deadlines())
+        where the incident is even when the SSH port then turns out to be taken. If anything fails
+        here, whatever had started is closed, the engine last, and the host is closed."""
+        if self._closed or self._parts is not None:
+            raise RuntimeError("an incident host starts once")
+        server = self.config.model.server
         try:
-            try:
-                await self._share(on_socket)
-            except (WarroomError, OSError) as exc:
-                if self.sharing.strict:
-                    raise
-                self.not_shared = exc
+            async with contextlib.AsyncExitStack() as parts:
+                parts.push_async_callback(self.engine.aclose)
+                self.engine.admit({user.name: user.role for user in server.users}, self.actor)
+                self._watchdog = asyncio.get_running_loop().create_task(self.engine.watch_deadlines())
+                parts.push_async_callback(_stop, self._watchdog)
+                try:
+                    await self._share(parts, on_socket)
+                except (WarroomError, OSError) as exc:
+                    if self.sharing.strict:
+                        raise
+                    self.not_shared = exc
+                self._parts = parts.pop_all()
         except BaseException:
-            await self.aclose()
+            self._closed = True  # the stack closed everything on the way out
             raise
         return self
 
-    async def _share(self, on_socket: Callable[[IncidentHost], None] | None) -> None:
+    async def _share(self, parts: contextlib.AsyncExitStack, on_socket: Callable[[IncidentHost], None] | None) -> None:
         server = self.config.model.server
-        self.attach = AttachServer(self.engine, seat_grace=server.seat_grace)
-        await self.attach.start()
+        attach = AttachServer(self.engine, seat_grace=server.seat_grace)
+        await _start_part(parts, attach.start(), attach.close)  # its close removes only what it bound
+        self.attach = attach
         if on_socket is not None:
             on_socket(self)
         if not self.serves_ssh:
             return
         from console.host.sshserver import SessionServer  # asyncssh only where SSH is served
 
-        self.engine.users.update({user.name: user.role for user in server.users})
-        self.engine.users.setdefault(self.actor.name, "driver")
-        ssh = SessionServer(self.config, self.attach, self.sharing.session_entry)
-        try:
-            self.ssh_port = await ssh.start(self.ssh_listen, self.sharing.port or server.port)
-        except BaseException:
-            await ssh.close()
-            raise
+        ssh = SessionServer(self.config, attach, self.sharing.session_entry, preload=self.sharing.session_preload)
+        self.ssh_port = await _start_part(
+            parts, ssh.start(self.ssh_listen, self.sharing.port or server.port), ssh.close
+        )
         self.ssh = ssh
 
     def session(self) -> HostedSession:
@@ -185,17 +210,16 @@ class IncidentHost:
         return HostedSession(self)
 
     async def aclose(self) -> None:
-        """Watcher, SSH sessions, socket, then the engine (its lock released last)."""
+        """SSH sessions, socket, watcher, then the engine (its lock released last): each part is
+        closed even when closing another fails (that error is raised once all are closed)."""
         if self._closed:
             return
         self._closed = True
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-        if self.ssh is not None:
-            await self.ssh.close()
-        if self.attach is not None:
-            await self.attach.close()
-        await self.engine.aclose()
+        parts, self._parts = self._parts, None
+        if parts is None:  # never started: only the engine is open
+            await self.engine.aclose()
+        else:
+            await parts.aclose()
 
     async def __aenter__(self) -> IncidentHost:
         return await self.start()
@@ -213,6 +237,26 @@ class HostedSession(LocalSession):
 
     async def aclose(self) -> None:
         await self.host.aclose()
+
+
+async def _start_part(parts: contextlib.AsyncExitStack, start: Awaitable[T], close: Callable[[], Awaitable[None]]) -> T:
+    """Await ``start``; if it fails, ``close`` what it may have half started now (a lenient host goes
+    on without it), else leave ``close`` to ``parts``."""
+    try:
+        result = await start
+    except BaseException:
+        await close()
+        raise
+    parts.push_async_callback(close)
+    return result
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait for it to end (a watcher that died of an error says so)."""
+    task.cancel()
+    (outcome,) = await asyncio.gather(task, return_exceptions=True)
+    if isinstance(outcome, Exception):
+        log.error("the deadline watcher failed: %s", outcome, exc_info=outcome)
 
 
 def _wants_ssh(config: LoadedConfig, sharing: Sharing) -> bool:

@@ -73,12 +73,12 @@ class ForkServer:
         self._exits: dict[int, asyncio.Future[int]] = {}
         self._early: dict[int, int] = {}
 
-    async def start(self, env: Mapping[str, str], entry: str) -> None:
+    async def start(self, env: Mapping[str, str], entry: str, preload: Sequence[str] = ()) -> None:
         """Start it; it is ready when its imports are done (``spawn`` waits for that).
 
-        ``entry`` names the module whose ``main(argv)`` each child runs (the CLI entry, handed
-        down by it: the host never imports the layer above it); the fork server imports it and the
-        modules in its ``SESSION_PRELOAD`` before the first fork."""
+        ``entry`` names the module whose ``main(argv)`` each child runs and ``preload`` the modules
+        to import with it before the first fork (both handed down by the CLI entry: the host never
+        imports the layer above it, nor reads its attributes)."""
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
@@ -88,6 +88,7 @@ class ForkServer:
                 "console.host.ptyzygote",
                 str(theirs.fileno()),
                 entry,
+                *preload,
                 pass_fds=[theirs.fileno()],
                 env=dict(env),
                 stdin=asyncio.subprocess.DEVNULL,
@@ -267,11 +268,11 @@ def _reap(control: socket.socket) -> None:
         _send(control, {"exit": pid, "status": os.waitstatus_to_exitcode(status)})
 
 
-def serve(control: socket.socket, entry: str) -> None:
+def serve(control: socket.socket, entry: str, preload: Sequence[str] = ()) -> None:
     import importlib
 
     module = importlib.import_module(entry)
-    for name in (*PRELOAD, *getattr(module, "SESSION_PRELOAD", ())):
+    for name in (*PRELOAD, *preload):
         importlib.import_module(name)
     gc.collect()
     gc.freeze()  # the collector leaves these objects (and their pages) alone in every child
@@ -324,4 +325,4 @@ def serve(control: socket.socket, entry: str) -> None:
 
 if __name__ == "__main__":
     with contextlib.suppress(ConnectionError):  # the SSH server went away: so do we
-        serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2])
+        serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2], sys.argv[3:])

@@ -19,20 +19,28 @@ from console.model.plan import Plan
 
 @dataclass
 class ServeOptions:
+    session_entry: str
+    """The module whose ``main(argv)`` runs an SSH session's console (the CLI entry)."""
+    session_preload: tuple[str, ...] = ()
+    """What the fork server imports before forking session consoles (the CLI entry's choice)."""
     incident: Path | None = None
     severity: str = "P0"
     trigger: str = "unspecified"
     detected_at: str | None = None
     listen: str | None = None
     port: int | None = None
-    session_entry: str = ""
-    """The module whose ``main(argv)`` runs an SSH session's console (the CLI entry)."""
 
 
 async def serve(
     plan: Plan, config: LoadedConfig, root: Path, actor: Actor, options: ServeOptions, *, out: TextIO = sys.stdout
 ) -> int:
-    sharing = Sharing(ssh=None, listen=options.listen, port=options.port, session_entry=options.session_entry)
+    sharing = Sharing(
+        ssh=None,
+        listen=options.listen,
+        port=options.port,
+        session_entry=options.session_entry,
+        session_preload=options.session_preload,
+    )
     host = IncidentHost.open_or_resume(  # an unsafe SSH key file stops us before an incident is opened
         root,
         plan,

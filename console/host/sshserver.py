@@ -141,11 +141,15 @@ def check_files(config: LoadedConfig) -> None:
 class SessionServer:
     """``start`` binds the port; ``close`` ends every session (its process group killed and reaped)."""
 
-    def __init__(self, config: LoadedConfig, attach: AttachServer, entry: str) -> None:
+    def __init__(
+        self, config: LoadedConfig, attach: AttachServer, entry: str, *, preload: tuple[str, ...] = ()
+    ) -> None:
         self.config = config
         self.attach = attach
         self.entry = entry
         """The module whose ``main(argv)`` runs each session's console (the CLI entry hands it in)."""
+        self.preload = preload
+        """Modules the fork server imports before its first fork (handed in with ``entry``)."""
         self.host_key_path = host_key_path(config)
         self.fingerprint = ""
         self.sessions: set[_Session] = set()
@@ -181,7 +185,7 @@ class SessionServer:
         if os.environ.get(SPAWN_ENV, "fork") != "exec":
             self.forks = ForkServer()
             try:
-                await self.forks.start(self._base_env(), self.entry)
+                await self.forks.start(self._base_env(), self.entry, self.preload)
             except OSError as exc:
                 log.warning("no fork server (%s): each session starts its own interpreter", exc)
                 self.forks = None
