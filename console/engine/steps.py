@@ -26,7 +26,7 @@ class StepsMixin(EngineCore):
         self._require(actor, "start", step=step_id)
         step = self._step(actor, "start", step_id)
         status = self.state.steps[step_id].status
-        if status != "pending":
+        if not rules.unstarted(status):
             hint = "; use retry" if rules.retryable(status) else ""
             raise self.refuse(actor, "start", f"step {step_id} is {status}{hint}", step=step_id)
         return self._launch(actor, step, confirm, "start")
