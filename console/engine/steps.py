@@ -19,8 +19,6 @@ log = logging.getLogger("warroom.engine")
 class StepsMixin(EngineCore):
     """At most one step runs at a time; its outcome is journaled per host, then as a whole."""
 
-    _contexts: dict[str, StepContext]
-
     def start_step(self, actor: Actor, step_id: str, *, confirm: str = "") -> asyncio.Task[None]:
         """Start a pending step; returns the task that runs it."""
         self._require(actor, "start", step=step_id)
