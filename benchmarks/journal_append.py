@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from console.model.events import STEP_HOST_FINISHED
 from console.model.journal import Journal
 from console.model.secrets import Redactor
 
@@ -35,7 +36,7 @@ def warroom_rate(directory: Path, events: int, with_secret: bool) -> tuple[float
     journal = Journal.create(path, redactor)
     started = time.perf_counter()
     for i in range(events):
-        journal.append("step.host_finished", DATA, actor="alice", role="driver", ts=f"2026-11-29T03:00:00.{i:03d}Z")
+        journal.append(STEP_HOST_FINISHED, DATA, actor="alice", role="driver", ts=f"2026-11-29T03:00:00.{i:03d}Z")
     elapsed = time.perf_counter() - started
     journal.close()
     size = path.stat().st_size // events

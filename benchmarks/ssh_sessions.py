@@ -44,6 +44,8 @@ sys.path.insert(0, str(REPO / "tests"))
 from conftest import write_runbook  # noqa: E402
 from serve_support import WARROOM, ServedWarRoom, keygen, server_users  # noqa: E402
 
+from console.model.events import CHECK_TICKED  # noqa: E402
+
 ESCAPES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][A-Z0-9]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[=>78]")
 WINDOW = 16384
 
@@ -272,7 +274,7 @@ def changes(served: ServedWarRoom, reader: Reader, observers: int, count: int, v
     journaled = [
         datetime.fromisoformat(r["ts"].replace("Z", "+00:00")).timestamp()
         for r in served.records()
-        if r["type"] == "check.ticked"
+        if r["type"] == CHECK_TICKED
     ]
     split = [j - p for j, p in zip(journaled, pressed_wall, strict=True)]
     return each, last, split, memory

@@ -72,6 +72,7 @@ from actions.registry import KINDS  # noqa: E402
 from console.engine import Actor, Engine  # noqa: E402
 from console.host.session import LocalSession  # noqa: E402
 from console.model.config import load_config  # noqa: E402
+from console.model.events import STEP_FINISHED  # noqa: E402
 from console.model.plan import build_plan  # noqa: E402
 from console.model.runbook import load_runbook  # noqa: E402
 from screens.app import WarroomApp  # noqa: E402
@@ -304,7 +305,7 @@ async def console_run(
     finished = asyncio.Event()
 
     def on_event(event: Any) -> None:
-        if isinstance(event, dict) and event.get("type") == "step.finished":
+        if isinstance(event, dict) and event.get("type") == STEP_FINISHED:
             result.engine_wall = time.perf_counter() - started
             finished.set()
 

@@ -13,6 +13,7 @@ from actions.registry import KINDS
 from console.engine import Actor
 from console.engine.preflight import check_hosts, render_checks
 from console.host.headless import HeadlessOptions, run_headless
+from console.model import defaults
 from console.model.clock import SystemClock, iso, parse_iso
 from console.model.config import LoadedConfig, load_config
 from console.model.errors import InputError, RunbookError, WarroomError
@@ -43,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init", help="write a starter config for the built-in runbook")
     p.add_argument("-o", "--output", default="config.toml", help="where to write it (default: config.toml)")
-    p.add_argument("--runbook", default="salonmanager", help="runbook name or file")
+    p.add_argument("--runbook", default=defaults.RUNBOOK, help="runbook name or file")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     p = sub.add_parser("check", help="validate the config and preflight every host")

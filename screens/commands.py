@@ -6,6 +6,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from console.model import rules
 from console.model.keymap import ACTIONS
 
 
@@ -28,7 +29,7 @@ class WarroomCommands(Provider):
                 entries.append((description, partial(screen.run_action, action), f"binding {binding_id}"))
         if screen.session.is_driver and screen.session.state.running is None:
             for step in screen.session.plan.ordered_steps():
-                if step.automated and screen.session.state.steps[step.id].status == "pending":
+                if rules.startable(step, screen.session.state):
                     entries.append(
                         (
                             f"Run step: {step.title} ({step.id})",

@@ -14,43 +14,18 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from actions.base import LOCAL_HOST, Action, HostOutcome, PlannedCommand, StepContext, StepRun
-from actions.notify.params import FACTS, NotifyParams, template_problem
+from actions.notify.params import NotifyParams, template_problem
 from actions.notify.send import DeliveryResult, send
 from console.model.errors import WarroomError
+from console.model.facts import FACTS, incident_facts
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep
     from console.model.runbook import Step
-    from console.model.state import IncidentState
 
 __all__ = ["FACTS", "DeliveryResult", "NotifyAction", "incident_facts", "send", "template_problem"]
 
 UNKNOWN = "unknown"
-
-
-def incident_facts(state: IncidentState, now: datetime) -> dict[str, str]:
-    """The values a message template may use, from the incident as it stands at ``now``.
-
-    ``eta`` is the RTO countdown's projected finish (time spent so far plus each unfinished
-    step's share of its phase window), so a message says what the war room's clock says.
-    """
-    from console.model.timeline import rto_status
-
-    plan = state.plan
-    assert plan is not None
-    rto = rto_status(state, now)
-    finish = rto.projected_finish.astimezone(UTC)
-    same_day = finish.date() == now.astimezone(UTC).date()
-    return {
-        "incident_id": state.id,
-        "severity": state.severity,
-        "severity_label": plan.severity.get(state.severity, {}).get("label", state.severity),
-        "phase": rto.phase.title if rto.phase else "rollback complete",
-        "eta": f"{finish:%H:%M} UTC" if same_day else f"{finish:%Y-%m-%d %H:%M} UTC",
-        "runbook": str(plan.runbook.get("title") or plan.runbook.get("id", "")),
-        "environment": plan.environment,
-        "trigger": state.trigger,
-    }
 
 
 class NotifyAction(Action):

@@ -9,8 +9,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from actions.notify.send import CHANNELS
 from actions.params import ParamError, StepParams, later, rendered, step_timeout
-
-FACTS = ("incident_id", "severity", "severity_label", "phase", "eta", "runbook", "environment", "trigger")
+from console.model.facts import FACTS
 
 
 def template_problem(template: str) -> str | None:

@@ -22,9 +22,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from console.drill.sandbox import Sandbox
+from console.model import defaults
 
 API_VERSION = "1.41"
-PROJECT = "salonmanager"
+PROJECT = defaults.COMPOSE_PROJECT
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 

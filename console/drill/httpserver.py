@@ -25,10 +25,13 @@ import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlparse
 
 from console.drill.sandbox import Sandbox
+from console.model import defaults
 
-HEALTH_PATH = "/api/v1/health"
+HEALTH_PATH = urlparse(defaults.HEALTH_URL).path
+"""Where the app answers its health probe: the path of the SalonManager health URL."""
 
 
 def health(sandbox: Sandbox) -> tuple[int, dict[str, Any]]:

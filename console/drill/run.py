@@ -32,6 +32,7 @@ from console.drill.sandbox import Sandbox, build_sandbox
 from console.drill.sshserver import DrillHost, Failure
 from console.engine import Actor, Engine
 from console.host.headless import HeadlessOptions, Printer, run_headless
+from console.model import defaults
 from console.model.config import LoadedConfig, load_config
 from console.model.errors import InputError, WarroomError
 from console.model.incident_dir import incidents_dir
@@ -41,7 +42,6 @@ from console.model.runbook import LoadedRunbook, load_runbook
 from console.model.score import render_score, span
 from console.model.state import fold
 
-RUNBOOK = "salonmanager"
 TICK_NOTE = "ticked by the drill"
 HOST_TOOLS = ("git", "tar")  # real tools the rollback runs in the sandbox (git checkout, tar -xzf)
 
@@ -124,7 +124,7 @@ DrillConsole = Callable[["Sandbox", LoadedRunbook, "DrillOptions"], int]
 
 
 def run_drill(options: DrillOptions, out: TextIO = sys.stdout, *, console: DrillConsole | None = None) -> int:
-    runbook = load_runbook(RUNBOOK, KINDS)
+    runbook = load_runbook(defaults.RUNBOOK, KINDS)
     check_options(options, runbook)
     if options.serve_port and options.headless:
         raise InputError("--serve is for the console: trainees watch a driver at the keyboard (drop --headless)")

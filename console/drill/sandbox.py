@@ -37,6 +37,7 @@ import asyncssh
 
 from console.drill import data, tools
 from console.drill.standins import write_standins
+from console.model import defaults
 
 USER = "deploy"
 BACKUP_TIME = time.mktime((2025, 1, 10, 2, 0, 0, 0, 0, -1))
@@ -88,11 +89,11 @@ class Sandbox:
 
     @property
     def backend(self) -> Path:
-        return self.app / "salonmanager" / "backend"
+        return self.app / defaults.BACKEND_DIR
 
     @property
     def frontend(self) -> Path:
-        return self.app / "salonmanager" / "frontend"
+        return self.app / defaults.FRONTEND_DIR
 
     @property
     def backups(self) -> Path:
@@ -354,8 +355,8 @@ def _incident(box: Sandbox, db_password: str) -> None:
     finally:
         conn.close()
     account = {
-        "database": "salonmanager",
-        "user": "salonmanager",
+        "database": defaults.DB_NAME,
+        "user": defaults.DB_USER,
         "password_sha256": hashlib.sha256(db_password.encode()).hexdigest(),
     }
     (box.root / "var" / "mysql.json").write_text(json.dumps(account) + "\n", encoding="utf-8")
@@ -363,7 +364,7 @@ def _incident(box: Sandbox, db_password: str) -> None:
     avatars.mkdir(parents=True, exist_ok=True)
     (avatars / "customer-001.png").write_bytes(b"")  # truncated by the failed upload migration
     (box.backend / ".env").write_text(
-        "APP_NAME=SalonManager\nAPP_ENV=production\nDB_CONNECTION=mysql\nDB_DATABASE=salonmanager\n",
+        f"APP_NAME=SalonManager\nAPP_ENV=production\nDB_CONNECTION=mysql\nDB_DATABASE={defaults.DB_NAME}\n",
         encoding="utf-8",
     )
     (box.backend / "vendor").mkdir(exist_ok=True)

@@ -7,17 +7,45 @@ malformed arguments are refused and journaled like any other refusal.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from console.engine.actor import Actor
+from console.engine.actor import Actor, Role
 from console.engine.core import EngineCore
+from console.model.errors import CommandRefused
 
 Args = dict[str, str]
-Handler = Callable[[Any, Actor, Args], Any]
-"""(engine, actor, arguments) -> result; the engine is ``Any`` here because the command table sits
-below the :class:`~console.engine.incident.Engine` that combines the jobs it calls."""
+
+
+class CommandTarget(Protocol):
+    """The engine as the command table calls it: the jobs :class:`~console.engine.incident.Engine`
+    combines. A Protocol, because the table sits below that class (importing it would be a cycle)."""
+
+    users: dict[str, Role]
+
+    def refuse(self, actor: Actor, command: str, reason: str, **args: Any) -> CommandRefused: ...
+    def take_seat(self, actor: Actor) -> None: ...
+    def request_seat(self, actor: Actor) -> None: ...
+    def release_seat(self, actor: Actor) -> None: ...
+    def hand_over(self, actor: Actor, to: Actor) -> None: ...
+    def start_step(self, actor: Actor, step_id: str, *, confirm: str = "") -> asyncio.Task[None]: ...
+    def retry_step(self, actor: Actor, step_id: str, *, confirm: str = "") -> asyncio.Task[None]: ...
+    async def refuse_if_still_running(self, actor: Actor, step_id: str) -> None: ...
+    def cancel_step(self, actor: Actor, step_id: str) -> None: ...
+    def skip_step(self, actor: Actor, step_id: str, reason: str) -> None: ...
+    async def preview_step(self, actor: Actor, step_id: str) -> dict[str, str]: ...
+    def tick(self, actor: Actor, step_id: str, check_id: str, result: str, note: str = "") -> None: ...
+    def add_note(self, actor: Actor, text: str) -> None: ...
+    async def send_comms(self, actor: Actor, comm_id: str, note: str = "", *, via: str = "channel") -> str: ...
+    def record_decision(self, actor: Actor, decision: str, reason: str) -> None: ...
+    def change_severity(self, actor: Actor, severity: str, reason: str = "") -> None: ...
+    def close(self, actor: Actor, outcome: str = "resolved", summary: str = "") -> None: ...
+
+
+Handler = Callable[[CommandTarget, Actor, Args], Any]
+"""(engine, actor, arguments) -> result (a coroutine for an ``awaited`` command)."""
 
 
 @dataclass(frozen=True)
@@ -31,14 +59,14 @@ class Command:
     awaited: bool = False
 
 
-def _hand_over(engine: Any, actor: Actor, a: Args) -> None:
+def _hand_over(engine: CommandTarget, actor: Actor, a: Args) -> None:
     role = engine.users.get(a["to"])
     if role is None:
         raise engine.refuse(actor, "hand-over", f"{a['to']} is not a known user", to=a["to"])
     engine.hand_over(actor, Actor(a["to"], role))
 
 
-async def _retry(engine: Any, actor: Actor, a: Args) -> None:
+async def _retry(engine: CommandTarget, actor: Actor, a: Args) -> None:
     await engine.refuse_if_still_running(actor, a["step"])
     engine.retry_step(actor, a["step"], confirm=a["confirm"])
 
@@ -78,8 +106,9 @@ COMMANDS: dict[str, Command] = {
 class CommandsMixin(EngineCore):
     """The engine's one door for clients that name a command instead of calling a method."""
 
-    async def execute(self, actor: Actor, name: str, args: dict[str, Any]) -> Any:
-        """One command by name, as a client sends it (local UI or the attach socket)."""
+    async def execute(self: CommandTarget, actor: Actor, name: str, args: dict[str, Any]) -> Any:
+        """One command by name, as a client sends it (local UI or the attach socket). ``self`` is
+        typed as the engine the mixin ends up in: the table's handlers call its other jobs."""
         command = COMMANDS.get(name)
         if command is None:
             raise self.refuse(actor, name[:40], "unknown command")

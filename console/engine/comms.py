@@ -8,6 +8,7 @@ from console.engine.actor import Actor
 from console.engine.core import EngineCore
 from console.model import events
 from console.model.errors import ActionError
+from console.model.facts import incident_facts
 
 
 class CommsMixin(EngineCore):
@@ -42,7 +43,7 @@ class CommsMixin(EngineCore):
         not drive). A delivery that fails is journaled as ``comms.failed`` and reported; it never
         blocks the rollback, and the message stays due so it can be retried or recorded.
         """
-        from actions.notify import incident_facts, send
+        from actions.notify import send
 
         comm = self._comm(actor, comm_id)
         channel = comm["channel"]

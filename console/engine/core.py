@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from actions.registry import KINDS
 from actions.transport import ConnectionPool
@@ -29,6 +29,14 @@ from console.model.secrets import Redactor, lookup, resolve_ref
 from console.model.state import IncidentState, apply, fold
 
 log = logging.getLogger("warroom.engine")
+
+
+class RunningAttempt(Protocol):
+    """What the engine holds of a step attempt while it runs: which attempt, and the flag that
+    cancels it. A :class:`console.engine.context.StepContext` is one (that module imports this)."""
+
+    attempt: int
+    cancelled: asyncio.Event
 
 
 class EngineCore:
@@ -60,7 +68,7 @@ class EngineCore:
         self._lock_fd = lock_fd
         self._subscribers: list[Subscriber] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._contexts: dict[str, Any] = {}
+        self._contexts: dict[str, RunningAttempt] = {}
         """step id -> the :class:`console.engine.context.StepContext` of its running attempt."""
         self.records: list[dict[str, Any]] = list(records)
         self.users: dict[str, Role] = {}

@@ -19,14 +19,12 @@ log = logging.getLogger("warroom.engine")
 class StepsMixin(EngineCore):
     """At most one step runs at a time; its outcome is journaled per host, then as a whole."""
 
-    _contexts: dict[str, StepContext]
-
     def start_step(self, actor: Actor, step_id: str, *, confirm: str = "") -> asyncio.Task[None]:
         """Start a pending step; returns the task that runs it."""
         self._require(actor, "start", step=step_id)
         step = self._step(actor, "start", step_id)
         status = self.state.steps[step_id].status
-        if status != "pending":
+        if not rules.unstarted(status):
             hint = "; use retry" if rules.retryable(status) else ""
             raise self.refuse(actor, "start", f"step {step_id} is {status}{hint}", step=step_id)
         return self._launch(actor, step, confirm, "start")

@@ -27,14 +27,25 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from console.engine import Actor, Engine, Output, Progress
+from console.engine import Actor, Engine
+from console.host.wire import (
+    COMMAND_ARGS,
+    COMMAND_ID,
+    COMMAND_NAME,
+    ERROR,
+    LINE_LIMIT,
+    OUTPUT,
+    PROTOCOL,
+    REPLY,
+    WELCOME,
+    encode,
+    event_message,
+)
 from console.model import rules
 from console.model.errors import CommandRefused, IncidentError, WarroomError
 
 log = logging.getLogger("warroom.attach")
 
-PROTOCOL = 1
-LINE_LIMIT = 64 * 1024 * 1024  # the welcome carries the whole journal
 MAX_BACKLOG = 20000  # records queued for one slow client before it is dropped (it can reconnect)
 MAX_OUTPUT_BYTES = 16 * 1024 * 1024  # output queued for one slow client; past it, batches are skipped
 HELLO_TIMEOUT = 10.0
@@ -66,30 +77,6 @@ def locate_socket(incident_dir: Path) -> Path:
     if pointer.is_file():
         return Path(pointer.read_text().strip())
     return incident_dir / SOCKET_NAME
-
-
-def encode(message: dict[str, Any]) -> bytes:
-    return (json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
-
-
-def event_message(event: Any) -> dict[str, Any] | None:
-    if isinstance(event, dict):
-        return {"record": event}
-    if isinstance(event, Output):
-        return {"output": {"step": event.step, "attempt": event.attempt, "host": event.host, "lines": event.lines}}
-    if isinstance(event, Progress):
-        return {
-            "progress": {
-                "step": event.step,
-                "attempt": event.attempt,
-                "host": event.host,
-                "done": event.done,
-                "total": event.total,
-                "unit": event.unit,
-                "label": event.label,
-            }
-        }
-    return None
 
 
 class AttachServer:
@@ -182,7 +169,7 @@ class AttachServer:
         hello = json.loads(await asyncio.wait_for(reader.readline(), HELLO_TIMEOUT) or b"{}")
         actor = self._actor_for(hello if isinstance(hello, dict) else {}, writer)
         if actor is None:
-            writer.write(encode({"error": {"title": "Refused", "message": "unknown or used token"}}))
+            writer.write(encode({ERROR: {"title": "Refused", "message": "unknown or used token"}}))
             await writer.drain()
             return
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
@@ -192,8 +179,8 @@ class AttachServer:
             message = event_message(event)
             if message is None:
                 return
-            if "output" in message:
-                size = sum(len(line) for line in message["output"]["lines"])
+            if OUTPUT in message:
+                size = sum(len(line) for line in message[OUTPUT]["lines"])
                 if backlog["bytes"] + size > MAX_OUTPUT_BYTES:
                     return  # output is in the spool files; a slow viewer skips some of it
                 backlog["bytes"] += size
@@ -224,7 +211,7 @@ class AttachServer:
                 self._grace[actor.name] = asyncio.create_task(self._drop_after_grace(actor.name))
 
     async def _send(self, writer: asyncio.StreamWriter, welcome: dict[str, Any], queue, backlog) -> None:
-        writer.write(encode({"welcome": welcome}))
+        writer.write(encode({WELCOME: welcome}))
         await writer.drain()
         while True:
             message = await queue.get()
@@ -240,19 +227,19 @@ class AttachServer:
         while line := await reader.readline():
             try:
                 message = json.loads(line)
-                ident, name, args = message.get("id"), message.get("cmd"), message.get("args", {})
+                ident, name, args = message.get(COMMAND_ID), message.get(COMMAND_NAME), message.get(COMMAND_ARGS, {})
             except (ValueError, AttributeError):
-                queue.put_nowait({"error": {"title": "Bad message", "message": "not a JSON command object"}})
+                queue.put_nowait({ERROR: {"title": "Bad message", "message": "not a JSON command object"}})
                 continue
-            reply: dict[str, Any] = {"reply": ident}
+            reply: dict[str, Any] = {REPLY: ident}
             try:
                 if not isinstance(name, str):
                     raise self.engine.refuse(actor, "?", "command name must be a string")
                 reply.update(ok=True, result=await self.engine.execute(actor, name, args))
             except CommandRefused as exc:
-                reply["error"] = {"title": exc.title, "message": str(exc), "refused": True}
+                reply[ERROR] = {"title": exc.title, "message": str(exc), "refused": True}
             except WarroomError as exc:
-                reply["error"] = {"title": exc.title, "message": str(exc), "refused": False}
+                reply[ERROR] = {"title": exc.title, "message": str(exc), "refused": False}
             queue.put_nowait(reply)
 
     def _present(self, name: str) -> bool:

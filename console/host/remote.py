@@ -14,9 +14,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from console.engine import Actor, Output, Progress
-from console.host.attach import LINE_LIMIT, PROTOCOL, encode
+from console.engine import Actor
 from console.host.session import watchers
+from console.host.wire import (
+    COMMAND_ARGS,
+    COMMAND_ID,
+    COMMAND_NAME,
+    ERROR,
+    LINE_LIMIT,
+    PROTOCOL,
+    RECORD,
+    REPLY,
+    WELCOME,
+    encode,
+    streamed_event,
+)
 from console.model import rules
 from console.model.clock import Clock, SystemClock
 from console.model.errors import CommandRefused, IncidentError, WarroomError
@@ -59,11 +71,11 @@ class RemoteSession:
         writer.write(encode(hello))
         await writer.drain()
         line = await reader.readline()
-        message = json.loads(line) if line else {"error": {"message": "connection closed"}}
-        if "welcome" not in message:
+        message = json.loads(line) if line else {ERROR: {"message": "connection closed"}}
+        if WELCOME not in message:
             writer.close()
-            raise IncidentError(f"attach to {path} refused: {message.get('error', {}).get('message', 'no welcome')}")
-        return cls(reader, writer, message["welcome"])
+            raise IncidentError(f"attach to {path} refused: {message.get(ERROR, {}).get('message', 'no welcome')}")
+        return cls(reader, writer, message[WELCOME])
 
     # ----- what the UI reads ----------------------------------------------------------------
     @property
@@ -110,7 +122,7 @@ class RemoteSession:
         ident = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[ident] = future
-        self._writer.write(encode({"id": ident, "cmd": name, "args": args}))
+        self._writer.write(encode({COMMAND_ID: ident, COMMAND_NAME: name, COMMAND_ARGS: args}))
         await self._writer.drain()
         try:
             return await asyncio.wait_for(future, COMMAND_TIMEOUT)
@@ -145,24 +157,20 @@ class RemoteSession:
             self._publish(Disconnected())
 
     def _dispatch(self, message: dict[str, Any]) -> None:
-        if "record" in message:
-            record = message["record"]
+        if RECORD in message:
+            record = message[RECORD]
             if record["seq"] <= self._state.seq:
                 return  # already in the welcome's snapshot
             apply(self._state, record)
             self._publish(record)
-        elif "output" in message:
-            o = message["output"]
-            self._publish(Output(o["step"], o["attempt"], o["host"], o["lines"]))
-        elif "progress" in message:
-            p = message["progress"]
-            self._publish(Progress(p["step"], p["attempt"], p["host"], p["done"], p["total"], p["unit"], p["label"]))
-        elif "reply" in message:
-            future = self._pending.get(message["reply"])
+        elif (event := streamed_event(message)) is not None:
+            self._publish(event)
+        elif REPLY in message:
+            future = self._pending.get(message[REPLY])
             if future is None or future.done():
                 return
-            if "error" in message:
-                error = message["error"]
+            if ERROR in message:
+                error = message[ERROR]
                 cls = CommandRefused if error.get("refused") else WarroomError
                 future.set_exception(cls(error.get("message", "error"), title=error.get("title")))
             else:

@@ -9,11 +9,10 @@ import secrets
 import time
 from pathlib import Path
 
+from console.model import defaults
 from console.model.clock import Clock
 from console.model.config import LoadedConfig
 from console.model.errors import IncidentError
-
-DEFAULT_STATE_DIR = "~/.local/state/warroom"
 
 
 def state_root(config: LoadedConfig | None, override: str | None = None) -> Path:
@@ -22,7 +21,7 @@ def state_root(config: LoadedConfig | None, override: str | None = None) -> Path
         return Path(override).expanduser()
     if config is not None:
         return config.model.state_dir()
-    return Path(os.environ.get("WARROOM_STATE_DIR", DEFAULT_STATE_DIR)).expanduser()
+    return Path(os.environ.get("WARROOM_STATE_DIR", defaults.STATE_DIR)).expanduser()
 
 
 def incident_dir(root: Path, ref: str) -> Path:

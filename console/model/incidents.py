@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from console.model import rules
 from console.model.errors import JournalError
 from console.model.incident_dir import incidents_dir
 from console.model.journal import read_records
@@ -66,7 +67,7 @@ def list_incidents(root: Path) -> list[IncidentSummary]:
             elif state.running or tail:
                 status = "crashed (resume with --incident)"
         automated = [s for s in state.plan.ordered_steps() if s.automated]
-        done = sum(1 for s in automated if state.steps[s.id].status in ("succeeded", "skipped"))
+        done = sum(1 for s in automated if rules.settled(state.steps[s.id].status))
         found.append(
             IncidentSummary(
                 state.id,

@@ -68,9 +68,14 @@ def skippable(status: str) -> bool:
     return status not in UNSKIPPABLE
 
 
+def unstarted(status: str) -> bool:
+    """A step with this status has never run: it is started, not retried."""
+    return status == "pending"
+
+
 def startable(step: PlannedStep, state: IncidentState) -> bool:
     """An automated step that has never run (a step that did run is retried, not started)."""
-    return step.automated and state.steps[step.id].status == "pending"
+    return step.automated and unstarted(state.steps[step.id].status)
 
 
 def next_runnable(plan: Plan, state: IncidentState) -> str | None:

@@ -185,7 +185,12 @@ class LoadedRunbook:
         return self.model.runbook.id
 
 
-BUILTIN = ("salonmanager",)
+RUNBOOKS = "console.model.runbooks"
+"""The package whose ``*.toml`` files are the built-in runbooks."""
+BUILTIN = tuple(
+    sorted(r.name.removesuffix(".toml") for r in resources.files(RUNBOOKS).iterdir() if r.name.endswith(".toml"))
+)
+"""Built-in runbooks by name: every runbook shipped in :data:`RUNBOOKS` (``defaults.RUNBOOK`` among them)."""
 
 
 def load_runbook(ref: str | Path, kinds: KindTable) -> LoadedRunbook:
@@ -193,7 +198,7 @@ def load_runbook(ref: str | Path, kinds: KindTable) -> LoadedRunbook:
     against the table of step kinds (``actions.registry.KINDS``)."""
     text_ref = str(ref)
     if text_ref in BUILTIN:
-        resource = resources.files("console.model.runbooks").joinpath(f"{text_ref}.toml")
+        resource = resources.files(RUNBOOKS).joinpath(f"{text_ref}.toml")
         source = parse_toml(resource.read_text(encoding="utf-8"), f"<built-in runbook {text_ref}>", cls=RunbookError)
         origin = f"built-in:{text_ref}"
     else:

@@ -15,12 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from console.model import rules
 from console.model.clock import parse_iso
 from console.model.plan import PlannedPhase
 from console.model.state import IncidentState
-
-FAILED = ("failed", "cancelled", "timed_out", "interrupted")
-DONE = ("succeeded", "skipped")
 
 
 @dataclass(frozen=True)
@@ -82,9 +80,9 @@ def _score(state: IncidentState, number: int, phase: PlannedPhase, offset: Calla
                 moments.append(offset(attempt.finished_at))
         moments.extend(offset(tick.at) for (s, _), tick in state.ticks.items() if s == step_id)
         status = step.status if planned.automated else state.step_status(step_id)
-        if status in DONE:
+        if rules.settled(status):
             done += 1
-        elif status in FAILED:
+        elif rules.retryable(status):
             failed.append(step_id)
     start = min(moments) if moments else None
     end = max(moments) if moments else None

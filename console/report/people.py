@@ -12,6 +12,15 @@ from console.model import events
 from console.report.times import Moments
 
 NOT_DRIVING = (events.COMMAND_REFUSED, events.SEAT_REQUESTED, *events.PRESENCE)
+SEAT_CHANGE = {
+    events.SEAT_TAKEN: "taken",
+    events.SEAT_RELEASED: "released",
+    events.SEAT_HANDED_OVER: "handed_over",
+    events.SEAT_REQUESTED: "requested",
+}
+"""How the report names each seat change (its ``change``)."""
+PRESENCE_EVENT = {events.PRESENCE_JOINED: "joined", events.PRESENCE_LEFT: "left"}
+"""How the report names each presence event (its ``event``)."""
 
 
 def people_section(records: list[dict[str, Any]], at: Moments) -> dict[str, Any]:
@@ -39,19 +48,19 @@ def _add(names: list[str], name: Any) -> None:
 
 def _seat(record: dict[str, Any], at: Moments) -> dict[str, Any]:
     data = record["data"]
-    kind = record["type"].split(".", 1)[1]
+    type_ = record["type"]
     before, after = data.get("from") or "", data.get("to") or ""
-    if kind == "requested":
+    if type_ == events.SEAT_REQUESTED:
         before, after = data.get("driver") or "", data.get("by") or record["actor"]
     text = {
-        "taken": f"{after} took the driver seat",
-        "released": f"{before} released the driver seat",
-        "handed_over": f"{before} handed the driver seat to {after}",
-        "requested": f"{after} asked {before or 'the driver'} for the driver seat",
-    }[kind]
-    if kind == "released" and record["role"] == "system":
+        events.SEAT_TAKEN: f"{after} took the driver seat",
+        events.SEAT_RELEASED: f"{before} released the driver seat",
+        events.SEAT_HANDED_OVER: f"{before} handed the driver seat to {after}",
+        events.SEAT_REQUESTED: f"{after} asked {before or 'the driver'} for the driver seat",
+    }[type_]
+    if type_ == events.SEAT_RELEASED and record["role"] == "system":
         text = f"the seat was taken back from {before}" + (f": {data['reason']}" if data.get("reason") else "")
-    return {"at": record["ts"], "t": at.t(record["ts"]), "by": record["actor"], "change": kind} | {
+    return {"at": record["ts"], "t": at.t(record["ts"]), "by": record["actor"], "change": SEAT_CHANGE[type_]} | {
         "from": before,
         "to": after,
         "text": text,
@@ -67,7 +76,6 @@ def _presence(records: list[dict[str, Any]], at: Moments) -> list[dict[str, Any]
         connection = str(record["data"].get("connection", ""))
         if record["type"] == events.PRESENCE_JOINED:
             via[connection] = str(record["data"].get("via", ""))
-        event = record["type"].split(".", 1)[1]
         found.append({"at": record["ts"], "t": at.t(record["ts"]), "name": record["actor"], "role": record["role"]})
-        found[-1] |= {"event": event, "via": via.get(connection, "")}
+        found[-1] |= {"event": PRESENCE_EVENT[record["type"]], "via": via.get(connection, "")}
     return found

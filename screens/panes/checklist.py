@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from console.model import rules
 from console.model.state import IncidentState
 
 ICONS = {
@@ -74,7 +75,7 @@ class ChecklistPane(Tree[Item]):
         state = self._state
         assert state.plan is not None
         for step in state.plan.ordered_steps():
-            if state.step_status(step.id) in ("pending", "running", "failed", "interrupted", "timed_out", "cancelled"):
+            if not rules.settled(state.step_status(step.id)):
                 node = self._items[("step", step.id, "")]
                 if step.checks:
                     open_check = next((c for c, _ in step.checks if (step.id, c) not in state.ticks), step.checks[0][0])
@@ -88,7 +89,7 @@ class ChecklistPane(Tree[Item]):
         assert plan is not None
         for number, phase in enumerate(plan.phases, start=1):
             statuses = [state.step_status(s) for s in phase.steps]
-            done = sum(s in ("succeeded", "skipped") for s in statuses)
+            done = sum(rules.settled(s) for s in statuses)
             label = Text.assemble(
                 (f"{number} {phase.title}", "bold"),
                 (f" · T+{phase.start_minute}–{phase.end_minute}", "dim"),

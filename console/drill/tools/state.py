@@ -10,6 +10,9 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+# A copy, not an import: this module runs inside the sandbox under a bare python (stdlib only,
+# no warroom on its path). Keep it in step with console.model.defaults.SERVICES, the source;
+# tests/test_defaults.py holds the two together.
 SERVICES = ("salonmanager-backend", "salonmanager-frontend")
 APP = "srv/salonmanager"
 DB_DUMP_MEMBER = "db-dumps/mysql-salonmanager.sql"
