@@ -8,6 +8,7 @@ placeholder cannot be judged yet, so it is left out and any problem about it wai
 
 from __future__ import annotations
 
+import tomllib
 import types
 import typing
 from collections.abc import Mapping
@@ -68,6 +69,43 @@ def later(info: ValidationInfo) -> frozenset[str]:
 def rendered(info: ValidationInfo) -> bool:
     """The plan has filled the placeholders in (False: the runbook is loading)."""
     return (info.context or {}).get("rendered", True)
+
+
+def literal(model: type[StepParams], key: str, value: Any) -> Any:
+    """A rendered value as the TOML literal it spells, when ``key``'s field takes that type and not
+    text ("60" for an int, "2.5" for a float, "true" for a bool); anything else as it is, for the
+    model to judge (so "abc" for an int is refused there, naming the key)."""
+    field = model.model_fields.get(key)
+    if field is None or not isinstance(value, str):
+        return value
+    takes = _scalars(field.annotation)
+    if str in takes:
+        return value
+    try:
+        read = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
+    if isinstance(read, bool):
+        return read if bool in takes else value
+    if isinstance(read, int) and (int in takes or float in takes):
+        return read
+    if isinstance(read, float) and float in takes:
+        return read
+    return value
+
+
+def _scalars(annotation: Any) -> set[Any]:
+    """The plain types a field takes (through Optional, unions, Annotated; Any as str)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _scalars(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*(_scalars(a) for a in args))
+    if origin is typing.Literal:
+        return {type(a) for a in args}
+    if annotation is Any:
+        return {str}
+    return {origin or annotation}
 
 
 def parse(model: type[M], params: Mapping[str, Any], *, timeout: float, rendered: bool = True) -> M | None:

@@ -73,11 +73,9 @@ class HttpParams(StepParams):
         name = str(info.field_name)
         if value is None:
             return value
-        if name == "timeout" and value <= 0:
-            raise ParamError(name, "must be > 0")
-        if value < 0:
-            raise ParamError(name, "must be >= 0")
+        if value <= 0 if name == "timeout" else value < 0:
+            raise ParamError("", "params.timeout must be > 0 and params.retry_until >= 0")
         limit = step_timeout(info)
         if limit is not None and value >= limit:
-            raise ParamError(name, f"{value:g}s must be shorter than the step timeout ({limit}s)")
+            raise ParamError("", f"params.{name} ({value:g}s) must be shorter than the step timeout ({limit}s)")
         return value
