@@ -3,7 +3,8 @@
 Every kind that takes params declares them as a :class:`StepParams` model
 (``Action.params_model``). The same model checks them twice: when the runbook loads, and again
 once the plan has rendered the ``{{ placeholders }}``. At load a value still holding a
-placeholder cannot be judged yet, so it is left out and any problem about it waits for the plan.
+placeholder cannot be judged yet, so it is left out and any problem about it waits for the plan
+(``build_plan``), where such a value is read back as the number or bool its field takes.
 """
 
 from __future__ import annotations
@@ -72,15 +73,13 @@ def rendered(info: ValidationInfo) -> bool:
 
 
 def literal(model: type[StepParams], key: str, value: Any) -> Any:
-    """A rendered value as the TOML literal it spells, when ``key``'s field takes that type and not
-    text ("60" for an int, "2.5" for a float, "true" for a bool); anything else as it is, for the
-    model to judge (so "abc" for an int is refused there, naming the key)."""
+    """A rendered value as the TOML literal it spells, when ``key``'s field takes that type ("60"
+    for an int, "2.5" for a float, "true" for a bool; a text field keeps "60"); anything else as
+    it is, for the model to judge (so "abc" for an int is refused there, naming the key)."""
     field = model.model_fields.get(key)
     if field is None or not isinstance(value, str):
         return value
     takes = _scalars(field.annotation)
-    if str in takes:
-        return value
     try:
         read = tomllib.loads(f"v = {value}")["v"]
     except tomllib.TOMLDecodeError:

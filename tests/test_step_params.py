@@ -161,3 +161,13 @@ def test_plan_prints_the_rendered_number(tmp_path):
     result = warroom("plan", "-c", str(write_config(tmp_path / "config.toml")), "--runbook", str(runbook))
     assert result.returncode == 0, result.stderr
     assert "RPO of 60 min" in result.stdout
+
+
+def test_a_field_of_number_or_text_takes_the_number(tmp_path):
+    steps = step("wait", "docker", '{ operation = "status", wait = "{{ health.timeout }}" }') + step(
+        "logs", "docker", '{ operation = "logs", tail = "{{ hosts.h1.keepalive }}" }'
+    )
+    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS)
+    plan = build_plan(runbook, load_config(write_config(tmp_path / "config.toml")))
+    assert plan.steps["wait"].params["wait"] == 2.5
+    assert plan.steps["logs"].params["tail"] == 60  # int | str: "60" is the number of lines

@@ -2,7 +2,7 @@
 again once rendered.
 
 At load time a value may still hold a ``{{ placeholder }}``; such a value is checked only after
-the plan has filled it in, when a bad value fails the step with the parameter's name.
+the plan has filled it in, when a bad value fails ``warroom check`` / ``plan`` with the parameter's name.
 """
 
 from __future__ import annotations
