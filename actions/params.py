@@ -44,6 +44,10 @@ class UnknownParams(ParamError):
         self.known = known
 
 
+class WrongType(ParamError):
+    """A value of a type its field does not take (``rpo_minutes = "x"``)."""
+
+
 class StepParams(StrictModel):
     """Base of every kind's params model: unknown keys, silent coercions and changes are refused."""
 
@@ -120,7 +124,8 @@ def parse(model: type[M], params: Mapping[str, Any], *, timeout: float, rendered
         return model.model_validate(data, context={"timeout": timeout, "later": waiting, "rendered": rendered})
     except ValidationError as exc:
         problems = [_problem(model, error) for error in exc.errors(include_url=False)]
-    problems = [p for p in problems if p.name not in waiting]
+    # a value of the wrong type first, as the kinds always reported it (before any range or choice)
+    problems = sorted((p for p in problems if p.name not in waiting), key=lambda p: not isinstance(p, WrongType))
     unknown = tuple(dict.fromkeys(p.name for p in problems if isinstance(p, UnknownParams)))
     if unknown:
         raise UnknownParams(unknown, model.known())
@@ -149,7 +154,7 @@ def _problem(model: type[StepParams], error: Any) -> ParamError:
         return ParamError(name, f"give one of {error['ctx']['expected']} (got {value!r})")
     field = model.model_fields.get(name)
     if field is not None and kind.endswith("_type"):
-        return ParamError(name, f"expected {_words(field.annotation)}, got {value!r}")
+        return WrongType(name, f"expected {_words(field.annotation)}, got {value!r}")
     return ParamError(name, f"{error['msg'][0].lower()}{error['msg'][1:]}, got {value!r}")
 
 
