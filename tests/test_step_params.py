@@ -171,3 +171,53 @@ def test_a_field_of_number_or_text_takes_the_number(tmp_path):
     plan = build_plan(runbook, load_config(write_config(tmp_path / "config.toml")))
     assert plan.steps["wait"].params["wait"] == 2.5
     assert plan.steps["logs"].params["tail"] == 60  # int | str: "60" is the number of lines
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.data = b""
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def close(self) -> tuple[int, str]:
+        return len(self.data), ""
+
+
+class _Ctx:
+    """Just what a notify step uses when its params are refused."""
+
+    def __init__(self, step) -> None:
+        self.step, self.sinks, self.warnings = step, {}, []
+
+    def sink(self, host: str) -> _Sink:
+        return self.sinks.setdefault(host, _Sink())
+
+    def warn(self, host: str, message: str) -> None:
+        self.warnings.append(message)
+
+
+def test_a_notify_step_with_bad_params_warns_and_never_blocks():
+    """A plan journaled before this check could still carry one: the rollback goes on."""
+    import asyncio
+
+    from actions.base import LOCAL_HOST
+    from console.model.plan import PlannedStep
+
+    planned = PlannedStep(
+        id="tell",
+        title="Tell",
+        kind="notify",
+        phase="main",
+        automated=True,
+        hosts=(LOCAL_HOST,),
+        params={"channel": "pager", "template": "hi"},
+        timeout=60,
+    )
+    assert "invalid params.channel" in KINDS["notify"]().plan(planned)[0].text
+    ctx = _Ctx(planned)
+    run = asyncio.run(KINDS["notify"]().run(ctx))
+    outcome = run.outcomes[LOCAL_HOST]
+    assert run.ok and outcome.facts["delivered"] is False
+    assert "step tell: params.channel" in outcome.facts["error"]
+    assert len(ctx.warnings) == 1 and "NOT delivered" in ctx.warnings[0]

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from console.model.config import SECRET_FIELDS, LoadedConfig
 from console.model.errors import RunbookError
-from console.model.runbook import PLACEHOLDER, LoadedRunbook, placeholders
+from console.model.runbook import PLACEHOLDER, LoadedRunbook, Step, placeholders
 from console.model.secrets import Redactor, lookup
 
 # The pseudo-host of automated steps that run on the warroom machine itself (notifications).
@@ -207,7 +207,7 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
     )
 
 
-def _params(runbook: LoadedRunbook, config: LoadedConfig, loc: tuple, step: Any) -> dict[str, Any]:
+def _params(runbook: LoadedRunbook, config: LoadedConfig, loc: tuple, step: Step) -> dict[str, Any]:
     """The step's params rendered, and checked by its kind now: a value that only a placeholder
     gave (``rpo_minutes = "{{ database.rpo }}"``) is judged here, so ``warroom check`` and
     ``warroom plan`` refuse a bad one before any incident rather than the step failing in one."""
