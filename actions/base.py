@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
-from actions.params import ParamError, StepParams, UnknownParams, parse
+from actions.params import ParamError, StepParams, UnknownParams, literal, parse
 from console.model.errors import ActionError
 from console.model.plan import LOCAL_HOST as LOCAL_HOST  # re-exported for the step kinds
 from console.model.plan import Target as Target
@@ -115,7 +116,12 @@ class Action(ABC):
     params_model: ClassVar[type[StepParams] | None] = None
     """The step's ``params`` as one typed model; None for a kind whose commands or checks say it all."""
     unknown_params: ClassVar[str] = "unknown {kind} parameter(s) {names}; known: {known}"
-    """How an unknown key is worded ({kind}, {names}, {known})."""
+    """How an unknown key is worded: {kind}, {names} (sorted), {known} (the model's order), {first}
+    (the first unknown, quoted) and {sorted_known}."""
+    commands_hint: ClassVar[str] = "a {kind} step builds its own commands; use params ({known})"
+    """What a step of a kind with params hears when it gives commands ({kind}, {known} sorted)."""
+    unknown_first: ClassVar[bool] = False
+    """Unknown params are reported before commands given (git and storage, as they always were)."""
 
     @classmethod
     def check_step(cls, step: Step) -> tuple[str, str] | None:
@@ -130,17 +136,22 @@ class Action(ABC):
         builds its own commands, so a step of it may not give any."""
         if cls.params_model is None:
             return None
-        known = cls.params_model.known()
+        hint = None
         if step.commands:
-            return (
-                "commands",
-                f"{cls.kind} steps run no shell commands; their params say what they do ({', '.join(known)})",
-            )
+            known = ", ".join(sorted(cls.params_model.known()))
+            hint = ("commands", cls.commands_hint.format(kind=cls.kind, known=known))
+            if not cls.unknown_first:
+                return hint
         try:
             cls.parse_params(step.params, step.timeout, rendered=False)
         except ParamError as exc:
-            return ("params", str(exc))
-        return None
+            return cls.param_problem(exc)
+        return hint
+
+    @classmethod
+    def param_problem(cls, exc: ParamError) -> tuple[str, str]:
+        """A params problem found at load as ``(field, problem)``, worded as the kind always has."""
+        return ("params", str(exc))
 
     @classmethod
     def parse_params(cls, params: dict[str, Any], timeout: float, *, rendered: bool = True) -> Any:
@@ -149,8 +160,36 @@ class Action(ABC):
         try:
             return parse(cls.params_model, params, timeout=timeout, rendered=rendered)
         except UnknownParams as exc:
-            text = cls.unknown_params.format(kind=cls.kind, names=", ".join(exc.names), known=", ".join(exc.known))
+            names = sorted(exc.names)
+            text = cls.unknown_params.format(
+                kind=cls.kind,
+                names=", ".join(names),
+                known=", ".join(exc.known),
+                first=repr(names[0]),
+                sorted_known=", ".join(sorted(exc.known)),
+            )
             raise ParamError("", text) from None
+
+    @classmethod
+    def rendered_params(cls, params: dict[str, Any], held: Collection[str]) -> dict[str, Any]:
+        """The params once the plan filled in the placeholders of the keys ``held``: such a value
+        is text now, so for a field that takes a number or a bool it is read as the TOML literal
+        it spells ("60" -> 60, "true" -> True), as if written so in the runbook."""
+        if cls.params_model is None:
+            return params
+        return {k: literal(cls.params_model, k, v) if k in held else v for k, v in params.items()}
+
+    @classmethod
+    def check_rendered(cls, params: dict[str, Any], timeout: float) -> str | None:
+        """The rendered params' first problem (``params.<key>: ...``), or None; for the plan, so a
+        bad value fails ``warroom check`` and ``warroom plan`` rather than the step mid-incident."""
+        if cls.params_model is None:
+            return None
+        try:
+            cls.parse_params(params, timeout)
+        except ParamError as exc:
+            return str(exc)
+        return None
 
     @classmethod
     def step_params(cls, step: PlannedStep) -> Any:

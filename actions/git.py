@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
+from pydantic import field_validator
 
 from actions.base import Action, PlannedCommand, StepContext, StepRun
 from actions.capture import FactSink
-from actions.params import StepParams
+from actions.params import ParamError, StepParams
 from actions.transport import run_script, shell_path, wrap_script
 from console.model.errors import ActionError
 
@@ -30,6 +31,12 @@ PREVIOUS_STABLE = "previous-stable"
 class GitParams(StepParams):
     ref: str = PREVIOUS_STABLE
     """A tag or commit, or ``previous-stable`` (resolved on the host)."""
+
+    @field_validator("ref", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> str:
+        """``ref = 1`` is the tag "1", as a git step always read it."""
+        return str(value)
 
 
 # Prints the ref to check out. For previous-stable: release tags (vX.Y.Z, no "-rc"/"-beta"), sorted
@@ -75,18 +82,23 @@ def checkout_commands(ref: str) -> list[str]:
 class GitAction(Action):
     kind = "git"
     params_model = GitParams
+    unknown_params = "unknown {kind} parameter {first} (known: {sorted_known})"
+    unknown_first = True
 
     @classmethod
     def check_step(cls, step: Step) -> tuple[str, str] | None:
         problem = super().check_step(step)
-        if problem:
+        if problem and problem[0] == "targets":
             return problem
-        if not step.cwd:
+        if not step.cwd:  # before the params, as always
             return ("cwd", "a git step needs cwd: the repository to check out in")
-        return None
+        return problem
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
-        ref = _ref(step)
+        try:
+            ref = self.parse_params(step.params, step.timeout).ref
+        except ParamError as exc:
+            return [PlannedCommand(host, f"invalid {exc}") for host in step.hosts]
         shown = "<previous stable tag, resolved on the host>" if ref == PREVIOUS_STABLE else ref
         text = f"cd {step.cwd} && git checkout {shown}  (then: HEAD verified)"
         return [PlannedCommand(host, text) for host in step.hosts]

@@ -3,11 +3,13 @@
 Every kind that takes params declares them as a :class:`StepParams` model
 (``Action.params_model``). The same model checks them twice: when the runbook loads, and again
 once the plan has rendered the ``{{ placeholders }}``. At load a value still holding a
-placeholder cannot be judged yet, so it is left out and any problem about it waits for the plan.
+placeholder cannot be judged yet, so it is left out and any problem about it waits for the plan
+(``build_plan``), where such a value is read back as the number or bool its field takes.
 """
 
 from __future__ import annotations
 
+import tomllib
 import types
 import typing
 from collections.abc import Mapping
@@ -42,6 +44,10 @@ class UnknownParams(ParamError):
         self.known = known
 
 
+class WrongType(ParamError):
+    """A value of a type its field does not take (``rpo_minutes = "x"``)."""
+
+
 class StepParams(StrictModel):
     """Base of every kind's params model: unknown keys, silent coercions and changes are refused."""
 
@@ -70,6 +76,41 @@ def rendered(info: ValidationInfo) -> bool:
     return (info.context or {}).get("rendered", True)
 
 
+def literal(model: type[StepParams], key: str, value: Any) -> Any:
+    """A rendered value as the TOML literal it spells, when ``key``'s field takes that type ("60"
+    for an int, "2.5" for a float, "true" for a bool; a text field keeps "60"); anything else as
+    it is, for the model to judge (so "abc" for an int is refused there, naming the key)."""
+    field = model.model_fields.get(key)
+    if field is None or not isinstance(value, str):
+        return value
+    takes = _scalars(field.annotation)
+    try:
+        read = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
+    if isinstance(read, bool):
+        return read if bool in takes else value
+    if isinstance(read, int) and (int in takes or float in takes):
+        return read
+    if isinstance(read, float) and float in takes:
+        return read
+    return value
+
+
+def _scalars(annotation: Any) -> set[Any]:
+    """The plain types a field takes (through Optional, unions, Annotated; Any as str)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _scalars(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*(_scalars(a) for a in args))
+    if origin is typing.Literal:
+        return {type(a) for a in args}
+    if annotation is Any:
+        return {str}
+    return {origin or annotation}
+
+
 def parse(model: type[M], params: Mapping[str, Any], *, timeout: float, rendered: bool = True) -> M | None:
     """``params`` as ``model``, or the first problem as :class:`ParamError`.
 
@@ -83,7 +124,8 @@ def parse(model: type[M], params: Mapping[str, Any], *, timeout: float, rendered
         return model.model_validate(data, context={"timeout": timeout, "later": waiting, "rendered": rendered})
     except ValidationError as exc:
         problems = [_problem(model, error) for error in exc.errors(include_url=False)]
-    problems = [p for p in problems if p.name not in waiting]
+    # a value of the wrong type first, as the kinds always reported it (before any range or choice)
+    problems = sorted((p for p in problems if p.name not in waiting), key=lambda p: not isinstance(p, WrongType))
     unknown = tuple(dict.fromkeys(p.name for p in problems if isinstance(p, UnknownParams)))
     if unknown:
         raise UnknownParams(unknown, model.known())
@@ -112,7 +154,7 @@ def _problem(model: type[StepParams], error: Any) -> ParamError:
         return ParamError(name, f"give one of {error['ctx']['expected']} (got {value!r})")
     field = model.model_fields.get(name)
     if field is not None and kind.endswith("_type"):
-        return ParamError(name, f"expected {_words(field.annotation)}, got {value!r}")
+        return WrongType(name, f"expected {_words(field.annotation)}, got {value!r}")
     return ParamError(name, f"{error['msg'][0].lower()}{error['msg'][1:]}, got {value!r}")
 
 

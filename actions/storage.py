@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pydantic import field_validator
 
 from actions.base import Action, PlannedCommand, StepContext, StepRun
 from actions.capture import FactSink, as_number
-from actions.params import StepParams
+from actions.params import ParamError, StepParams
 from actions.transport import run_script, wrap_script
 
 if TYPE_CHECKING:
@@ -28,6 +30,12 @@ class StorageParams(StepParams):
     """The tarball, relative to the step's cwd or absolute."""
     dest: str = DEFAULT_DEST
     """Where it is extracted."""
+
+    @field_validator("archive", "dest", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> str:
+        """``archive = 1`` is the file "1", as a storage step always read it."""
+        return str(value)
 
 
 def _params(step: PlannedStep) -> tuple[str, str]:
@@ -57,9 +65,15 @@ def restore_commands(archive: str, dest: str) -> list[str]:
 class StorageAction(Action):
     kind = "storage"
     params_model = StorageParams
+    unknown_params = "unknown {kind} parameter {first} (known: {sorted_known})"
+    unknown_first = True
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
-        archive, dest = _params(step)
+        try:
+            params = self.parse_params(step.params, step.timeout)
+        except ParamError as exc:
+            return [PlannedCommand(host, f"invalid {exc}") for host in step.hosts]
+        archive, dest = params.archive, params.dest
         where = f"cd {step.cwd} && " if step.cwd else ""
         text = f"{where}tar -xzf {archive} -C {dest}  (then: every archived file present in {dest})"
         return [PlannedCommand(host, text) for host in step.hosts]

@@ -20,7 +20,7 @@ from actions.base import Action, HostOutcome, PlannedCommand, StepContext, StepR
 from actions.docker.compose import compose, describe
 from actions.docker.engine import DockerEngine, Interrupted, Stopper, bounded, configured, resolve_base_url
 from actions.docker.ops import OPERATIONS, HostJob
-from actions.docker.params import DockerParams, ParamError, parse
+from actions.docker.params import DockerParams, ParamError
 from actions.docker.project import load_project, summary_line
 from console.model.errors import ActionError
 
@@ -33,10 +33,16 @@ PREVIEW_TIMEOUT = 15.0
 class DockerAction(Action):
     kind = "docker"
     params_model = DockerParams
+    commands_hint = "a docker step builds its own commands; use params.operation"
+
+    @classmethod
+    def param_problem(cls, exc: ParamError) -> tuple[str, str]:
+        """Worded ``wait: ...`` (no ``params.`` before the key), as docker steps always were."""
+        return ("params", f"{exc.name}: {exc.problem}" if exc.name else exc.problem.removeprefix("params."))
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
         try:
-            params = parse(step.params, step.timeout)
+            params = self.parse_params(step.params, step.timeout)
         except ParamError as exc:
             return [PlannedCommand(host, f"invalid {exc}") for host in step.hosts]
         project = params.project or "<[docker] compose_project>"
@@ -101,10 +107,7 @@ class DockerAction(Action):
 def _prepare(ctx: StepContext) -> tuple[DockerParams, str]:
     """Parameters as rendered, the project name and the engine mode, or a one-line error."""
     step = ctx.step
-    try:
-        params = parse(step.params, step.timeout)
-    except ParamError as exc:
-        raise ActionError(f"step {step.id}: {exc}") from None
+    params: DockerParams = DockerAction.step_params(step)
     project = params.project
     if project is None:
         docker_cfg = configured(ctx)

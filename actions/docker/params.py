@@ -2,7 +2,7 @@
 again once rendered.
 
 At load time a value may still hold a ``{{ placeholder }}``; such a value is checked only after
-the plan has filled it in, when a bad value fails the step with the parameter's name.
+the plan has filled it in, when a bad value fails ``warroom check`` / ``plan`` with the parameter's name.
 """
 
 from __future__ import annotations
@@ -91,11 +91,18 @@ class DockerParams(StepParams):
                 # about the key, not its value: not left for the plan even when the value is a placeholder
                 problem = f"not a parameter of operation {operation!r} (it takes: {', '.join(sorted(allowed))})"
                 raise ParamError("", f"params.{key}: {problem}")
-        if operation == "compose" and "compose" not in given:
-            raise ParamError("compose", f'give the compose subcommand, e.g. "up -d" ({", ".join(COMPOSE_SUBCOMMANDS)})')
-        if operation == "compose" and "file" not in given:
-            raise ParamError("file", 'give the compose file, e.g. "{{ app.compose_file }}"')
         return data
+
+    @model_validator(mode="after")
+    def _compose_complete(self, info: ValidationInfo) -> DockerParams:
+        """After the values' own checks, as always: ``compose = "up"`` hears "up must run detached"
+        before it hears that ``file`` is missing."""
+        given = self.model_fields_set | later(info)
+        if self.operation == "compose" and "compose" not in given:
+            raise ParamError("compose", f'give the compose subcommand, e.g. "up -d" ({", ".join(COMPOSE_SUBCOMMANDS)})')
+        if self.operation == "compose" and "file" not in given:
+            raise ParamError("file", 'give the compose file, e.g. "{{ app.compose_file }}"')
+        return self
 
     @field_validator("*", mode="before")
     @classmethod
@@ -104,10 +111,10 @@ class DockerParams(StepParams):
         return check(value, step_timeout(info)) if check else value
 
 
-def parse(params: dict[str, Any], timeout: float, *, static: bool = False) -> DockerParams:
-    """Typed parameters, or :class:`ParamError`; ``static`` skips values still holding placeholders."""
-    parsed = parse_params(DockerParams, params, timeout=timeout, rendered=not static)
-    return parsed if parsed is not None else DockerParams.model_construct(operation=params.get("operation"))
+def parse(params: dict[str, Any], timeout: float, *, static: bool = False) -> DockerParams | None:
+    """Typed parameters, or :class:`ParamError`; ``static`` skips values still holding placeholders
+    (None: only such values stood in the way, so there is nothing checked to return yet)."""
+    return parse_params(DockerParams, params, timeout=timeout, rendered=not static)
 
 
 def _text(name: str, value: Any) -> str:

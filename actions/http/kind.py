@@ -56,6 +56,7 @@ class HttpAction(Action):
     kind = "http"
     needs_targets = False
     params_model = HttpParams
+    commands_hint = "an http step runs no shell commands; give params.url"
 
     @classmethod
     def check_step(cls, step: Step) -> tuple[str, str] | None:

@@ -36,16 +36,6 @@ class HttpParams(StepParams):
                 raise ParamError(key, "TLS verification is always on; give ca_file to trust a private CA")
         return data
 
-    @field_validator("url")
-    @classmethod
-    def _usable_url(cls, value: str) -> str:
-        if value:
-            try:
-                origin(value)
-            except ValueError as exc:
-                raise ParamError("url", str(exc)) from None
-        return value
-
     @field_validator("method")
     @classmethod
     def _known_method(cls, value: str) -> str:
@@ -67,17 +57,20 @@ class HttpParams(StepParams):
             raise ParamError("expect_json", 'give at least one field, e.g. { status = "ok" }')
         return value
 
-    @field_validator("timeout", "retry_until")
-    @classmethod
-    def _within_the_step(cls, value: float | None, info: ValidationInfo) -> float | None:
-        name = str(info.field_name)
-        if value is None:
-            return value
-        if name == "timeout" and value <= 0:
-            raise ParamError(name, "must be > 0")
-        if value < 0:
-            raise ParamError(name, "must be >= 0")
+    @model_validator(mode="after")
+    def _within_the_step(self, info: ValidationInfo) -> HttpParams:
+        """The timings, then the URL, after the other values: the order an http step always
+        reported them in."""
+        timings = {"timeout": self.timeout, "retry_until": self.retry_until}
+        if (self.timeout is not None and self.timeout <= 0) or self.retry_until < 0:
+            raise ParamError("", "params.timeout must be > 0 and params.retry_until >= 0")
         limit = step_timeout(info)
-        if limit is not None and value >= limit:
-            raise ParamError(name, f"{value:g}s must be shorter than the step timeout ({limit}s)")
-        return value
+        for name, value in timings.items():
+            if value is not None and limit is not None and value >= limit:
+                raise ParamError("", f"params.{name} ({value:g}s) must be shorter than the step timeout ({limit}s)")
+        if self.url:
+            try:
+                origin(self.url)
+            except ValueError as exc:
+                raise ParamError("url", str(exc)) from None
+        return self

@@ -23,7 +23,7 @@ import actions.mysql.restore as restoring
 from actions.base import StepContext, Target
 from actions.mysql.backup import Backup, RemoteFile, RemoteWriter, Stopped
 from actions.mysql.conn import DbTarget, Endpoint, Tunnel
-from actions.mysql.params import backup_dir, backup_file, safety_dir
+from actions.mysql.params import MySQLParams, backup_dir, backup_file, safety_dir
 from actions.mysql.restore import Reading, Reporter, StatementFailed
 from actions.mysql.sql_census import Census
 from actions.mysql.sql_split import DumpError
@@ -37,14 +37,16 @@ class Blocked(ActionError):
 class Job:
     """One host's run of a mysql step; its facts grow as it goes."""
 
-    def __init__(self, ctx: StepContext, target: Target, p: dict, sink: Any, db: DbTarget, password: str) -> None:
+    def __init__(
+        self, ctx: StepContext, target: Target, p: MySQLParams, sink: Any, db: DbTarget, password: str
+    ) -> None:
         self.ctx, self.target, self.p, self.sink = ctx, target, p, sink
         self.where = f"step {ctx.step.id} on {target.name}"
         self.stop_event = threading.Event()
         self.loop = asyncio.get_running_loop()
         self.reporter = Reporter(ctx, target.name, sink, self.loop, self.stop_event)
         self.endpoint = Endpoint(db, password, None, self.where)
-        self.facts: dict[str, Any] = {"operation": p["operation"], "database": str(db)}
+        self.facts: dict[str, Any] = {"operation": p.operation, "database": str(db)}
         self.sftp: asyncssh.SFTPClient | None = None
         self.conn: Any = None
         self.thread_id = 0
@@ -97,7 +99,7 @@ class Job:
     async def run(self) -> tuple[str, str]:
         """``(status, error)``; every expected failure becomes a one-line error."""
         try:
-            op = self.p["operation"]
+            op = self.p.operation
             if op == "preflight":
                 await self.preflight()
             elif op == "find-backup":
@@ -128,7 +130,7 @@ class Job:
             raise
 
     def _failure(self, text: str) -> str:
-        if self.p["operation"] != "restore":
+        if self.p.operation != "restore":
             return text
         self.facts["restored"] = False
         if not self.touched:
@@ -141,7 +143,7 @@ class Job:
         )
 
     async def connect(self) -> None:
-        if self.p["via_ssh"]:
+        if self.p.via_ssh:
             tunnel = Tunnel(await self.ssh(), self.endpoint.db, self.target.name)
             await tunnel.open(self.where)
             self.endpoint.tunnel = tunnel
@@ -171,9 +173,9 @@ class Job:
     async def find(self) -> Backup:
         ssh = await self.ssh()
         self.sftp = await ssh.start_sftp_client()
-        directory = backup_dir(self.ctx.step)
-        if self.p.get("backup"):
-            path = backup_file(self.ctx.step)
+        directory = backup_dir(self.ctx.step, self.p)
+        if self.p.backup:
+            path = backup_file(self.ctx.step, self.p)
             backup = await backups.describe(self.sftp, path, self.where)
             problem = await backups.inspect(self.sftp, backup, self.endpoint.db.name, self.stop_event)
             if problem:
@@ -202,7 +204,7 @@ class Job:
         )
 
     def _check_age(self, backup: Backup) -> None:
-        rpo = self.p.get("rpo_minutes")
+        rpo = self.p.rpo_minutes
         if not rpo:
             return
         age_min = backup.age() / 60
@@ -216,10 +218,10 @@ class Job:
             f"backup {backup.name} is {backups.human_age(backup.age())} old, older than the RPO of {rpo} min "
             "(restoring it loses every change made since)"
         )
-        if self.p["on_old_backup"] == "block":
+        if self.p.on_old_backup == "block":
             self.say(f"BLOCKED: {text}")
             self.facts["blocked"] = True
-            if self.p["operation"] == "restore":
+            if self.p.operation == "restore":
                 self.facts.update(restored=False, database_state="untouched")
             raise Blocked(f'{self.where}: {text}; on_old_backup = "block" stops here, nothing was touched')
         self.say(f"WARNING: {text}")
@@ -263,13 +265,13 @@ class Job:
         self.facts.update(restored=False, database_state="untouched")
         backup = await self.find()
         await self.connect()
-        if self.p["precheck"]:
+        if self.p.precheck:
             checked = Reading(Census(self.endpoint.db.name))
             self.say("checking the dump is whole before touching the database ...")
             await self.thread(restoring.precheck, self._opener(backup), backup, checked, self.reporter)
             self.facts["precheck"] = {"ok": True, "method": checked.method}
             self.say(f"dump check: whole ({checked.method})")
-        if self.p["safety_dump"]:
+        if self.p.safety_dump:
             await self.safety_dump()
         reading = Reading(Census(self.endpoint.db.name))
         safety = self.facts.get("safety_dump")
@@ -301,7 +303,7 @@ class Job:
 
     async def safety_dump(self) -> None:
         """Dump the database as it is now to the host; a ``.part`` file until it is complete."""
-        directory = safety_dir(self.ctx.step)
+        directory = safety_dir(self.ctx.step, self.p)
         stamp = time.strftime("%Y%m%d-%H%M%SZ", time.gmtime())
         path = posixpath.join(directory, f"{dumping.sanitize_name(self.endpoint.db.name)}-{stamp}.sql.gz")
         part = path + ".part"

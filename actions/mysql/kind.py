@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from actions.base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
 from actions.mysql.conn import DbTarget, parse_target
-from actions.mysql.params import MySQLParams, params, plan_lines
+from actions.mysql.params import MySQLParams, plan_lines
 from actions.params import ParamError
 from console.model.errors import ActionError
 
@@ -32,6 +32,21 @@ class MySQLAction(Action):
     kind = "mysql"
     params_model = MySQLParams
     unknown_params = "unknown parameter(s) {names} for a {kind} step (known: {known})"
+    commands_hint = "a mysql step runs no shell commands; its params say what it does"
+
+    @classmethod
+    def check_params(cls, step: Step) -> tuple[str, str] | None:
+        """As a mysql step always said it: the first unknown key as given, each problem on the
+        step's line under its own key (``"params.operation"``)."""
+        known = MySQLParams.known()
+        unknown = next((key for key in step.params if key not in known), None)
+        if unknown is not None and not step.commands:
+            return (f"params.{unknown}", f"unknown parameter for a mysql step (known: {', '.join(known)})")
+        return super().check_params(step)
+
+    @classmethod
+    def param_problem(cls, exc: ParamError) -> tuple[str, str]:
+        return (f"params.{exc.name}", exc.problem) if exc.name else ("params", str(exc))
 
     @classmethod
     def check_step(cls, step: Step) -> tuple[str, str] | None:
@@ -44,23 +59,20 @@ class MySQLAction(Action):
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
         try:
-            p = params(step)
+            p = self.parse_params(step.params, step.timeout)
         except ParamError as exc:
             return [PlannedCommand(host, f"invalid {exc}") for host in step.hosts]
-        target = p.get("database") or "the config's [database] (user@host:port/name)"
-        if p["operation"] == "restore" and len(step.hosts) > 1:
+        target = p.database or "the config's [database] (user@host:port/name)"
+        if p.operation == "restore" and len(step.hosts) > 1:
             text = f'refused: a restore runs on one host, not {len(step.hosts)} (set run_on = "one")'
             return [PlannedCommand(host, text) for host in step.hosts]
         return [PlannedCommand(host, line) for host in step.hosts for line in plan_lines(step, p, host, target)]
 
     async def run(self, ctx: StepContext) -> StepRun:
-        try:
-            p = params(ctx.step)
-        except ParamError as exc:
-            raise ActionError(f"step {ctx.step.id}: {exc}") from None
+        p: MySQLParams = self.step_params(ctx.step)
         db = self._target(ctx, p)
-        password = ctx.secret(p["password"])
-        if p["operation"] == "restore" and len(ctx.targets) != 1:
+        password = ctx.secret(p.password)
+        if p.operation == "restore" and len(ctx.targets) != 1:
             names = ", ".join(t.name for t in ctx.targets)
             raise ActionError(
                 f"step {ctx.step.id}: a restore runs on exactly one host (the database is shared), "
@@ -70,9 +82,9 @@ class MySQLAction(Action):
         return StepRun({r.host: r for r in results})
 
     @staticmethod
-    def _target(ctx: StepContext, p: dict[str, Any]) -> DbTarget:
-        if p.get("database"):
-            db = parse_target(p["database"])
+    def _target(ctx: StepContext, p: MySQLParams) -> DbTarget:
+        if p.database:
+            db = parse_target(p.database)
             if db is None:
                 raise ActionError(f"step {ctx.step.id}: params.database: expected user@host:port/name")
             return db
@@ -81,7 +93,7 @@ class MySQLAction(Action):
             raise ActionError(f"step {ctx.step.id}: a mysql step needs a [database] section in the config")
         return DbTarget(cfg.user, cfg.host, cfg.port, cfg.name)
 
-    async def _host(self, ctx: StepContext, target: Target, p: dict, db: DbTarget, password: str) -> HostOutcome:
+    async def _host(self, ctx: StepContext, target: Target, p: MySQLParams, db: DbTarget, password: str) -> HostOutcome:
         from actions.mysql.job import Job  # the restore machinery loads when a mysql step runs, not at start-up
 
         sink = ctx.sink(target.name)

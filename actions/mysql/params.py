@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import posixpath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from actions.mysql.conn import parse_target
-from actions.params import ParamError, StepParams, parse
+from actions.params import ParamError, StepParams
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep
@@ -73,60 +73,52 @@ class MySQLParams(StepParams):
         return value
 
 
-def params(step: PlannedStep) -> dict[str, Any]:
-    """The rendered params with every default filled in (what plan() shows is what run() does),
-    or :class:`ParamError`."""
-    model = parse(MySQLParams, step.params, timeout=step.timeout)
-    assert model is not None
-    return model.model_dump(exclude_none=True)
-
-
 def _on_host(step: PlannedStep, path: str) -> str:
     """A path as SFTP gets it: relative ones are taken from the step's cwd, like its commands."""
     return posixpath.normpath(posixpath.join(step.cwd, path)) if step.cwd else path
 
 
-def backup_dir(step: PlannedStep) -> str:
-    return _on_host(step, params(step)["backup_dir"])
+def backup_dir(step: PlannedStep, p: MySQLParams) -> str:
+    return _on_host(step, p.backup_dir)
 
 
-def backup_file(step: PlannedStep) -> str:
+def backup_file(step: PlannedStep, p: MySQLParams) -> str:
     """``backup = "..."``: one file, relative to the cwd like ``database.dump_file``."""
-    return _on_host(step, step.params["backup"])
+    return _on_host(step, p.backup or "")
 
 
-def safety_dir(step: PlannedStep) -> str:
-    explicit = step.params.get("safety_dump_dir")
-    return _on_host(step, explicit) if explicit else posixpath.join(backup_dir(step), SAFETY_SUBDIR)
+def safety_dir(step: PlannedStep, p: MySQLParams) -> str:
+    explicit = p.safety_dump_dir
+    return _on_host(step, explicit) if explicit else posixpath.join(backup_dir(step, p), SAFETY_SUBDIR)
 
 
-def plan_lines(step: PlannedStep, p: dict[str, Any], host: str, target: str) -> list[str]:
-    op = p["operation"]
-    via = f"through an SSH tunnel from {host}" if p["via_ssh"] else "directly from the warroom machine"
+def plan_lines(step: PlannedStep, p: MySQLParams, host: str, target: str) -> list[str]:
+    op = p.operation
+    via = f"through an SSH tunnel from {host}" if p.via_ssh else "directly from the warroom machine"
     if op == "preflight":
         return [f"connect to {target} {via}: server version, tables, size (read-only)"]
     lines: list[str] = []
-    if p.get("backup"):
-        lines.append(f"use backup {backup_file(step)} on {host} (SFTP)")
+    if p.backup:
+        lines.append(f"use backup {backup_file(step, p)} on {host} (SFTP)")
     else:
         lines.append(
-            f"find the newest backup in {backup_dir(step)} on {host} over SFTP "
+            f"find the newest backup in {backup_dir(step, p)} on {host} over SFTP "
             "(*.sql, *.sql.gz, *.sql.bz2, *.zip with db-dumps/*.sql[.gz])"
         )
-    if "rpo_minutes" in p:
-        action = "stop (block)" if p["on_old_backup"] == "block" else "warn and go on"
-        lines.append(f"check its age against the RPO of {p['rpo_minutes']} min; if older: {action}")
+    if p.rpo_minutes is not None:
+        action = "stop (block)" if p.on_old_backup == "block" else "warn and go on"
+        lines.append(f"check its age against the RPO of {p.rpo_minutes} min; if older: {action}")
     if op == "verify":
         lines.append(f"read the dump and compare its tables and row counts with {target} {via} (read-only)")
     if op != "restore":
         return lines
-    if p["precheck"]:
+    if p.precheck:
         lines.append(
             "check the dump is whole before touching the database (mysqldump's closing line, else a full read)"
         )
-    if p["safety_dump"]:
+    if p.safety_dump:
         lines.append(
-            f"safety dump of the current database to {host}:{safety_dir(step)}/<database>-<UTC time>.sql.gz "
+            f"safety dump of the current database to {host}:{safety_dir(step, p)}/<database>-<UTC time>.sql.gz "
             "(on the host, gzip)"
         )
     else:

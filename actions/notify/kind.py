@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from actions.base import LOCAL_HOST, Action, HostOutcome, PlannedCommand, StepContext, StepRun
 from actions.notify.params import NotifyParams, template_problem
 from actions.notify.send import DeliveryResult, send
-from console.model.errors import WarroomError
+from actions.params import ParamError
+from console.model.errors import ActionError, WarroomError
 from console.model.facts import FACTS, incident_facts
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class NotifyAction(Action):
     kind = "notify"
     needs_targets = False
     params_model = NotifyParams
+    commands_hint = "a notify step runs no commands; give params.channel and params.template"
 
     @classmethod
     def check_step(cls, step: Step) -> tuple[str, str] | None:
@@ -40,28 +42,37 @@ class NotifyAction(Action):
         return super().check_step(step)
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
-        p = step.params
-        channel = p.get("channel", "?")
+        hosts = step.hosts or (LOCAL_HOST,)
+        try:
+            p: NotifyParams = self.parse_params(step.params, step.timeout)
+        except ParamError as exc:
+            return [PlannedCommand(host, f"invalid {exc}") for host in hosts]
+        channel = str(p.channel)
         where = {"slack": "Slack webhook", "statuspage": "status-page webhook", "email": "e-mail"}.get(channel, channel)
-        subject = f" subject {p['subject']!r}" if p.get("subject") else ""
-        text = f"send {channel} ({where} from [notify.{channel}]){subject}: {p.get('template', '')!r}"
-        return [PlannedCommand(host, text) for host in step.hosts or (LOCAL_HOST,)]
+        subject = f" subject {p.subject!r}" if p.subject else ""
+        text = f"send {channel} ({where} from [notify.{channel}]){subject}: {p.template!r}"
+        return [PlannedCommand(host, text) for host in hosts]
 
     async def run(self, ctx: StepContext) -> StepRun:
         host = (ctx.step.hosts or (LOCAL_HOST,))[0]
-        p = ctx.step.params
-        channel = p["channel"]
-        facts = _facts(ctx)
         sink = ctx.sink(host)
         started = time.monotonic()
-        text, subject = _fill(ctx, host, p["template"], facts), _fill(ctx, host, p.get("subject", ""), facts)
-        sink.write(f"notify {channel}: {text}\n".encode())
         try:
-            config = ctx.config
-        except WarroomError as exc:  # no config: report it, never block the rollback
-            result = DeliveryResult(channel, False, "-", error=str(exc))
+            p: NotifyParams = self.step_params(ctx.step)
+        except ActionError as exc:  # the plan checks params; a bad one still never blocks the rollback
+            channel = str(ctx.step.params.get("channel", "?"))
+            result: DeliveryResult | None = DeliveryResult(channel, False, "-", error=str(exc))
+            text = ""
         else:
-            result = await self._deliver(ctx, config, channel, text, subject, facts)
+            channel, facts = str(p.channel), _facts(ctx)
+            text, subject = _fill(ctx, host, str(p.template), facts), _fill(ctx, host, p.subject, facts)
+            sink.write(f"notify {channel}: {text}\n".encode())
+            try:
+                config = ctx.config
+            except WarroomError as exc:  # no config: report it, never block the rollback
+                result = DeliveryResult(channel, False, "-", error=str(exc))
+            else:
+                result = await self._deliver(ctx, config, p, text, subject, facts)
         if result is None:
             outcome = HostOutcome(host, "cancelled", error=f"step {ctx.step.id}: {channel} notification cancelled")
         else:
@@ -71,11 +82,11 @@ class NotifyAction(Action):
         return StepRun({host: outcome})
 
     @staticmethod
-    async def _deliver(ctx, config, channel: str, text: str, subject: str, facts) -> DeliveryResult | None:
+    async def _deliver(ctx, config, p: NotifyParams, text: str, subject: str, facts) -> DeliveryResult | None:
         """The delivery, unless the driver cancels first (None)."""
-        timeout = float(ctx.step.params.get("timeout", 10.0))
+        channel = str(p.channel)
         sending = asyncio.create_task(
-            send(config, channel, text, subject=subject, secret=ctx.secret, facts=facts, timeout=timeout)
+            send(config, channel, text, subject=subject, secret=ctx.secret, facts=facts, timeout=p.timeout)
         )
         cancelled = asyncio.create_task(ctx.cancelled.wait())
         try:

@@ -7,7 +7,7 @@ stays the bottom layer, and a test can hand it a table of its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, ClassVar, Protocol
 
 
@@ -21,6 +21,15 @@ class StepKind(Protocol):
     @classmethod
     def check_step(cls, step: Any) -> tuple[str, str] | None:
         """Static checks of a runbook ``Step``: ``(field, problem)`` or None."""
+
+    @classmethod
+    def rendered_params(cls, params: dict[str, Any], held: Collection[str]) -> dict[str, Any]:
+        """The params once rendered; ``held`` are the keys whose value held a placeholder (text now,
+        read back as the number or bool its field takes)."""
+
+    @classmethod
+    def check_rendered(cls, params: dict[str, Any], timeout: float) -> str | None:
+        """The rendered params' first problem as one line naming the key, or None."""
 
     def plan(self, step: Any) -> list[Any]:
         """What would run for a ``PlannedStep``, per host (items with ``host`` and ``text``)."""

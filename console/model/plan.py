@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from console.model.config import SECRET_FIELDS, LoadedConfig
 from console.model.errors import RunbookError
-from console.model.runbook import PLACEHOLDER, LoadedRunbook, placeholders
+from console.model.runbook import PLACEHOLDER, LoadedRunbook, Step, placeholders
 from console.model.secrets import Redactor, lookup
 
 # The pseudo-host of automated steps that run on the warroom machine itself (notifications).
@@ -162,10 +162,7 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
                     _render(c, config, runbook, (*loc, "commands", i), step.id) for i, c in enumerate(step.commands)
                 ),
                 seed=tuple(step.seed),
-                params={
-                    k: _render(v, config, runbook, (*loc, "params", k), step.id) if isinstance(v, str) else v
-                    for k, v in step.params.items()
-                },
+                params=_params(runbook, config, loc, step),
                 timeout=step.timeout,
                 destructive=step.destructive,
                 confirm=step.confirm,
@@ -208,6 +205,23 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
         backups=tuple(b.model_dump() for b in rb.backups),
         excluded=tuple(excluded),
     )
+
+
+def _params(runbook: LoadedRunbook, config: LoadedConfig, loc: tuple, step: Step) -> dict[str, Any]:
+    """The step's params rendered, and checked by its kind now: a value that only a placeholder
+    gave (``rpo_minutes = "{{ database.rpo }}"``) is judged here, so ``warroom check`` and
+    ``warroom plan`` refuse a bad one before any incident rather than the step failing in one."""
+    held = [k for k, v in step.params.items() if isinstance(v, str) and PLACEHOLDER.search(v)]
+    rendered = {
+        k: _render(v, config, runbook, (*loc, "params", k), step.id) if isinstance(v, str) else v
+        for k, v in step.params.items()
+    }
+    kind = runbook.kinds[step.kind]
+    rendered = kind.rendered_params(rendered, held)
+    problem = kind.check_rendered(rendered, step.timeout)
+    if problem:
+        raise runbook.source.error((*loc, "params"), f"step {step.id!r}: {problem} (once rendered)", RunbookError)
+    return rendered
 
 
 def _refuse_credentials(runbook: LoadedRunbook, loc: tuple, step_id: str, texts: list[str]) -> None:
