@@ -71,6 +71,10 @@ def skippable(status: str) -> bool:
     return status not in UNSKIPPABLE
 
 
+def alarming(status: str) -> bool:
+    return status in ALARMING
+
+
 def unstarted(status: str) -> bool:
     """A step with this status has never run: it is started, not retried."""
     return status == "pending"
@@ -84,10 +88,6 @@ def startable(step: PlannedStep, state: IncidentState) -> bool:
 def next_runnable(plan: Plan, state: IncidentState) -> str | None:
     """The first automated step in plan order that has never run (the console's "run next")."""
     return next((step.id for step in plan.ordered_steps() if startable(step, state)), None)
-
-
-def alarming(status: str) -> bool:
-    return status in ALARMING
 
 
 # ----- gates: the engine refuses with the reason, the UI greys a binding when there is one ----------
