@@ -27,9 +27,9 @@ class WarroomCommands(Provider):
             action = binding_id.replace("-", "_")
             if screen.check_action(action, ()) is True:
                 entries.append((description, partial(screen.run_action, action), f"binding {binding_id}"))
-        if screen.session.is_driver and screen.session.state.running is None:
+        if screen.session.is_driver:
             for step in screen.session.plan.ordered_steps():
-                if rules.startable(step, screen.session.state):
+                if rules.may_start(step, screen.session.state):
                     entries.append(
                         (
                             f"Run step: {step.title} ({step.id})",

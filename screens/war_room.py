@@ -221,22 +221,23 @@ class WarRoomScreen(Screen[None]):
             return True if self.session.is_driver and self._seat_candidates() else None
         if binding_id in ACTING and not self.session.is_driver:
             return None
-        state = self.session.state
+        state, plan = self.session.state, self.session.plan
         item = self._selected()
-        step = self.session.plan.steps.get(item.step) if item and item.step else None
+        step = plan.steps.get(item.step) if item and item.step else None
         status = state.steps[step.id].status if step else ""
-        running = state.running
+        after = self._next_step()
+        tickable = item is not None and item.kind == "check" and rules.may_tick(status)
         enabled = {
-            "run-selected": step is not None and rules.startable(step, state) and running is None,
-            "run-next": running is None and self._next_step() is not None,
-            "cancel": running is not None,
+            "run-selected": step is not None and rules.may_start(step, state),
+            "run-next": after is not None and rules.may_start(plan.steps[after], state),
+            "cancel": rules.may_cancel(state),
             "skip": step is not None and rules.skippable(status),
-            "retry": step is not None and step.automated and rules.retryable(status) and running is None,
-            "tick-pass": item is not None and item.kind == "check",
-            "tick-fail": item is not None and item.kind == "check",
-            "tick-na": item is not None and item.kind == "check",
+            "retry": step is not None and rules.may_retry(step, state),
+            "tick-pass": tickable,
+            "tick-fail": tickable,
+            "tick-na": tickable,
             "open-output": self.query_one(LogPane).spool_path() is not None,
-            "close-incident": running is None,
+            "close-incident": rules.may_close(state),
         }
         allowed = enabled.get(binding_id, True)
         return True if allowed else None
@@ -408,11 +409,7 @@ class WarRoomScreen(Screen[None]):
         self.app.push_screen(ChoiceModal("Close the incident", options, note_label="Summary"), close)
 
     def _seat_candidates(self) -> list[str]:
-        """Who could take the seat: those who asked first, then connected driver-eligible users."""
-        state, me = self.session.state, self.session.actor.name
-        names = [r["by"] for r in state.seat_requests]
-        names += [p["name"] for p in state.presence.values() if p["role"] == "driver"]
-        return [n for n in dict.fromkeys(names) if n != me]
+        return rules.seat_candidates(self.session.state, self.session.actor.name)
 
     def action_request_seat(self) -> None:
         self.send("request-seat")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
+from conftest import ALICE, BOB, OLIVE
+
 from console.engine import Actor
 from console.engine.commands import COMMANDS
 from console.model import events, rules
+from console.model.errors import CommandRefused
 from console.model.keymap import ACTING, ACTIONS, COMMAND_OF
 from console.model.state import _HANDLERS, IncidentState
 
@@ -40,3 +45,86 @@ def test_step_status_rules():
     ]
     assert rules.settled("skipped") and not rules.settled("failed")
     assert not rules.skippable("running") and rules.skippable("failed")
+
+
+def test_problem_statuses_flag_a_phase_but_a_cancel_does_not():
+    assert rules.ALARMING == ("failed", "timed_out", "interrupted")
+    assert not rules.alarming("cancelled") and not rules.alarming("running") and rules.alarming("timed_out")
+
+
+def _plan_state(engine, **statuses: str) -> IncidentState:
+    """A copy of the engine's state with some step statuses forced (no step needs to run)."""
+    state = copy.deepcopy(engine.state)
+    for step_id, status in statuses.items():
+        state.steps[step_id].status = status
+    return state
+
+
+def test_step_gates(engine):
+    restore, verify = engine.plan.steps["restore"], engine.plan.steps["verify"]
+    state = _plan_state(engine)
+    assert rules.may_start(restore, state) and not rules.may_retry(restore, state)
+    assert rules.start_refusal(verify, state) == "step verify is a manual checklist: tick its checks"
+    assert not rules.may_cancel(state) and rules.may_close(state)
+    state = _plan_state(engine, restore="running")
+    assert not rules.may_start(restore, state) and rules.may_cancel(state) and not rules.may_close(state)
+    assert rules.close_refusal(state) == "step restore is still running"
+    assert rules.cancel_refusal("restore", state, held=False) == "step restore is not running"
+    state = _plan_state(engine, restore="failed")
+    assert rules.start_refusal(restore, state) == "step restore is failed; use retry"
+    assert rules.may_retry(restore, state)
+    state = _plan_state(engine, restore="succeeded")
+    assert rules.retry_refusal(restore, state) == (
+        "step restore is succeeded; only failed, cancelled, timed_out, interrupted steps can be retried"
+    )
+    assert rules.may_tick("pending") and not rules.may_tick("skipped")
+    assert rules.tick_refusal("verify", "skipped") == "step verify was skipped"
+
+
+def test_seat_candidates():
+    state = IncidentState(status="open", driver="ann")
+    state.seat_requests = [{"at": "", "by": "cid"}]
+    state.presence = {
+        "c1": {"name": "ann", "role": "driver"},
+        "c2": {"name": "bob", "role": "driver"},
+        "c3": {"name": "eve", "role": "observer"},
+        "c4": {"name": "cid", "role": "driver"},
+    }
+    assert rules.seat_candidates(state, "ann") == ["cid", "bob"]
+    assert rules.seat_candidates(state, "ann", {"cid": "observer", "bob": "driver"}) == ["bob"]
+    assert rules.hand_over_refusal("ann", "eve", "observer") == "eve is an observer and cannot drive"
+    assert rules.hand_over_refusal("ann", "ann", "driver") == "ann already drives"
+
+
+def _refusal(attempt) -> str:
+    """The reason the engine journaled for a refused command ("" when it was not refused)."""
+    try:
+        attempt()
+    except CommandRefused as exc:
+        return str(exc).split(": ", 1)[1]
+    return ""
+
+
+def test_the_ui_verdict_and_the_engine_refusal_agree(engine):
+    """For the same state, a rule that greys a binding is the one the engine refuses by, word for word."""
+    engine.take_seat(ALICE)
+    restore, verify = engine.plan.steps["restore"], engine.plan.steps["verify"]
+    assert not rules.may_start(verify, engine.state)
+    assert _refusal(lambda: engine.start_step(ALICE, "verify")) == rules.start_refusal(verify, engine.state)
+    assert not rules.may_retry(restore, engine.state)
+    assert _refusal(lambda: engine.retry_step(ALICE, "restore")) == rules.retry_refusal(restore, engine.state)
+    assert not rules.may_cancel(engine.state)
+    assert _refusal(lambda: engine.cancel_step(ALICE, "restore")) == rules.cancel_refusal("restore", engine.state)
+    assert rules.may_close(engine.state) and rules.may_start(restore, engine.state)
+    engine.join(BOB, "ssh")
+    engine.join(OLIVE, "ssh")
+    assert rules.seat_candidates(engine.state, ALICE.name, engine.users) == ["bob"]
+    assert _refusal(lambda: engine.hand_over(ALICE, OLIVE)) == rules.hand_over_refusal("alice", "olive", "observer")
+    engine.skip_step(ALICE, "verify", "checked by the db team")
+    status = engine.state.steps["verify"].status
+    assert not rules.may_tick(status)
+    assert _refusal(lambda: engine.tick(ALICE, "verify", "auth", "pass")) == rules.tick_refusal("verify", status)
+    refused = [r["data"]["reason"] for r in engine.records if r["type"] == "command.refused"]
+    assert refused[-1] == "step verify was skipped" and len(refused) == 5
+    engine.hand_over(ALICE, BOB)
+    assert engine.state.driver == "bob"

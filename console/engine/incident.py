@@ -23,7 +23,7 @@ from console.engine.comms import CommsMixin
 from console.engine.seat import SeatMixin
 from console.engine.steps import StepsMixin
 from console.engine.stream import Output, Progress, Subscriber
-from console.model import events
+from console.model import events, rules
 from console.model.clock import Clock, SystemClock, iso
 from console.model.config import LoadedConfig, config_redactor
 from console.model.errors import CommandRefused, IncidentError, WarroomError
@@ -162,8 +162,9 @@ class Engine(SeatMixin, StepsMixin, CommsMixin, CommandsMixin):
             )
         if result not in TICK_RESULTS:
             raise self.refuse(actor, "tick", f"result must be pass, fail or na, not {result!r}", step=step_id)
-        if self.state.steps[step_id].status == "skipped":
-            raise self.refuse(actor, "tick", f"step {step_id} was skipped", step=step_id)
+        reason = rules.tick_refusal(step_id, self.state.steps[step_id].status)
+        if reason:
+            raise self.refuse(actor, "tick", reason, step=step_id)
         self._commit(events.CHECK_TICKED, {"step": step_id, "check": check_id, "result": result, "note": note}, actor)
 
     def add_note(self, actor: Actor, text: str) -> None:
@@ -210,6 +211,7 @@ class Engine(SeatMixin, StepsMixin, CommsMixin, CommandsMixin):
         self._require(actor, "close")
         if outcome not in CLOSE_OUTCOMES:
             raise self.refuse(actor, "close", f"outcome must be resolved or aborted, not {outcome!r}")
-        if self.state.running:
-            raise self.refuse(actor, "close", f"step {self.state.running} is still running")
+        reason = rules.close_refusal(self.state)
+        if reason:
+            raise self.refuse(actor, "close", reason)
         self._commit(events.INCIDENT_CLOSED, {"outcome": outcome, "summary": summary}, actor)

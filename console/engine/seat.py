@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from console.engine.actor import SYSTEM, Actor, Role
 from console.engine.core import EngineCore
-from console.model import events
+from console.model import events, rules
 
 
 class SeatMixin(EngineCore):
@@ -54,10 +54,9 @@ class SeatMixin(EngineCore):
 
     def hand_over(self, actor: Actor, to: Actor) -> None:
         self._require(actor, "hand-over", to=to.name)
-        if to.role != "driver":
-            raise self.refuse(actor, "hand-over", f"{to.name} is an observer and cannot drive", to=to.name)
-        if to.name == actor.name:
-            raise self.refuse(actor, "hand-over", f"{actor.name} already drives", to=to.name)
+        reason = rules.hand_over_refusal(actor.name, to.name, to.role)
+        if reason:
+            raise self.refuse(actor, "hand-over", reason, to=to.name)
         self._commit(events.SEAT_HANDED_OVER, {"from": actor.name, "to": to.name}, actor)
 
     def admit(self, users: Mapping[str, Role], opener: Actor) -> None:

@@ -23,31 +23,21 @@ class StepsMixin(EngineCore):
         """Start a pending step; returns the task that runs it."""
         self._require(actor, "start", step=step_id)
         step = self._step(actor, "start", step_id)
-        status = self.state.steps[step_id].status
-        if not rules.unstarted(status):
-            hint = "; use retry" if rules.retryable(status) else ""
-            raise self.refuse(actor, "start", f"step {step_id} is {status}{hint}", step=step_id)
+        reason = rules.start_refusal(step, self.state)
+        if reason:
+            raise self.refuse(actor, "start", reason, step=step_id)
         return self._launch(actor, step, confirm, "start")
 
     def retry_step(self, actor: Actor, step_id: str, *, confirm: str = "") -> asyncio.Task[None]:
         self._require(actor, "retry", step=step_id)
         step = self._step(actor, "retry", step_id)
-        status = self.state.steps[step_id].status
-        if not rules.retryable(status):
-            raise self.refuse(
-                actor,
-                "retry",
-                f"step {step_id} is {status}; only {', '.join(rules.RETRYABLE)} steps can be retried",
-                step=step_id,
-            )
+        reason = rules.retry_refusal(step, self.state)
+        if reason:
+            raise self.refuse(actor, "retry", reason, step=step_id)
         return self._launch(actor, step, confirm, "retry")
 
     def _launch(self, actor: Actor, step: PlannedStep, confirm: str, command: str) -> asyncio.Task[None]:
-        if not step.automated:
-            raise self.refuse(actor, command, f"step {step.id} is a manual checklist: tick its checks", step=step.id)
-        running = self.state.running
-        if running is not None:
-            raise self.refuse(actor, command, f"step {running} is still running", step=step.id)
+        """Run a step the rules let start (or retry); a destructive one only with its word typed."""
         if step.destructive and confirm != step.confirm:
             raise self.refuse(
                 actor,
@@ -165,8 +155,9 @@ class StepsMixin(EngineCore):
         self._require(actor, "cancel", step=step_id)
         self._step(actor, "cancel", step_id)
         ctx = self._contexts.get(step_id)
-        if self.state.steps[step_id].status != "running" or ctx is None:
-            raise self.refuse(actor, "cancel", f"step {step_id} is not running", step=step_id)
+        reason = rules.cancel_refusal(step_id, self.state, held=ctx is not None)
+        if reason or ctx is None:
+            raise self.refuse(actor, "cancel", reason, step=step_id)
         self._commit(events.STEP_CANCEL_REQUESTED, {"step": step_id, "attempt": ctx.attempt}, actor)
         ctx.cancelled.set()
 

@@ -6,6 +6,7 @@ plan by them; a rule that lived in each of those would drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from console.model.plan import Plan, PlannedStep
@@ -17,6 +18,8 @@ SETTLED = ("succeeded", "skipped")
 """Step statuses nobody runs again: the rollback has moved past them."""
 UNSKIPPABLE = ("running", "succeeded", "skipped")
 """Step statuses a skip is refused for."""
+ALARMING = ("failed", "timed_out", "interrupted")
+"""Step statuses the checklist flags on their phase (a cancel was asked for, so it is not flagged)."""
 SEATLESS = frozenset({"take-seat", "request-seat"})
 """Commands a driver-eligible user may send without holding the seat; every other one needs it."""
 
@@ -68,6 +71,10 @@ def skippable(status: str) -> bool:
     return status not in UNSKIPPABLE
 
 
+def alarming(status: str) -> bool:
+    return status in ALARMING
+
+
 def unstarted(status: str) -> bool:
     """A step with this status has never run: it is started, not retried."""
     return status == "pending"
@@ -81,3 +88,89 @@ def startable(step: PlannedStep, state: IncidentState) -> bool:
 def next_runnable(plan: Plan, state: IncidentState) -> str | None:
     """The first automated step in plan order that has never run (the console's "run next")."""
     return next((step.id for step in plan.ordered_steps() if startable(step, state)), None)
+
+
+# ----- gates: the engine refuses with the reason, the UI greys a binding when there is one ----------
+
+
+def _launch_refusal(step: PlannedStep, state: IncidentState) -> str:
+    """What a start and a retry share: only an automated step runs, and one step at a time."""
+    if not step.automated:
+        return f"step {step.id} is a manual checklist: tick its checks"
+    if state.running is not None:
+        return f"step {state.running} is still running"
+    return ""
+
+
+def start_refusal(step: PlannedStep, state: IncidentState) -> str:
+    """Why ``step`` may not be started now ("" when it may); a destructive step still needs its
+    confirmation word, which the engine checks and the UI asks for."""
+    status = state.steps[step.id].status
+    if not unstarted(status):
+        return f"step {step.id} is {status}{'; use retry' if retryable(status) else ''}"
+    return _launch_refusal(step, state)
+
+
+def retry_refusal(step: PlannedStep, state: IncidentState) -> str:
+    """Why ``step`` may not be retried now ("" when it may)."""
+    status = state.steps[step.id].status
+    if not retryable(status):
+        return f"step {step.id} is {status}; only {', '.join(RETRYABLE)} steps can be retried"
+    return _launch_refusal(step, state)
+
+
+def cancel_refusal(step_id: str, state: IncidentState, *, held: bool = True) -> str:
+    """Only the running step can be cancelled; ``held``: the engine holds its attempt (the flag
+    that cancels it), so a step the state calls running but no attempt backs is not running."""
+    running = held and state.steps[step_id].status == "running"
+    return "" if running else f"step {step_id} is not running"
+
+
+def close_refusal(state: IncidentState) -> str:
+    """An incident is not closed under a running step (its outcome would land after the close)."""
+    return f"step {state.running} is still running" if state.running else ""
+
+
+def tick_refusal(step_id: str, status: str) -> str:
+    """A skipped step's checks are not ticked: the step was decided without them."""
+    return f"step {step_id} was skipped" if status == "skipped" else ""
+
+
+def hand_over_refusal(me: str, to: str, role: str) -> str:
+    """Why the driver ``me`` may not hand the seat to ``to`` (who has ``role``); "" when they may."""
+    if role != "driver":
+        return f"{to} is an observer and cannot drive"
+    if to == me:
+        return f"{me} already drives"
+    return ""
+
+
+def may_start(step: PlannedStep, state: IncidentState) -> bool:
+    return not start_refusal(step, state)
+
+
+def may_retry(step: PlannedStep, state: IncidentState) -> bool:
+    return not retry_refusal(step, state)
+
+
+def may_cancel(state: IncidentState) -> bool:
+    """A cancel (from the console) targets the running step: there must be one."""
+    return state.running is not None and not cancel_refusal(state.running, state)
+
+
+def may_close(state: IncidentState) -> bool:
+    return not close_refusal(state)
+
+
+def may_tick(status: str) -> bool:
+    return not tick_refusal("", status)
+
+
+def seat_candidates(state: IncidentState, me: str, users: Mapping[str, str] | None = None) -> list[str]:
+    """Who ``me`` could hand the seat to: those who asked first, then connected driver-eligible
+    users. Their role is ``users``' (the engine's table) when given, else the one they acted with
+    (only a driver may ask for the seat)."""
+    names = [r["by"] for r in state.seat_requests]
+    names += [p["name"] for p in state.presence.values() if p["role"] == "driver"]
+    roles = users or {}
+    return [n for n in dict.fromkeys(names) if not hand_over_refusal(me, n, roles.get(n, "driver"))]

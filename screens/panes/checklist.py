@@ -95,7 +95,7 @@ class ChecklistPane(Tree[Item]):
                 (f" · T+{phase.start_minute}–{phase.end_minute}", "dim"),
                 (f" · {done}/{len(statuses)}", "green" if done == len(statuses) else "dim"),
             )
-            if any(s in ("failed", "timed_out", "interrupted") for s in statuses):
+            if any(rules.alarming(s) for s in statuses):
                 label.append("  !", "bold red")
             self._set(("phase", phase.id, ""), label)
             for step_id in phase.steps:
