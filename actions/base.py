@@ -185,7 +185,7 @@ class Action(ABC):
 
     @classmethod
     def check_rendered(cls, params: dict[str, Any], timeout: float) -> str | None:
-        """The rendered params' first problem (``params.<key>: ...``), or None; for the plan, so a
+        """The rendered params' first problem in the kind's words, or None; for the plan, so a
         bad value fails ``warroom check`` and ``warroom plan`` rather than the step mid-incident."""
         try:
             cls.parse_params(params, timeout)
