@@ -113,13 +113,16 @@ class Action(ABC):
     kind: ClassVar[str]
     automated: ClassVar[bool] = True
     needs_targets: ClassVar[bool] = True
-    params_model: ClassVar[type[StepParams] | None] = None
-    """The step's ``params`` as one typed model; None for a kind whose commands or checks say it all."""
+    params_model: ClassVar[type[StepParams]]
+    """The step's ``params`` as one typed model (:class:`actions.params.NoParams` for a kind
+    whose commands or checks say it all, so a stray key is refused rather than ignored)."""
     unknown_params: ClassVar[str] = "unknown {kind} parameter(s) {names}; known: {known}"
     """How an unknown key is worded: {kind}, {names} (sorted), {known} (the model's order), {first}
     (the first unknown, quoted) and {sorted_known}."""
+    runs_commands: ClassVar[bool] = False
+    """The step's own ``commands`` are what it runs (ssh); other kinds build theirs from params."""
     commands_hint: ClassVar[str] = "a {kind} step builds its own commands; use params ({known})"
-    """What a step of a kind with params hears when it gives commands ({kind}, {known} sorted)."""
+    """What a step of a kind that builds its own commands hears when it gives some ({kind}, {known} sorted)."""
     unknown_first: ClassVar[bool] = False
     """Unknown params are reported before commands given (git and storage, as they always were)."""
 
@@ -132,12 +135,10 @@ class Action(ABC):
 
     @classmethod
     def check_params(cls, step: Step) -> tuple[str, str] | None:
-        """The params against the kind's model, placeholders left for the plan; a kind with params
-        builds its own commands, so a step of it may not give any."""
-        if cls.params_model is None:
-            return None
+        """The params against the kind's model, placeholders left for the plan; a kind that builds
+        its own commands may not be given any."""
         hint = None
-        if step.commands:
+        if step.commands and not cls.runs_commands:
             known = ", ".join(sorted(cls.params_model.known()))
             hint = ("commands", cls.commands_hint.format(kind=cls.kind, known=known))
             if not cls.unknown_first:
@@ -151,12 +152,17 @@ class Action(ABC):
     @classmethod
     def param_problem(cls, exc: ParamError) -> tuple[str, str]:
         """A params problem found at load as ``(field, problem)``, worded as the kind always has."""
-        return ("params", str(exc))
+        return ("params", cls.problem_text(exc))
+
+    @classmethod
+    def problem_text(cls, exc: ParamError) -> str:
+        """A params problem in the kind's words, the same at load and once rendered (the plan adds
+        "(once rendered)")."""
+        return str(exc)
 
     @classmethod
     def parse_params(cls, params: dict[str, Any], timeout: float, *, rendered: bool = True) -> Any:
         """``params`` as the kind's model (None at load when only placeholders stood in the way)."""
-        assert cls.params_model is not None, f"the {cls.kind} kind takes no params"
         try:
             return parse(cls.params_model, params, timeout=timeout, rendered=rendered)
         except UnknownParams as exc:
@@ -168,27 +174,23 @@ class Action(ABC):
                 first=repr(names[0]),
                 sorted_known=", ".join(sorted(exc.known)),
             )
-            raise ParamError("", text) from None
+            raise UnknownParams(exc.names, exc.known, text) from None
 
     @classmethod
     def rendered_params(cls, params: dict[str, Any], held: Collection[str]) -> dict[str, Any]:
         """The params once the plan filled in the placeholders of the keys ``held``: such a value
         is text now, so for a field that takes a number or a bool it is read as the TOML literal
         it spells ("60" -> 60, "true" -> True), as if written so in the runbook."""
-        if cls.params_model is None:
-            return params
         return {k: literal(cls.params_model, k, v) if k in held else v for k, v in params.items()}
 
     @classmethod
     def check_rendered(cls, params: dict[str, Any], timeout: float) -> str | None:
-        """The rendered params' first problem (``params.<key>: ...``), or None; for the plan, so a
+        """The rendered params' first problem in the kind's words, or None; for the plan, so a
         bad value fails ``warroom check`` and ``warroom plan`` rather than the step mid-incident."""
-        if cls.params_model is None:
-            return None
         try:
             cls.parse_params(params, timeout)
         except ParamError as exc:
-            return str(exc)
+            return cls.problem_text(exc)
         return None
 
     @classmethod

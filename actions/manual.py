@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from actions.base import Action, PlannedCommand, StepContext, StepRun
+from actions.params import NoParams
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep
@@ -15,7 +16,8 @@ class ManualAction(Action):
     kind = "manual"
     automated = False
     needs_targets = False
-    params_model = None  # its checks say what the driver verifies
+    params_model = NoParams
+    unknown_params = "a manual step takes no params (its checks say what the driver verifies); remove {names}"
 
     @classmethod
     def check_step(cls, step: Step) -> tuple[str, str] | None:
@@ -23,7 +25,7 @@ class ManualAction(Action):
             return ("checks", "a manual step needs at least one check")
         if step.commands:
             return ("commands", 'a manual step runs no commands; use kind = "ssh"')
-        return None
+        return cls.check_params(step)
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
         return []

@@ -15,7 +15,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from pydantic import ValidationError, ValidationInfo
+from pydantic import ConfigDict, ValidationError, ValidationInfo
 
 from console.model.runbook import PLACEHOLDER
 from console.model.validation import StrictModel
@@ -38,9 +38,10 @@ class ParamError(ValueError):
 class UnknownParams(ParamError):
     """Keys the model does not have; the kind words the message (``Action.unknown_params``)."""
 
-    def __init__(self, names: tuple[str, ...], known: tuple[str, ...]) -> None:
-        super().__init__("", f"unknown parameter(s) {', '.join(names)}; known: {', '.join(known)}")
+    def __init__(self, names: tuple[str, ...], known: tuple[str, ...], problem: str = "") -> None:
+        super().__init__("", problem or f"unknown parameter(s) {', '.join(names)}; known: {', '.join(known)}")
         self.names = names
+        """As given in the runbook (the first is the one a kind may blame)."""
         self.known = known
 
 
@@ -49,11 +50,19 @@ class WrongType(ParamError):
 
 
 class StepParams(StrictModel):
-    """Base of every kind's params model: unknown keys, silent coercions and changes are refused."""
+    """Base of every kind's params model: unknown keys, silent coercions and changes are refused,
+    and so are ``nan`` and ``inf`` for a number (a comparison with NaN never fails, so a NaN
+    timeout would pass every range check)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     @classmethod
     def known(cls) -> tuple[str, ...]:
         return tuple(cls.model_fields)
+
+
+class NoParams(StepParams):
+    """The params of a kind whose commands or checks say what it does (ssh, manual): none."""
 
 
 def templated(value: Any) -> bool:
@@ -150,6 +159,8 @@ def _problem(model: type[StepParams], error: Any) -> ParamError:
         return ParamError(name, str(cause or error["msg"]))
     if kind == "missing":
         return ParamError(name, "missing; give it")
+    if kind == "finite_number":
+        return ParamError(name, f"expected a finite number, got {value!r}")
     if kind == "literal_error":
         return ParamError(name, f"give one of {error['ctx']['expected']} (got {value!r})")
     field = model.model_fields.get(name)

@@ -7,6 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from actions.base import Action, PlannedCommand, StepContext, StepRun
+from actions.params import NoParams
 from actions.transport import run_script, wrap_script
 from console.model.errors import ActionError
 
@@ -29,7 +30,9 @@ def display_command(step: PlannedStep) -> str:
 
 class SSHAction(Action):
     kind = "ssh"
-    params_model = None  # its commands say what it does
+    params_model = NoParams
+    unknown_params = "an ssh step takes no params (its commands say what it does); remove {names}"
+    runs_commands = True
 
     @classmethod
     def check_step(cls, step: Step) -> tuple[str, str] | None:

@@ -36,9 +36,9 @@ class DockerAction(Action):
     commands_hint = "a docker step builds its own commands; use params.operation"
 
     @classmethod
-    def param_problem(cls, exc: ParamError) -> tuple[str, str]:
+    def problem_text(cls, exc: ParamError) -> str:
         """Worded ``wait: ...`` (no ``params.`` before the key), as docker steps always were."""
-        return ("params", f"{exc.name}: {exc.problem}" if exc.name else exc.problem.removeprefix("params."))
+        return f"{exc.name}: {exc.problem}" if exc.name else exc.problem.removeprefix("params.")
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
         try:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from actions.base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
 from actions.mysql.conn import DbTarget, parse_target
 from actions.mysql.params import MySQLParams, plan_lines
-from actions.params import ParamError
+from actions.params import ParamError, UnknownParams
 from console.model.errors import ActionError
 
 if TYPE_CHECKING:
@@ -31,21 +31,15 @@ STOP_GRACE = 20.0
 class MySQLAction(Action):
     kind = "mysql"
     params_model = MySQLParams
-    unknown_params = "unknown parameter(s) {names} for a {kind} step (known: {known})"
+    unknown_params = "unknown parameter for a {kind} step (known: {known})"
     commands_hint = "a mysql step runs no shell commands; its params say what it does"
 
     @classmethod
-    def check_params(cls, step: Step) -> tuple[str, str] | None:
-        """As a mysql step always said it: the first unknown key as given, each problem on the
-        step's line under its own key (``"params.operation"``)."""
-        known = MySQLParams.known()
-        unknown = next((key for key in step.params if key not in known), None)
-        if unknown is not None and not step.commands:
-            return (f"params.{unknown}", f"unknown parameter for a mysql step (known: {', '.join(known)})")
-        return super().check_params(step)
-
-    @classmethod
     def param_problem(cls, exc: ParamError) -> tuple[str, str]:
+        """As a mysql step always said it: each problem on the step's line under its own key
+        (``"params.operation"``), an unknown one under the first unknown key as given."""
+        if isinstance(exc, UnknownParams):
+            return (f"params.{exc.names[0]}", exc.problem)
         return (f"params.{exc.name}", exc.problem) if exc.name else ("params", str(exc))
 
     @classmethod
