@@ -59,3 +59,81 @@ def streamed_event(message: dict[str, Any]) -> Output | Progress | None:
         if kind in message:
             return cls(**message[kind])
     return None
+
+
+# ----- hello: the client's first line ------------------------------------------------------------
+HELLO_PROTOCOL = "protocol"
+HELLO_VIA = "via"
+HELLO_TOKEN = "token"
+HELLO_USER = "user"
+
+
+def hello(via: str, *, token: str | None = None, user: str | None = None) -> dict[str, Any]:
+    """The client's hello: a token (a seat handed out by the host) or, for a same-uid observer, a name."""
+    message: dict[str, Any] = {HELLO_PROTOCOL: PROTOCOL, HELLO_VIA: via}
+    message.update({HELLO_TOKEN: token} if token else {HELLO_USER: user or "local"})
+    return message
+
+
+def hello_text(message: dict[str, Any], key: str) -> str | None:
+    """A hello's non-empty text value (None: missing or not text)."""
+    value = message.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def hello_protocol_refusal(message: dict[str, Any]) -> str | None:
+    """Why a hello of another protocol version is refused (None: it speaks ours). A hello naming no
+    version is a hand-written client (a script, a test) and is taken at its word."""
+    theirs = message.get(HELLO_PROTOCOL, PROTOCOL)
+    if theirs == PROTOCOL:
+        return None
+    return f"the client speaks attach protocol {theirs!r}, this engine speaks {PROTOCOL}: use the same warroom version"
+
+
+# ----- welcome: the server's first line ----------------------------------------------------------
+def welcome(actor_name: str, actor_role: str, directory: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        WELCOME: {
+            "protocol": PROTOCOL,
+            "actor": {"name": actor_name, "role": actor_role},
+            "directory": directory,
+            "records": records,
+        }
+    }
+
+
+def read_welcome(body: dict[str, Any]) -> tuple[str, str, str, list[dict[str, Any]]]:
+    """A welcome's actor name, actor role, incident directory and journal records."""
+    return body["actor"]["name"], body["actor"]["role"], body["directory"], body["records"]
+
+
+# ----- replies and errors ------------------------------------------------------------------------
+def error(title: str, message: str) -> dict[str, Any]:
+    """A refused hello or an unreadable line."""
+    return {ERROR: {"title": title, "message": message}}
+
+
+def error_text(message: dict[str, Any], default: str) -> tuple[str | None, str]:
+    """An error message's title (None: none given) and text."""
+    body = message.get(ERROR) or {}
+    return body.get("title"), body.get("message", default)
+
+
+def reply_ok(ident: Any, result: Any) -> dict[str, Any]:
+    return {REPLY: ident, "ok": True, "result": result}
+
+
+def reply_error(ident: Any, title: str, message: str, *, refused: bool) -> dict[str, Any]:
+    return {REPLY: ident, ERROR: {"title": title, "message": message, "refused": refused}}
+
+
+def read_reply(message: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+    """A reply's result, or (None, its error: ``title``, ``message``, ``refused``)."""
+    if ERROR in message:
+        body = message[ERROR]
+        return None, {
+            "title": body.get("title"),
+            "message": body.get("message", "error"),
+            "refused": bool(body.get("refused")),
+        }
+    return message.get("result"), None
