@@ -25,8 +25,8 @@ from console.host.wire import (
     REPLY,
     WELCOME,
     encode,
-    error_text,
     hello,
+    read_error,
     read_reply,
     read_welcome,
     streamed_event,
@@ -47,12 +47,13 @@ class Disconnected:
 
 class RemoteSession:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, welcome: dict[str, Any]) -> None:
+        """``welcome``: the server's whole first line (a :data:`console.host.wire.WELCOME` message)."""
         self._reader = reader
         self._writer = writer
-        name, role, directory, records = read_welcome(welcome)
-        self.actor = Actor(name, role)
-        self._directory = Path(directory)
-        self._state = fold(records)
+        greeting = read_welcome(welcome)
+        self.actor = Actor(greeting.actor_name, greeting.actor_role)
+        self._directory = Path(greeting.directory)
+        self._state = fold(greeting.records)
         self._subscribers: list[Callable[[Any], None]] = []
         self._unheard: list[Any] | None = []  # records and a disconnect before the screen subscribed
         self._pending: dict[int, asyncio.Future[Any]] = {}
@@ -75,9 +76,9 @@ class RemoteSession:
         message = json.loads(line) if line else {}
         if WELCOME not in message:
             writer.close()
-            title, text = error_text(message, "connection closed" if not line else "no welcome")
-            raise IncidentError(f"attach to {path} refused: {text}", title=title)
-        return cls(reader, writer, message[WELCOME])
+            failure = read_error(message, "no welcome" if line else "connection closed")
+            raise IncidentError(f"attach to {path} refused: {failure.message}", title=failure.title)
+        return cls(reader, writer, message)
 
     # ----- what the UI reads ----------------------------------------------------------------
     @property
@@ -175,8 +176,8 @@ class RemoteSession:
             if error is None:
                 future.set_result(result)
             else:
-                cls = CommandRefused if error["refused"] else WarroomError
-                future.set_exception(cls(error["message"], title=error["title"]))
+                cls = CommandRefused if error.refused else WarroomError
+                future.set_exception(cls(error.message, title=error.title))
 
     def _publish(self, event: Any) -> None:
         if self._unheard is not None and isinstance(event, dict | Disconnected) and len(self._unheard) < 10000:
