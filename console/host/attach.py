@@ -3,12 +3,16 @@ follows an incident live and sends commands.
 
 Newline-delimited JSON. The client's first line is a hello: ``{"token": T}`` (a one-time token the
 SSH server issued for an authenticated user and role) or ``{"user": NAME}`` (a local process of
-the socket's owner: always an observer). The server answers with a welcome holding every journal
-record so far, then streams records, output batches and progress, and answers commands::
+the socket's owner: always an observer), with the client's ``protocol``; a hello of another
+protocol version is refused before anything is joined or journaled. The server answers with a
+welcome holding every journal record so far, then streams records, output batches and progress,
+and answers commands::
 
     -> {"id": 7, "cmd": "tick", "args": {"step": "s", "check": "c", "result": "pass"}}
     <- {"reply": 7, "ok": true, "result": null}
     <- {"reply": 7, "error": {"title": "Refused", "message": "...", "refused": true}}
+
+The messages are built and read by :mod:`console.host.wire` on both ends.
 
 The actor is bound here, from the token, never read from a command: a crafted command from an
 observer's connection reaches the engine as the observer and is refused and journaled there.
