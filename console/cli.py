@@ -8,6 +8,7 @@ import getpass
 import sys
 from datetime import UTC
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from actions.registry import KINDS
 from console.engine import Actor
@@ -24,6 +25,10 @@ from console.model.plan import build_plan
 from console.model.plan_text import render_plan
 from console.model.runbook import LoadedRunbook, load_runbook
 from console.model.starter import write_starter
+
+if TYPE_CHECKING:  # the drill is imported lazily, by the commands that run it
+    from console.drill.run import DrillOptions
+    from console.drill.sandbox import Sandbox
 
 SEVERITIES = ("P0", "P1", "P2", "P3")
 SESSION_ENTRY = "console.cli"
@@ -99,7 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-c", "--config", help="config file (for its state_dir)")
     p.add_argument("--state-dir", help="where incidents are kept")
 
-    p = sub.add_parser("attach", help=argparse.SUPPRESS)
+    # Internal (an SSH session's console, started by warroom serve): a subparser given no help= is
+    # left out of the command list, while help=SUPPRESS would list it as "==SUPPRESS==".
+    p = sub.add_parser("attach")
     p.add_argument("--socket", required=True)
     p.add_argument("--via", default="ssh")
 
@@ -198,7 +205,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(run_headless(plan, config, root, actor, options))
 
 
-def _drill_console(box, runbook, options) -> int:
+def _drill_console(box: Sandbox, runbook: LoadedRunbook, options: DrillOptions) -> int:
     """The drill in the console: the entry module joins the drill and the UI."""
     from console.drill.run import drill_actor, start_environment
     from screens.launch import run_drill_console

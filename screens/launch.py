@@ -12,10 +12,12 @@ from pathlib import Path
 
 from console.engine import Actor
 from console.host.incident_host import IncidentHost, Sharing
+from console.host.ready import Box, Options, ReadyEnvironment, StartEnvironment
 from console.host.session import Session
 from console.model.config import LoadedConfig
 from console.model.keymap import keymap_from
 from console.model.plan import Plan
+from console.model.runbook import LoadedRunbook
 
 from .app import WarroomApp
 from .modals.open_incident import Opening
@@ -67,11 +69,11 @@ def run_console(
 
 
 def run_drill_console(
-    box,
-    runbook,
-    options,
+    box: Box,
+    runbook: LoadedRunbook,
+    options: Options,
     *,
-    start_environment,
+    start_environment: StartEnvironment[Box, Options],
     actor: Actor,
     session_entry: str,
     session_preload: tuple[str, ...] = (),
@@ -81,7 +83,7 @@ def run_drill_console(
     ``start_environment`` (the drill's) starts the sandbox's servers on the app's own loop; the
     entry module hands it in, so the UI never imports the drill. With ``--serve`` the host also
     runs the SSH server: trainees join the drill as observers of this very incident."""
-    env: list = []
+    env: list[ReadyEnvironment] = []
     sharing = Sharing(
         ssh=bool(options.serve_port), session_entry=session_entry, session_preload=session_preload, strict=False
     )

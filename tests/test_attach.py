@@ -13,6 +13,7 @@ from console.engine import Engine
 from console.host.attach import AttachServer, locate_socket, socket_path_for
 from console.host.incident_host import IncidentHost, Sharing
 from console.host.remote import RemoteSession
+from console.host.wire import HELLO_PROTOCOL, PROTOCOL, encode, hello
 from console.model.config import load_config
 from console.model.errors import CommandRefused, IncidentError
 
@@ -77,7 +78,7 @@ async def test_a_token_binds_the_actor_and_observers_are_refused_in_the_engine(s
 async def test_crafted_messages_are_refused_and_journaled(served):
     engine, server = served
     reader, writer = await asyncio.open_unix_connection(str(server.path))
-    writer.write(json.dumps({"token": server.issue_token(OLIVE)}).encode() + b"\n")
+    writer.write(encode(hello("ssh", token=server.issue_token(OLIVE))))
     for message in (
         {"id": 1, "cmd": "become-driver", "args": {}},
         {"id": 2, "cmd": "take-seat", "args": {"as": "alice"}},
@@ -99,6 +100,30 @@ async def test_crafted_messages_are_refused_and_journaled(served):
     refused = [r for r in engine.records if r["type"] == "command.refused"]
     assert len(refused) == 4 and {r["actor"] for r in refused} == {"olive"}
     assert engine.state.driver is None and engine.state.status == "open"
+
+
+async def test_a_hello_of_another_protocol_is_refused_with_a_titled_error(served, monkeypatch):
+    engine, server = served
+    journaled = len(engine.records)
+    reader, writer = await asyncio.open_unix_connection(str(server.path))
+    wrong = {**hello("ssh", token=server.issue_token(ALICE)), HELLO_PROTOCOL: PROTOCOL + 1}
+    writer.write(encode(wrong) + encode({"id": 1, "cmd": "take-seat", "args": {}}))
+    await writer.drain()
+    answer = json.loads(await asyncio.wait_for(reader.readline(), 5))
+    assert await asyncio.wait_for(reader.readline(), 5) == b""  # and the server hangs up
+    writer.close()
+    assert answer["error"]["title"] == "Wrong attach protocol"
+    assert f"protocol {PROTOCOL + 1}" in answer["error"]["message"]
+    assert len(engine.records) == journaled and engine.state.driver is None
+
+    def newer_hello(*args, **kwargs):  # a client of a newer warroom
+        return {**hello(*args, **kwargs), HELLO_PROTOCOL: PROTOCOL + 1}
+
+    monkeypatch.setattr("console.host.remote.hello", newer_hello)
+    with pytest.raises(IncidentError, match="attach protocol") as refused:
+        await RemoteSession.connect(server.path, user="carol")
+    assert refused.value.title == "Wrong attach protocol" and "\n" not in str(refused.value)
+    assert len(engine.records) == journaled
 
 
 async def test_a_used_or_unknown_token_is_refused(served):

@@ -109,3 +109,21 @@ def test_plan_prints_the_whole_builtin_runbook(tmp_path):
         "runbook: curl -f http://localhost:8000/api/v1/health",
     ):
         assert line in out
+
+
+def test_help_lists_the_commands_but_not_the_internal_attach():
+    result = warroom("--help")
+    assert result.returncode == 0
+    assert "SUPPRESS" not in result.stdout
+    assert "attach" not in result.stdout
+    assert all(name in result.stdout for name in ("drill", "serve", "watch", "report"))
+    assert "--socket" in warroom("attach", "--help").stdout  # hidden, not gone
+
+
+def test_the_drill_environment_is_what_the_console_needs():
+    from console.drill.run import DrillEnvironment
+    from console.host.ready import ReadyEnvironment
+
+    wanted = {name for name in vars(ReadyEnvironment) if not name.startswith("_")}
+    have = set(DrillEnvironment.__dataclass_fields__) | set(vars(DrillEnvironment))
+    assert wanted == {"plan", "config", "state_root", "close"} and wanted <= have

@@ -3,13 +3,15 @@ import it (the sandbox's stdlib-only tools) must agree with it."""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from console.drill import dockerapi, httpserver
+from console.drill.sandbox import build_sandbox
 from console.drill.tools import state as sandbox_state
 from console.model import defaults
 from console.model.incident_dir import state_root
-from console.model.runbook import BUILTIN
+from console.model.runbook import BUILTIN, RUNBOOKS
 
 
 def test_the_sandbox_tools_know_the_same_services():
@@ -33,3 +35,21 @@ def test_the_drill_serves_health_where_the_config_probes():
 def test_the_state_dir_defaults_to_the_one_in_defaults(monkeypatch):
     monkeypatch.delenv("WARROOM_STATE_DIR", raising=False)
     assert state_root(None) == Path(defaults.STATE_DIR).expanduser()
+
+
+def test_the_sandbox_lays_out_the_app_where_the_defaults_say(tmp_path):
+    box = build_sandbox(tmp_path / "box", db_password="drill")
+    assert box.backend == box.app / defaults.BACKEND_DIR and (box.backend / "artisan").is_file()
+    assert box.frontend == box.app / defaults.FRONTEND_DIR and (box.frontend / "pubspec.yaml").is_file()
+    assert box.backups == box.backend / defaults.BACKUP_DIR
+    assert (box.backend / defaults.DUMP_FILE).is_file()
+    assert (box.backend / defaults.STORAGE_ARCHIVE).is_file()
+    compose = (box.app / defaults.COMPOSE_FILE).read_text(encoding="utf-8")
+    assert all(f"\n  {service}:\n" in compose for service in defaults.SERVICES)
+    assert set(box.services()) == set(defaults.SERVICES)
+    assert box.head_tag() == "v1.0.0" and defaults.ROLLBACK_REF in box.git("tag").split()
+
+
+def test_the_built_in_runbook_restores_the_storage_archive_the_defaults_name():
+    runbook = resources.files(RUNBOOKS).joinpath(f"{defaults.RUNBOOK}.toml").read_text(encoding="utf-8")
+    assert f'archive = "{defaults.STORAGE_ARCHIVE}"' in runbook

@@ -155,7 +155,8 @@ def run_drill(options: DrillOptions, out: TextIO = sys.stdout, *, console: Drill
 
 @dataclass
 class DrillEnvironment:
-    """The sandbox's servers, its config and the bound plan, for the headless run or the console."""
+    """The sandbox's servers, its config and the bound plan, for the headless run or the console
+    (a :class:`console.host.ready.ReadyEnvironment`)."""
 
     host: DrillHost
     web: HealthServer

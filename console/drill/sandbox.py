@@ -42,6 +42,8 @@ from console.model import defaults
 USER = "deploy"
 BACKUP_TIME = time.mktime((2025, 1, 10, 2, 0, 0, 0, 0, -1))
 BACKUP_ARCHIVE = "SalonManager/2025-01-10-02-00-00.zip"
+BACKEND, FRONTEND = defaults.BACKEND_DIR, defaults.FRONTEND_DIR
+BACKEND_SERVICE, FRONTEND_SERVICE = defaults.SERVICES
 GIT_DATES = {"v0.9.0": "2024-11-28T16:20:00+01:00", "v1.0.0": "2025-01-10T09:30:00+01:00"}
 
 
@@ -97,7 +99,7 @@ class Sandbox:
 
     @property
     def backups(self) -> Path:
-        return self.backend / "storage" / "app" / "backups"
+        return self.backend / defaults.BACKUP_DIR
 
     @property
     def state(self) -> Path:
@@ -233,8 +235,8 @@ def _release_files(version: str, migrations: list[str], laravel: str) -> dict[st
     }
     files = {
         "VERSION": f"{version}\n",
-        "salonmanager/backend/composer.json": json.dumps(composer, indent=4) + "\n",
-        "salonmanager/frontend/pubspec.yaml": f"""
+        f"{BACKEND}/composer.json": json.dumps(composer, indent=4) + "\n",
+        f"{FRONTEND}/pubspec.yaml": f"""
             name: salonmanager
             description: SalonManager web frontend
             version: {version}+{version.replace(".", "")}
@@ -245,37 +247,37 @@ def _release_files(version: str, migrations: list[str], laravel: str) -> dict[st
                 sdk: flutter
               http: ^1.1.0
             """,
-        "salonmanager/backend/config/version.php": f"<?php\n\nreturn ['version' => '{version}'];\n",
+        f"{BACKEND}/config/version.php": f"<?php\n\nreturn ['version' => '{version}'];\n",
     }
     for name in migrations:
-        files[f"salonmanager/backend/database/migrations/{name}.php"] = f"<?php\n\n// migration {name}\n"
+        files[f"{BACKEND}/database/migrations/{name}.php"] = f"<?php\n\n// migration {name}\n"
     return files
 
 
 BASE_FILES = {
     "README.md": "# SalonManager\n\nBooking and customer management for hair and beauty salons.\n",
     ".gitignore": "*.log\n",
-    "docker-compose.prod.yml": """
+    defaults.COMPOSE_FILE: f"""
         services:
-          salonmanager-backend:
+          {BACKEND_SERVICE}:
             image: salonmanager/backend:prod
             restart: unless-stopped
             ports:
               - "127.0.0.1:8000:8000"
-          salonmanager-frontend:
+          {FRONTEND_SERVICE}:
             image: salonmanager/frontend:prod
             restart: unless-stopped
             ports:
               - "127.0.0.1:8080:80"
         """,
-    "salonmanager/backend/artisan": """
+    f"{BACKEND}/artisan": """
         #!/usr/bin/env php
         <?php
         // Laravel's console entry point (the drill's `php` stand-in runs its commands).
         """,
-    "salonmanager/backend/.gitignore": "/vendor\n.env\n",
-    "salonmanager/backend/.env.example": "APP_NAME=SalonManager\nAPP_ENV=production\nDB_CONNECTION=mysql\n",
-    "salonmanager/backend/routes/api.php": """
+    f"{BACKEND}/.gitignore": "/vendor\n.env\n",
+    f"{BACKEND}/.env.example": "APP_NAME=SalonManager\nAPP_ENV=production\nDB_CONNECTION=mysql\n",
+    f"{BACKEND}/routes/api.php": """
         <?php
 
         use App\\Http\\Controllers\\HealthController;
@@ -283,7 +285,7 @@ BASE_FILES = {
 
         Route::get('/v1/health', HealthController::class);
         """,
-    "salonmanager/backend/app/Http/Middleware/PreventRequestsDuringMaintenance.php": """
+    f"{BACKEND}/app/Http/Middleware/PreventRequestsDuringMaintenance.php": """
         <?php
 
         namespace App\\Http\\Middleware;
@@ -296,11 +298,11 @@ BASE_FILES = {
             protected $except = ['/api/v1/health'];
         }
         """,
-    "salonmanager/backend/storage/app/.gitignore": "*\n!public/\n!.gitignore\n",
-    "salonmanager/backend/storage/app/public/.gitignore": "*\n!.gitignore\n",
-    "salonmanager/backend/storage/framework/.gitignore": "*\n!.gitignore\n",
-    "salonmanager/frontend/.gitignore": "/build/\n.dart_tool/\n",
-    "salonmanager/frontend/lib/main.dart": """
+    f"{BACKEND}/storage/app/.gitignore": "*\n!public/\n!.gitignore\n",
+    f"{BACKEND}/storage/app/public/.gitignore": "*\n!.gitignore\n",
+    f"{BACKEND}/storage/framework/.gitignore": "*\n!.gitignore\n",
+    f"{FRONTEND}/.gitignore": "/build/\n.dart_tool/\n",
+    f"{FRONTEND}/lib/main.dart": """
         import 'package:flutter/material.dart';
 
         void main() => runApp(const SalonManagerApp());
@@ -331,8 +333,9 @@ def _backups(box: Sandbox) -> None:
     """The v0.9.0 backups the rollback restores: SQL dump, storage tarball, laravel-backup zip."""
     box.backups.mkdir(parents=True, exist_ok=True)
     dump = data.sql_dump()
-    (box.backups / "backup_file.sql").write_text(dump, encoding="utf-8")
-    with tarfile.open(box.backups / "storage_backup.tar.gz", "w:gz") as tar:
+    dump_file, storage_archive = box.backend / defaults.DUMP_FILE, box.backend / defaults.STORAGE_ARCHIVE
+    dump_file.write_text(dump, encoding="utf-8")
+    with tarfile.open(storage_archive, "w:gz") as tar:
         for name, content in sorted(data.storage_files().items()):
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = len(content), int(BACKUP_TIME), 0o644
@@ -341,7 +344,7 @@ def _backups(box: Sandbox) -> None:
     archive.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         bundle.writestr(tools.DB_DUMP_MEMBER, dump)
-    for path in (box.backups / "backup_file.sql", box.backups / "storage_backup.tar.gz", archive, archive.parent):
+    for path in (dump_file, storage_archive, archive, archive.parent):
         os.utime(path, (BACKUP_TIME, BACKUP_TIME))
 
 
@@ -372,14 +375,14 @@ def _incident(box: Sandbox, db_password: str) -> None:
     web = box.frontend / "build" / "web"
     web.mkdir(parents=True, exist_ok=True)
     (web / "index.html").write_text('<!DOCTYPE html><html><head><meta name="version" content="1.0.0+100">')
-    tools.write_atomic(box.state / "services", "".join(f"{s} up\n" for s in tools.SERVICES))
+    tools.write_atomic(box.state / "services", "".join(f"{s} up\n" for s in defaults.SERVICES))
     tools.write_atomic(box.state / "version", "v1.0.0\n")
-    backend, frontend = tools.SERVICES
+    backend, frontend = BACKEND_SERVICE, FRONTEND_SERVICE
     for service, line in (
         (backend, "started SalonManager v1.0.0"),
         (frontend, "started SalonManager v1.0.0"),
         (backend, "GET /api/v1/appointments 500 SQLSTATE[42S22]: Column not found: 'customers.loyalty_points'"),
         (backend, "ERROR booking flow: appointment lost after save (customer 231)"),
-        (frontend, "GET /booking 502 upstream returned an error (salonmanager-backend)"),
+        (frontend, f"GET /booking 502 upstream returned an error ({backend})"),
     ):
         tools.log_service(box.root, service, line)

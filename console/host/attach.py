@@ -3,12 +3,16 @@ follows an incident live and sends commands.
 
 Newline-delimited JSON. The client's first line is a hello: ``{"token": T}`` (a one-time token the
 SSH server issued for an authenticated user and role) or ``{"user": NAME}`` (a local process of
-the socket's owner: always an observer). The server answers with a welcome holding every journal
-record so far, then streams records, output batches and progress, and answers commands::
+the socket's owner: always an observer), with the client's ``protocol``; a hello of another
+protocol version is refused before anything is joined or journaled. The server answers with a
+welcome holding every journal record so far, then streams records, output batches and progress,
+and answers commands::
 
     -> {"id": 7, "cmd": "tick", "args": {"step": "s", "check": "c", "result": "pass"}}
     <- {"reply": 7, "ok": true, "result": null}
     <- {"reply": 7, "error": {"title": "Refused", "message": "...", "refused": true}}
+
+The messages are built and read by :mod:`console.host.wire` on both ends.
 
 The actor is bound here, from the token, never read from a command: a crafted command from an
 observer's connection reaches the engine as the observer and is refused and journaled there.
@@ -32,14 +36,19 @@ from console.host.wire import (
     COMMAND_ARGS,
     COMMAND_ID,
     COMMAND_NAME,
-    ERROR,
+    HELLO_TOKEN,
+    HELLO_USER,
+    HELLO_VIA,
     LINE_LIMIT,
     OUTPUT,
-    PROTOCOL,
-    REPLY,
-    WELCOME,
     encode,
+    error,
     event_message,
+    hello_protocol_refusal,
+    hello_text,
+    reply_error,
+    reply_ok,
+    welcome,
 )
 from console.model import rules
 from console.model.errors import CommandRefused, IncidentError, WarroomError
@@ -157,19 +166,24 @@ class AttachServer:
                 await writer.wait_closed()
 
     def _actor_for(self, hello: dict[str, Any], writer: asyncio.StreamWriter) -> Actor | None:
-        token = hello.get("token")
-        if isinstance(token, str) and token:
+        token = hello_text(hello, HELLO_TOKEN)
+        if token is not None:
             return self._tokens.pop(token, None)
         if _peer_uid(writer) != os.getuid():
             return None
-        name = hello.get("user")
-        return Actor(name if isinstance(name, str) and name else "local", "observer")
+        return Actor(hello_text(hello, HELLO_USER) or "local", "observer")
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         hello = json.loads(await asyncio.wait_for(reader.readline(), HELLO_TIMEOUT) or b"{}")
-        actor = self._actor_for(hello if isinstance(hello, dict) else {}, writer)
+        hello = hello if isinstance(hello, dict) else {}
+        refusal = hello_protocol_refusal(hello)
+        if refusal is not None:
+            writer.write(encode(error("Wrong attach protocol", refusal)))
+            await writer.drain()
+            return
+        actor = self._actor_for(hello, writer)
         if actor is None:
-            writer.write(encode({ERROR: {"title": "Refused", "message": "unknown or used token"}}))
+            writer.write(encode(error("Refused", "unknown or used token")))
             await writer.drain()
             return
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
@@ -191,15 +205,10 @@ class AttachServer:
             queue.put_nowait(message)
 
         unsubscribe = self.engine.subscribe(enqueue)
-        connection = self.engine.join(actor, hello.get("via", "socket") if isinstance(hello, dict) else "socket")
+        connection = self.engine.join(actor, hello.get(HELLO_VIA, "socket"))
         self._cancel_grace(actor.name)
-        welcome = {
-            "protocol": PROTOCOL,
-            "actor": {"name": actor.name, "role": actor.role},
-            "directory": str(self.engine.directory),
-            "records": list(self.engine.records),
-        }
-        sender = asyncio.create_task(self._send(writer, welcome, queue, backlog))
+        greeting = welcome(actor.name, actor.role, str(self.engine.directory), list(self.engine.records))
+        sender = asyncio.create_task(self._send(writer, greeting, queue, backlog))
         try:
             await self._commands(reader, actor, queue)
         finally:
@@ -210,8 +219,8 @@ class AttachServer:
             if rules.is_driver(actor, self.engine.state) and not self._present(actor.name):
                 self._grace[actor.name] = asyncio.create_task(self._drop_after_grace(actor.name))
 
-    async def _send(self, writer: asyncio.StreamWriter, welcome: dict[str, Any], queue, backlog) -> None:
-        writer.write(encode({WELCOME: welcome}))
+    async def _send(self, writer: asyncio.StreamWriter, greeting: dict[str, Any], queue, backlog) -> None:
+        writer.write(encode(greeting))
         await writer.drain()
         while True:
             message = await queue.get()
@@ -229,17 +238,16 @@ class AttachServer:
                 message = json.loads(line)
                 ident, name, args = message.get(COMMAND_ID), message.get(COMMAND_NAME), message.get(COMMAND_ARGS, {})
             except (ValueError, AttributeError):
-                queue.put_nowait({ERROR: {"title": "Bad message", "message": "not a JSON command object"}})
+                queue.put_nowait(error("Bad message", "not a JSON command object"))
                 continue
-            reply: dict[str, Any] = {REPLY: ident}
             try:
                 if not isinstance(name, str):
                     raise self.engine.refuse(actor, "?", "command name must be a string")
-                reply.update(ok=True, result=await self.engine.execute(actor, name, args))
+                reply = reply_ok(ident, await self.engine.execute(actor, name, args))
             except CommandRefused as exc:
-                reply[ERROR] = {"title": exc.title, "message": str(exc), "refused": True}
+                reply = reply_error(ident, exc.title, str(exc), refused=True)
             except WarroomError as exc:
-                reply[ERROR] = {"title": exc.title, "message": str(exc), "refused": False}
+                reply = reply_error(ident, exc.title, str(exc), refused=False)
             queue.put_nowait(reply)
 
     def _present(self, name: str) -> bool:

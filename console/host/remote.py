@@ -20,13 +20,15 @@ from console.host.wire import (
     COMMAND_ARGS,
     COMMAND_ID,
     COMMAND_NAME,
-    ERROR,
     LINE_LIMIT,
-    PROTOCOL,
     RECORD,
     REPLY,
     WELCOME,
     encode,
+    hello,
+    read_error,
+    read_reply,
+    read_welcome,
     streamed_event,
 )
 from console.model import rules
@@ -45,11 +47,13 @@ class Disconnected:
 
 class RemoteSession:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, welcome: dict[str, Any]) -> None:
+        """``welcome``: the server's whole first line (a :data:`console.host.wire.WELCOME` message)."""
         self._reader = reader
         self._writer = writer
-        self.actor = Actor(welcome["actor"]["name"], welcome["actor"]["role"])
-        self._directory = Path(welcome["directory"])
-        self._state = fold(welcome["records"])
+        greeting = read_welcome(welcome)
+        self.actor = Actor(greeting.actor_name, greeting.actor_role)
+        self._directory = Path(greeting.directory)
+        self._state = fold(greeting.records)
         self._subscribers: list[Callable[[Any], None]] = []
         self._unheard: list[Any] | None = []  # records and a disconnect before the screen subscribed
         self._pending: dict[int, asyncio.Future[Any]] = {}
@@ -66,16 +70,15 @@ class RemoteSession:
             reader, writer = await asyncio.open_unix_connection(str(path), limit=LINE_LIMIT)
         except OSError as exc:
             raise IncidentError(f"cannot attach to {path}: {exc.strerror or exc} (is the incident running?)") from None
-        hello: dict[str, Any] = {"protocol": PROTOCOL, "via": via}
-        hello.update({"token": token} if token else {"user": user or "local"})
-        writer.write(encode(hello))
+        writer.write(encode(hello(via, token=token, user=user)))
         await writer.drain()
         line = await reader.readline()
-        message = json.loads(line) if line else {ERROR: {"message": "connection closed"}}
+        message = json.loads(line) if line else {}
         if WELCOME not in message:
             writer.close()
-            raise IncidentError(f"attach to {path} refused: {message.get(ERROR, {}).get('message', 'no welcome')}")
-        return cls(reader, writer, message[WELCOME])
+            failure = read_error(message, "no welcome" if line else "connection closed")
+            raise IncidentError(f"attach to {path} refused: {failure.message}", title=failure.title)
+        return cls(reader, writer, message)
 
     # ----- what the UI reads ----------------------------------------------------------------
     @property
@@ -169,12 +172,12 @@ class RemoteSession:
             future = self._pending.get(message[REPLY])
             if future is None or future.done():
                 return
-            if ERROR in message:
-                error = message[ERROR]
-                cls = CommandRefused if error.get("refused") else WarroomError
-                future.set_exception(cls(error.get("message", "error"), title=error.get("title")))
+            result, error = read_reply(message)
+            if error is None:
+                future.set_result(result)
             else:
-                future.set_result(message.get("result"))
+                cls = CommandRefused if error.refused else WarroomError
+                future.set_exception(cls(error.message, title=error.title))
 
     def _publish(self, event: Any) -> None:
         if self._unheard is not None and isinstance(event, dict | Disconnected) and len(self._unheard) < 10000:

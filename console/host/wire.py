@@ -4,14 +4,16 @@ the client (:mod:`console.host.remote`) reads, so both take the names from here.
 Every line is one JSON object. What the server sends carries one key naming its kind
 (:data:`WELCOME`, :data:`RECORD`, :data:`OUTPUT`, :data:`PROGRESS`, :data:`REPLY`, :data:`ERROR`);
 what the client sends is a hello, then commands (:data:`COMMAND_ID`, :data:`COMMAND_NAME`,
-:data:`COMMAND_ARGS`).
+:data:`COMMAND_ARGS`). The builders and readers below (:func:`hello`, :func:`welcome`,
+:func:`reply_ok`, :func:`reply_error`, :func:`error` and their readers) are the only places the
+keys inside those messages are spelled.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from console.engine import Output, Progress
 
@@ -59,3 +61,108 @@ def streamed_event(message: dict[str, Any]) -> Output | Progress | None:
         if kind in message:
             return cls(**message[kind])
     return None
+
+
+# ----- hello: the client's first line ------------------------------------------------------------
+HELLO_PROTOCOL = "protocol"
+HELLO_VIA = "via"
+HELLO_TOKEN = "token"
+HELLO_USER = "user"
+
+
+def hello(via: str, *, token: str | None = None, user: str | None = None) -> dict[str, Any]:
+    """The client's hello: a token (a seat handed out by the host) or, for a same-uid observer, a name."""
+    message: dict[str, Any] = {HELLO_PROTOCOL: PROTOCOL, HELLO_VIA: via}
+    message.update({HELLO_TOKEN: token} if token else {HELLO_USER: user or "local"})
+    return message
+
+
+def hello_text(message: dict[str, Any], key: str) -> str | None:
+    """A hello's non-empty text value (None: missing or not text)."""
+    value = message.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def hello_protocol_refusal(message: dict[str, Any]) -> str | None:
+    """Why a hello of another protocol version is refused (None: it speaks ours). A hello naming no
+    version is a hand-written client (a script, a test) and is taken at its word."""
+    theirs = message.get(HELLO_PROTOCOL, PROTOCOL)
+    if theirs == PROTOCOL:
+        return None
+    return f"the client speaks attach protocol {theirs!r}, this engine speaks {PROTOCOL}: use the same warroom version"
+
+
+# ----- welcome: the server's first line ----------------------------------------------------------
+WELCOME_PROTOCOL = "protocol"
+WELCOME_ACTOR = "actor"
+WELCOME_DIRECTORY = "directory"
+WELCOME_RECORDS = "records"
+ACTOR_NAME = "name"
+ACTOR_ROLE = "role"
+
+
+class Welcome(NamedTuple):
+    actor_name: str
+    actor_role: str
+    directory: str
+    records: list[dict[str, Any]]
+
+
+def welcome(actor_name: str, actor_role: str, directory: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        WELCOME: {
+            WELCOME_PROTOCOL: PROTOCOL,
+            WELCOME_ACTOR: {ACTOR_NAME: actor_name, ACTOR_ROLE: actor_role},
+            WELCOME_DIRECTORY: directory,
+            WELCOME_RECORDS: records,
+        }
+    }
+
+
+def read_welcome(message: dict[str, Any]) -> Welcome:
+    """What a :data:`WELCOME` message carries."""
+    body = message[WELCOME]
+    actor = body[WELCOME_ACTOR]
+    return Welcome(actor[ACTOR_NAME], actor[ACTOR_ROLE], body[WELCOME_DIRECTORY], body[WELCOME_RECORDS])
+
+
+# ----- replies and errors ------------------------------------------------------------------------
+REPLY_OK = "ok"
+REPLY_RESULT = "result"
+ERROR_TITLE = "title"
+ERROR_MESSAGE = "message"
+ERROR_REFUSED = "refused"
+
+
+class Failure(NamedTuple):
+    """An :data:`ERROR` as read: title (None: none given), message, and whether a command was refused."""
+
+    title: str | None
+    message: str
+    refused: bool
+
+
+def error(title: str, message: str) -> dict[str, Any]:
+    """A refused hello or an unreadable line."""
+    return {ERROR: {ERROR_TITLE: title, ERROR_MESSAGE: message}}
+
+
+def read_error(message: dict[str, Any], default: str) -> Failure:
+    """The error a message carries (``default``: the text when it names none)."""
+    body = message.get(ERROR) or {}
+    return Failure(body.get(ERROR_TITLE), body.get(ERROR_MESSAGE, default), bool(body.get(ERROR_REFUSED)))
+
+
+def reply_ok(ident: Any, result: Any) -> dict[str, Any]:
+    return {REPLY: ident, REPLY_OK: True, REPLY_RESULT: result}
+
+
+def reply_error(ident: Any, title: str, message: str, *, refused: bool) -> dict[str, Any]:
+    return {REPLY: ident, ERROR: {ERROR_TITLE: title, ERROR_MESSAGE: message, ERROR_REFUSED: refused}}
+
+
+def read_reply(message: dict[str, Any]) -> tuple[Any, Failure | None]:
+    """A reply's result, or (None, why the command failed)."""
+    if ERROR in message:
+        return None, read_error(message, "error")
+    return message.get(REPLY_RESULT), None

@@ -27,7 +27,11 @@ DB_PORT = 3306
 DB_NAME = "salonmanager"
 DB_USER = "salonmanager"
 DB_PASSWORD = "env:SALONMANAGER_DB_PASSWORD"
-DUMP_FILE = "storage/app/backups/backup_file.sql"
+BACKUP_DIR = "storage/app/backups"
+"""Where the backend keeps its backups (relative to ``backend_dir``): the built-in runbook's steps look here."""
+DUMP_FILE = f"{BACKUP_DIR}/backup_file.sql"
+STORAGE_ARCHIVE = f"{BACKUP_DIR}/storage_backup.tar.gz"
+"""The uploaded-files tarball the built-in runbook's restore-storage step unpacks."""
 
 HEALTH_URL = "http://localhost:8000/api/v1/health"
 HEALTH_STATUS = 200
