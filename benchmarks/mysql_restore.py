@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import pymysql  # noqa: E402
 from conftest import write_config, write_runbook  # noqa: E402
 from mysql_dump import write_dump  # noqa: E402
-from mysql_support import SOCKET, mysql_step  # noqa: E402
+from mysql_support import SOCKET, database_extra, mysql_step  # noqa: E402
 from sshd import SSHLab  # noqa: E402
 
 from actions.registry import KINDS  # noqa: E402
@@ -103,17 +103,7 @@ async def warroom(
     work = base / f"run{run}-{label.replace(' ', '-')}"
     work.mkdir()
     host = lab.hosts["h1"]
-    extra = f"""
-        [app]
-        root = "{host.root}"
-
-        [database]
-        host = "127.0.0.1"
-        port = 3306
-        name = "{name}"
-        user = "{user}"
-        password = "env:BENCH_DB_PASSWORD"
-        """
+    extra = database_extra(host.root, name, user, "BENCH_DB_PASSWORD")
     config = load_config(write_config(work / "config.toml", lab, ["h1"], extra=extra))
     runbook = load_runbook(write_runbook(work / "runbook.toml", mysql_step(**params)), KINDS)
     engine = Engine.open(

@@ -109,21 +109,27 @@ def mysql_step(step_id: str = "restore", **params) -> str:
     )
 
 
-async def rig(tmp_path: Path, lab, db: Db, monkeypatch, steps: str, *, password: str | None = None) -> Rig:
-    monkeypatch.setenv(PASSWORD_ENV, db.password if password is None else password)
-    host = lab.start("h1")
-    extra = f"""
+def database_extra(root: Path, name: str, user: str, password_env: str = PASSWORD_ENV) -> str:
+    """The config's ``[app]`` and ``[database]`` for a restore on host h1 into the local MariaDB over TCP."""
+    return f"""
         [app]
-        root = "{host.root}"
+        root = "{root}"
 
         [database]
         host = "127.0.0.1"
         port = 3306
-        name = "{db.name}"
-        user = "{db.user}"
-        password = "env:{PASSWORD_ENV}"
+        name = "{name}"
+        user = "{user}"
+        password = "env:{password_env}"
         """
-    config = load_config(write_config(tmp_path / "config.toml", lab, ["h1"], extra=extra))
+
+
+async def rig(tmp_path: Path, lab, db: Db, monkeypatch, steps: str, *, password: str | None = None) -> Rig:
+    monkeypatch.setenv(PASSWORD_ENV, db.password if password is None else password)
+    host = lab.start("h1")
+    config = load_config(
+        write_config(tmp_path / "config.toml", lab, ["h1"], extra=database_extra(host.root, db.name, db.user))
+    )
     runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS)
     engine = Engine.open(
         tmp_path / "state", build_plan(runbook, config), ALICE, severity="P0", trigger="test", config=config

@@ -4,15 +4,12 @@ problem the same when the runbook loads and once the plan has rendered it."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from conftest import write_runbook
 from docker_support import docker_step
+from params_support import warroom, write_config
 
 from actions.params import NoParams, StepParams
 from actions.registry import KINDS
@@ -22,34 +19,6 @@ from console.model.plan import build_plan
 from console.model.runbook import load_runbook
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def write_config(path: Path, *, rollback_ref: str = "v1") -> Path:
-    """A config the plan can bind to: nothing here is connected to."""
-    known_hosts = path.parent / "known_hosts"
-    known_hosts.touch()
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            [environment]
-            name = "test"
-            state_dir = "{path.parent / "state"}"
-
-            [hosts.h1]
-            address = "127.0.0.1"
-            user = "deploy"
-            known_hosts = "{known_hosts}"
-
-            [groups]
-            app = ["h1"]
-
-            [app]
-            root = "/srv/app"
-            rollback_ref = "{rollback_ref}"
-            """
-        )
-    )
-    return path
 
 
 def step(step_id: str, kind: str, body: str) -> str:
@@ -64,13 +33,6 @@ def load_problem(path: Path) -> str:
     with pytest.raises(RunbookError) as caught:
         load_runbook(path, KINDS)
     return str(caught.value)
-
-
-def warroom(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "console.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
-    )
 
 
 # ----- every kind has a model --------------------------------------------------------------------

@@ -4,14 +4,12 @@ refuse a bad one before any incident instead of the step failing in one."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 from conftest import write_runbook
+from params_support import warroom, write_config
 
 from actions.registry import KINDS
 from console.model.config import load_config
@@ -21,40 +19,6 @@ from console.model.plan_text import render_plan
 from console.model.runbook import load_runbook
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def write_config(path: Path, *, keepalive: int = 60, rollback_ref: str = "v1", health_timeout: float = 2.5) -> Path:
-    """A config the plan can bind to: nothing here is connected to."""
-    known_hosts = path.parent / "known_hosts"
-    known_hosts.touch()
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            [environment]
-            name = "test"
-            state_dir = "{path.parent / "state"}"
-
-            [hosts.h1]
-            address = "127.0.0.1"
-            user = "deploy"
-            known_hosts = "{known_hosts}"
-            keepalive = {keepalive}
-
-            [groups]
-            app = ["h1"]
-
-            [app]
-            root = "/srv/app"
-            rollback_ref = "{rollback_ref}"
-
-            [health]
-            url = "http://127.0.0.1:8000/health"
-            expect_status = 204
-            timeout = {health_timeout}
-            """
-        )
-    )
-    return path
 
 
 def step(step_id: str, kind: str, params: str, *, targets: bool = True) -> str:
@@ -130,13 +94,6 @@ def test_a_rendered_value_out_of_range_fails_the_plan(tmp_path):
     runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS)
     with pytest.raises(RunbookError, match=r"params.timeout \(60s\) must be shorter than the step timeout \(60s\)"):
         build_plan(runbook, load_config(write_config(tmp_path / "config.toml")))
-
-
-def warroom(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "console.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
-    )
 
 
 @pytest.mark.parametrize("command", ["check", "plan"])
