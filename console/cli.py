@@ -211,11 +211,11 @@ def _drill_console(box: Sandbox, runbook: LoadedRunbook, options: DrillOptions) 
     from screens.launch import run_drill_console
 
     return run_drill_console(
-        box,
-        runbook,
-        options,
-        start_environment=start_environment,
+        lambda: start_environment(box, runbook, options),
         actor=drill_actor(options),
+        severity=options.severity,
+        trigger=options.trigger,
+        serve=bool(options.serve_port),
         session_entry=SESSION_ENTRY,
         session_preload=SESSION_PRELOAD,
     )

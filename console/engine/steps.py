@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from actions.base import StepRun
 from console.engine.actor import Actor
@@ -12,6 +13,7 @@ from console.engine.core import EngineCore
 from console.model import events, rules
 from console.model.errors import WarroomError
 from console.model.plan import PlannedStep
+from console.model.state import IncidentState
 
 log = logging.getLogger("warroom.engine")
 
@@ -21,20 +23,26 @@ class StepsMixin(EngineCore):
 
     def start_step(self, actor: Actor, step_id: str, *, confirm: str = "") -> asyncio.Task[None]:
         """Start a pending step; returns the task that runs it."""
-        self._require(actor, "start", step=step_id)
-        step = self._step(actor, "start", step_id)
-        reason = rules.start_refusal(step, self.state)
-        if reason:
-            raise self.refuse(actor, "start", reason, step=step_id)
-        return self._launch(actor, step, confirm, "start")
+        return self._begin(actor, "start", step_id, confirm, rules.start_refusal)
 
     def retry_step(self, actor: Actor, step_id: str, *, confirm: str = "") -> asyncio.Task[None]:
-        self._require(actor, "retry", step=step_id)
-        step = self._step(actor, "retry", step_id)
-        reason = rules.retry_refusal(step, self.state)
+        """A new attempt of a failed, cancelled, timed-out or interrupted step."""
+        return self._begin(actor, "retry", step_id, confirm, rules.retry_refusal)
+
+    def _begin(
+        self,
+        actor: Actor,
+        command: str,
+        step_id: str,
+        confirm: str,
+        refusal: Callable[[PlannedStep, IncidentState], str],
+    ) -> asyncio.Task[None]:
+        self._require(actor, command, step=step_id)
+        step = self._step(actor, command, step_id)
+        reason = refusal(step, self.state)
         if reason:
-            raise self.refuse(actor, "retry", reason, step=step_id)
-        return self._launch(actor, step, confirm, "retry")
+            raise self.refuse(actor, command, reason, step=step_id)
+        return self._launch(actor, step, confirm, command)
 
     def _launch(self, actor: Actor, step: PlannedStep, confirm: str, command: str) -> asyncio.Task[None]:
         """Run a step the rules let start (or retry); a destructive one only with its word typed."""
