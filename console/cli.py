@@ -62,8 +62,16 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="open (or resume) an incident and run the rollback")
     with_config(p)
     p.add_argument("--headless", action="store_true", help="no screen: run every automated step in order")
-    p.add_argument("--severity", default="P0", help="incident severity (default P0)")
-    p.add_argument("--trigger", default="unspecified", help="what triggered the rollback")
+    p.add_argument("--severity", help="incident severity (default P0; the console's dialog preselects it)")
+    p.add_argument("--trigger", help="what triggered the rollback (the console's dialog preselects it)")
+    p.add_argument(
+        "--confirm",
+        action="append",
+        default=[],
+        metavar="WORD[,WORD]",
+        help="headless: run the destructive steps asking for these confirmation words",
+    )
+    p.add_argument("--yes", action="store_true", help="headless: run every destructive step without asking")
     p.add_argument(
         "--detected-at", help="when the problem was detected, ISO 8601 (default: now); the RTO counts from it"
     )
@@ -178,8 +186,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     config, runbook = _load(args)
     plan = build_plan(runbook, config)
-    if args.severity not in plan.severity:
-        raise InputError(f"--severity {args.severity}: runbook {runbook.id} defines {', '.join(plan.severity)}")
+    severity = args.severity or "P0"
+    if severity not in plan.severity:
+        raise InputError(f"--severity {severity}: runbook {runbook.id} defines {', '.join(plan.severity)}")
     detected_at = _detected_at(args.detected_at) if args.detected_at else None
     if args.skip and not args.reason:
         raise InputError("--skip needs --reason: say why the step is skipped")
@@ -188,13 +197,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.headless:
         from screens.launch import run_console  # the core stays importable without Textual
 
+        if args.confirm or args.yes:
+            raise InputError("--confirm and --yes are for --headless: the console asks for each word")
         incident = incident_dir(root, args.incident) if args.incident else None
         return run_console(
-            plan, config, root, actor, incident=incident, severity=args.severity, detected_at=detected_at
+            plan,
+            config,
+            root,
+            actor,
+            incident=incident,
+            severity=severity,
+            trigger=args.trigger or "",
+            detected_at=detected_at,
         )
     options = HeadlessOptions(
-        severity=args.severity,
-        trigger=args.trigger,
+        severity=severity,
+        trigger=args.trigger or "unspecified",
+        confirm=frozenset(w.strip() for words in args.confirm for w in words.split(",") if w.strip()),
+        yes=args.yes,
         detected_at=detected_at,
         incident=incident_dir(root, args.incident) if args.incident else None,
         retry=tuple(args.retry),

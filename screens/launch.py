@@ -74,15 +74,18 @@ def run_console(
     *,
     incident: Path | None = None,
     severity: str = "P0",
+    trigger: str = "",
     detected_at: str | None = None,
 ) -> int:
+    """The war room on a resumed incident, or the open-incident dialog with ``severity`` and
+    ``trigger`` (``run --severity/--trigger``) already chosen, for the driver to confirm."""
     keymap = keymap_from(config)
     if incident is not None:
         host = IncidentHost.resume(incident, config, actor, sharing=CONSOLE_SHARING)  # refused before any screen
         app = WarroomApp(connect=lambda: _hosted(app, host), keymap=keymap)
     else:
         opener = _opener(lambda: app, root, plan, config, actor, CONSOLE_SHARING, detected_at=detected_at)
-        app = WarroomApp(plan=plan, opener=opener, keymap=keymap, severity=severity)
+        app = WarroomApp(plan=plan, opener=opener, keymap=keymap, severity=severity, trigger=trigger)
     result = app.run()
     return result if isinstance(result, int) else 0
 

@@ -242,7 +242,9 @@ async def _drill(box: Sandbox, runbook: LoadedRunbook, options: DrillOptions, ou
         out.write(f"app1 = ssh://deploy@127.0.0.1:{env.host.port} (host key pinned), health = {env.web.health_url}\n")
         if options.fail:
             out.write(f"rehearsing a failure of {options.fail}\n")
-        headless = HeadlessOptions(severity=options.severity, trigger=options.trigger, verbose=options.verbose)
+        headless = HeadlessOptions(  # the drill confirms its own destructive steps: it is a rehearsal
+            severity=options.severity, trigger=options.trigger, verbose=options.verbose, yes=True
+        )
         code = await run_headless(
             env.plan, env.config, state_root, drill_actor(options), headless, out=out, autopilot=DrillAutopilot()
         )

@@ -1,7 +1,9 @@
 """``warroom run --headless``: every automated step in order, plain progress lines, no screen.
 
 It stops at the first failure (exit 1) and never re-runs a step whose outcome is unknown: an
-interrupted step waits for the operator's explicit ``--retry`` or ``--skip``.
+interrupted step waits for the operator's explicit ``--retry`` or ``--skip``. Nobody is at a keyboard
+to type a destructive step's confirmation word, so the operator gives it up front (``--confirm
+WORD`` or ``--yes``); without it the run stops before that step, its hosts untouched.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from console.host.incident_host import IncidentHost
 from console.model import rules
 from console.model.clock import Clock, SystemClock, parse_iso
 from console.model.config import LoadedConfig
-from console.model.errors import CommandRefused
+from console.model.errors import CommandRefused, InputError
 from console.model.plan import Plan, PlannedStep
 from console.model.sanitize import neutralise
 from console.model.spool import tail_lines
@@ -37,6 +39,14 @@ class HeadlessOptions:
     skip: tuple[str, ...] = ()
     reason: str = ""
     verbose: bool = False
+    confirm: frozenset[str] = frozenset()
+    """Confirmation words given up front: the destructive steps asking for one of them may run."""
+    yes: bool = False
+    """Every destructive step may run (``--yes``; the drill confirms its own steps)."""
+
+    def confirms(self, step: PlannedStep) -> bool:
+        """The operator said up front that this step may run (a step that is not destructive may)."""
+        return not step.destructive or self.yes or step.confirm in self.confirm
 
 
 class Autopilot(Protocol):
@@ -75,6 +85,7 @@ async def run_headless(
     autopilot: Autopilot | None = None,
 ) -> int:
     clock = clock or SystemClock()
+    check_confirm_words(plan, options.confirm)
     host = IncidentHost.open_or_resume(
         state_root,
         plan,
@@ -144,6 +155,9 @@ async def _drive(
                     + f"; rerun with --retry {step.id} or --skip {step.id} --reason TEXT"
                 )
                 return 1
+            if not options.confirms(step):
+                _stop_before(engine, step, options, printer)
+                return 1
             ok = await _run_one(engine, actor, step, retry, printer)
             if not ok:
                 printer.line(
@@ -187,6 +201,28 @@ async def _run_one(engine: Engine, actor: Actor, step: PlannedStep, retry: bool,
     mark = "✓" if status == "succeeded" else "✗"
     printer.line(f"{mark} {step.id} {status}" + (f": {neutralise(attempt.error)}" if attempt.error else ""))
     return status == "succeeded"
+
+
+def check_confirm_words(plan: Plan, words: frozenset[str]) -> None:
+    """A word no destructive step asks for is a typo: refused before the incident is opened."""
+    asked = sorted({step.confirm for step in plan.ordered_steps() if step.destructive})
+    unknown = sorted(words - set(asked))
+    if unknown:
+        known = ", ".join(asked) or "none: the plan has no destructive step"
+        raise InputError(f"--confirm {unknown[0]}: no destructive step asks for this word (words: {known})")
+
+
+def _stop_before(engine: Engine, step: PlannedStep, options: HeadlessOptions, printer: Printer) -> None:
+    """Why the run stops before an unconfirmed destructive step, and the words that let it go on."""
+    printer.line(f"✗ stopped before {step.id}: destructive; confirm with --confirm {step.confirm} or --yes")
+    state = engine.state
+    ahead = [s for s in engine.plan.ordered_steps() if s.automated and not rules.settled(state.steps[s.id].status)]
+    words = sorted({s.confirm for s in ahead if s.destructive} | options.confirm)
+    retry = f" --retry {step.id}" if rules.retryable(state.steps[step.id].status) else ""
+    printer.line(
+        f"nothing ran on {', '.join(step.hosts)} for {step.id}. Resume with: warroom run -c CONFIG --headless "
+        f"--incident {state.id}{retry} --confirm {','.join(words)}"
+    )
 
 
 def _print_tail(path: Path, out: TextIO) -> None:

@@ -6,6 +6,7 @@ reason before the rollback can go on; the decision is journaled with the opening
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.table import Table
@@ -39,7 +40,7 @@ class OpenIncidentModal(ModalScreen[Opening | None]):
         super().__init__()
         self._plan = plan
         self._severity = severity
-        self._trigger = trigger
+        self._trigger = _known_spelling(trigger.strip(), plan.triggers)
 
     def compose(self) -> ComposeResult:
         plan = self._plan
@@ -114,3 +115,9 @@ class OpenIncidentModal(ModalScreen[Opening | None]):
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
+
+
+def _known_spelling(trigger: str, known: Sequence[str]) -> str:
+    """``--trigger`` as the runbook spells it when it names one of its triggers in another case, so
+    the dialog preselects that trigger instead of "Other"."""
+    return next((k for k in known if k.casefold() == trigger.casefold()), trigger)
