@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from actions.registry import KINDS
 from console.engine import Actor
 from console.engine.preflight import check_hosts, render_checks
+from console.host import incident_command
 from console.host.headless import HeadlessOptions, run_headless
 from console.model import defaults
 from console.model.clock import SystemClock, iso, parse_iso
@@ -128,6 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("incident", help="incident id, directory or journal file")
     v.add_argument("-c", "--config", help="config file (for its state_dir)")
     v.add_argument("--state-dir", help="where incidents are kept")
+
+    incident_command.add_parsers(sub)  # tick, note, comms, close
 
     p = sub.add_parser("report", help="write the incident report (Markdown, HTML or JSON) from the journal")
     p.add_argument("incident", help="incident id, directory or journal file")
@@ -326,6 +329,15 @@ def _cmd_attach(args: argparse.Namespace) -> int:
     return run_attached(Path(args.socket), token=token, via=args.via)
 
 
+def _cmd_incident_command(args: argparse.Namespace) -> int:
+    command = incident_command.from_args(args)
+    config = load_config(args.config) if args.config else None
+    directory = incident_dir(state_root(config, args.state_dir), args.incident)
+    sent = asyncio.run(incident_command.send(directory, command, args.actor or getpass.getuser(), config))
+    print(sent.line())
+    return 0
+
+
 def _cmd_incidents(args: argparse.Namespace) -> int:
     rows = list_incidents(_root_for(args))
     if not rows:
@@ -377,6 +389,7 @@ COMMANDS = {
     "serve": _cmd_serve,
     "watch": _cmd_watch,
     "attach": _cmd_attach,
+    **dict.fromkeys(incident_command.NAMES, _cmd_incident_command),
     "incidents": _cmd_incidents,
     "journal": _cmd_journal,
     "report": _cmd_report,

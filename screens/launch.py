@@ -77,6 +77,25 @@ def run_console(
     trigger: str = "",
     detected_at: str | None = None,
 ) -> int:
+    """The console until the driver quits (:func:`console_app` builds it)."""
+    app = console_app(
+        plan, config, root, actor, incident=incident, severity=severity, trigger=trigger, detected_at=detected_at
+    )
+    result = app.run()
+    return result if isinstance(result, int) else 0
+
+
+def console_app(
+    plan: Plan,
+    config: LoadedConfig,
+    root: Path,
+    actor: Actor,
+    *,
+    incident: Path | None = None,
+    severity: str = "P0",
+    trigger: str = "",
+    detected_at: str | None = None,
+) -> WarroomApp:
     """The war room on a resumed incident, or the open-incident dialog with ``severity`` and
     ``trigger`` (``run --severity/--trigger``) already chosen, for the driver to confirm."""
     keymap = keymap_from(config)
@@ -86,8 +105,7 @@ def run_console(
     else:
         opener = _opener(lambda: app, root, plan, config, actor, CONSOLE_SHARING, detected_at=detected_at)
         app = WarroomApp(plan=plan, opener=opener, keymap=keymap, severity=severity, trigger=trigger)
-    result = app.run()
-    return result if isinstance(result, int) else 0
+    return app
 
 
 def run_drill_console(

@@ -2,9 +2,13 @@
 follows an incident live and sends commands.
 
 Newline-delimited JSON. The client's first line is a hello: ``{"token": T}`` (a one-time token the
-SSH server issued for an authenticated user and role) or ``{"user": NAME}`` (a local process of
-the socket's owner: always an observer), with the client's ``protocol``; a hello of another
-protocol version is refused before anything is joined or journaled. The server answers with a
+SSH server issued for an authenticated user and role), ``{"user": NAME}`` (a local process of
+the socket's owner: always an observer) or ``{"user": NAME, "act": true}`` (a command-line client
+of the socket's owner — ``warroom tick``, ``note``, ``comms``, ``close`` — acting as NAME with the
+role the engine's table of users gives NAME: whoever serves the incident and the config's
+``[[server.users]]``; the engine's rules then decide as for that user's console), with the
+client's ``protocol``; a hello of another protocol version is refused before anything is joined
+or journaled. The server answers with a
 welcome holding every journal record so far, then streams records, output batches and progress,
 and answers commands::
 
@@ -44,6 +48,7 @@ from console.host.wire import (
     encode,
     error,
     event_message,
+    hello_acts,
     hello_protocol_refusal,
     hello_text,
     reply_error,
@@ -165,13 +170,21 @@ class AttachServer:
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
 
-    def _actor_for(self, hello: dict[str, Any], writer: asyncio.StreamWriter) -> Actor | None:
+    def _actor_for(self, hello: dict[str, Any], writer: asyncio.StreamWriter) -> Actor | str:
+        """Who the client is, or why it is refused."""
         token = hello_text(hello, HELLO_TOKEN)
         if token is not None:
-            return self._tokens.pop(token, None)
+            return self._tokens.pop(token, None) or "unknown or used token"
         if _peer_uid(writer) != os.getuid():
-            return None
-        return Actor(hello_text(hello, HELLO_USER) or "local", "observer")
+            return "unknown or used token"
+        name = hello_text(hello, HELLO_USER) or "local"
+        if not hello_acts(hello):
+            return Actor(name, "observer")
+        role = self.engine.users.get(name)
+        if role is None:
+            drivers = ", ".join(sorted(n for n, r in self.engine.users.items() if r == "driver")) or "none"
+            return f"{name} is not a user of this incident (drivers: {drivers})"
+        return Actor(name, role)
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         hello = json.loads(await asyncio.wait_for(reader.readline(), HELLO_TIMEOUT) or b"{}")
@@ -182,8 +195,8 @@ class AttachServer:
             await writer.drain()
             return
         actor = self._actor_for(hello, writer)
-        if actor is None:
-            writer.write(encode(error("Refused", "unknown or used token")))
+        if isinstance(actor, str):
+            writer.write(encode(error("Refused", actor)))
             await writer.drain()
             return
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
@@ -206,7 +219,12 @@ class AttachServer:
 
         unsubscribe = self.engine.subscribe(enqueue)
         connection = self.engine.join(actor, hello.get(HELLO_VIA, "socket"))
-        self._cancel_grace(actor.name)
+        # A command-line client never sits in the seat: the driver it acts as (a headless run, a
+        # console elsewhere) keeps it, and a console that left is not back because of it.
+        seated = not hello_acts(hello)
+        if seated:
+            self._cancel_grace(actor.name)
+        driver_before = self.engine.state.driver
         greeting = welcome(actor.name, actor.role, str(self.engine.directory), list(self.engine.records))
         sender = asyncio.create_task(self._send(writer, greeting, queue, backlog))
         try:
@@ -216,7 +234,11 @@ class AttachServer:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
             self.engine.leave(actor, connection)
-            if rules.is_driver(actor, self.engine.state) and not self._present(actor.name):
+            driving = rules.is_driver(actor, self.engine.state)
+            if not seated and driving and driver_before != actor.name:
+                # it took a free seat for its command and went before giving it back (killed)
+                self.engine.drop_seat(f"{actor.name}'s command-line client left without releasing the seat")
+            elif seated and driving and not self._present(actor.name):
                 self._grace[actor.name] = asyncio.create_task(self._drop_after_grace(actor.name))
 
     async def _send(self, writer: asyncio.StreamWriter, greeting: dict[str, Any], queue, backlog) -> None:

@@ -33,7 +33,7 @@ from console.host.wire import (
 )
 from console.model import rules
 from console.model.clock import Clock, SystemClock
-from console.model.errors import CommandRefused, IncidentError, WarroomError
+from console.model.errors import CommandRefused, IncidentError, NotServed, WarroomError
 from console.model.incident_dir import output_path
 from console.model.plan import Plan
 from console.model.state import IncidentState, apply, fold
@@ -64,13 +64,14 @@ class RemoteSession:
 
     @classmethod
     async def connect(
-        cls, path: Path, *, token: str | None = None, user: str | None = None, via: str = "watch"
+        cls, path: Path, *, token: str | None = None, user: str | None = None, via: str = "watch", act: bool = False
     ) -> RemoteSession:
+        """``act``: a command-line client acting as ``user`` (see :mod:`console.host.attach`)."""
         try:
             reader, writer = await asyncio.open_unix_connection(str(path), limit=LINE_LIMIT)
         except OSError as exc:
-            raise IncidentError(f"cannot attach to {path}: {exc.strerror or exc} (is the incident running?)") from None
-        writer.write(encode(hello(via, token=token, user=user)))
+            raise NotServed(f"cannot attach to {path}: {exc.strerror or exc} (is the incident running?)") from None
+        writer.write(encode(hello(via, token=token, user=user, act=act)))
         await writer.drain()
         line = await reader.readline()
         message = json.loads(line) if line else {}

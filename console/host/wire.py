@@ -68,13 +68,23 @@ HELLO_PROTOCOL = "protocol"
 HELLO_VIA = "via"
 HELLO_TOKEN = "token"
 HELLO_USER = "user"
+HELLO_ACT = "act"
+"""With a user name: a same-uid command-line client that acts as that user (``warroom tick``)."""
 
 
-def hello(via: str, *, token: str | None = None, user: str | None = None) -> dict[str, Any]:
-    """The client's hello: a token (a seat handed out by the host) or, for a same-uid observer, a name."""
+def hello(via: str, *, token: str | None = None, user: str | None = None, act: bool = False) -> dict[str, Any]:
+    """The client's hello: a token (a seat handed out by the host) or, for a same-uid process, a
+    name: an observer, unless ``act`` asks to act as that user (with the role the engine gives them)."""
     message: dict[str, Any] = {HELLO_PROTOCOL: PROTOCOL, HELLO_VIA: via}
     message.update({HELLO_TOKEN: token} if token else {HELLO_USER: user or "local"})
+    if act and not token:
+        message[HELLO_ACT] = True
     return message
+
+
+def hello_acts(message: dict[str, Any]) -> bool:
+    """The hello asks to act as its user (a command-line client), not to watch."""
+    return message.get(HELLO_ACT) is True and HELLO_TOKEN not in message
 
 
 def hello_text(message: dict[str, Any], key: str) -> str | None:

@@ -12,6 +12,7 @@ titled message instead of a traceback::
     ├── JournalError            the journal cannot be read or appended
     │   └── JournalCorrupt      a record was edited, deleted, reordered or torn
     ├── IncidentError           an incident cannot be found, opened or locked
+    │   └── NotServed           no engine answers on the incident's attach socket
     ├── CommandRefused          the engine refused a command (role, state)
     └── ActionError             a step could not be carried out on a host
         ├── HostUnreachable     TCP/SSH connection failed
@@ -76,6 +77,10 @@ class JournalCorrupt(JournalError):
 
 class IncidentError(WarroomError):
     title = "Incident error"
+
+
+class NotServed(IncidentError):
+    """Nothing listens on the incident's attach socket: its engine is not running (or serves none)."""
 
 
 class CommandRefused(WarroomError):
