@@ -4,6 +4,7 @@ comms | close`` from the command line: shared by the running (``serve``) and sto
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,8 +43,14 @@ def runbook(path: Path, *, slow: bool = False) -> Path:
     return write_runbook(path, first + MANUAL + ssh_step("after", 'touch "$HOSTDIR/after"') + COMMS)
 
 
-def warroom(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "console.cli", *args], capture_output=True, text=True, timeout=timeout)
+def warroom(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "console.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def records(journal: Path) -> list[dict]:

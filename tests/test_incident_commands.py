@@ -133,6 +133,21 @@ def test_stopped_incident_locked_by_a_live_process_without_a_socket_is_refused(s
     assert journal.read_bytes() == before
 
 
+def test_a_secret_typed_into_a_note_is_masked_in_the_journal(tmp_path, lab, keys):
+    secret = {"WR_TEST_STATUS_URL": "https://status.example/hook/s3cr3t-T0KEN"}
+    cfg = config(tmp_path, lab, keys, server='seat_grace = 1\n\n[notify.statuspage]\nurl = "env:WR_TEST_STATUS_URL"')
+    run = warroom("run", "-c", str(cfg), "--runbook", str(runbook(tmp_path / "rb.toml")), "--headless", env=secret)
+    assert run.returncode == 0, run.stderr
+    [directory] = (tmp_path / "state" / "incidents").iterdir()
+    note = warroom(
+        "note", directory.name, "hook was https://status.example/hook/s3cr3t-T0KEN", "-c", str(cfg), env=secret
+    )
+    assert note.returncode == 0, note.stderr
+    journal = (directory / "journal.jsonl").read_text()
+    assert "s3cr3t-T0KEN" not in journal and "s3cr3t-T0KEN" not in note.stdout + note.stderr
+    assert of_type(directory / "journal.jsonl", "note.added")[0]["data"]["text"].startswith("hook was ")
+
+
 # ----- a running incident: through its socket ---------------------------------------------------------
 def test_served_incident_gets_commands_through_its_socket_as_the_named_user(tmp_path, lab, keys):
     cfg = config(tmp_path, lab, keys)
@@ -197,6 +212,11 @@ def test_a_command_during_a_headless_run_leaves_its_driver_the_seat(tmp_path, la
         note = warroom("note", incident, "restore is slow today", "-c", str(cfg), "--as", "ops")
         assert note.returncode == 0, note.stderr
         assert "note added by ops (driver), through its running engine" in note.stdout
+        other = warroom("tick", incident, "verify", "auth", "pass", "-c", str(cfg), "--as", "alice")
+        assert other.returncode == 1  # a driver-eligible user, but the seat is the headless run's
+        assert other.stderr.strip() == (
+            "warroom: Refused: tick refused for alice: alice does not hold the driver seat (driver: ops)"
+        )
         out, err = run.communicate(timeout=60)
     finally:
         if run.poll() is None:
@@ -206,6 +226,7 @@ def test_a_command_during_a_headless_run_leaves_its_driver_the_seat(tmp_path, la
     assert "✓ after succeeded" in out
     [noted] = of_type(journal, "note.added")
     assert noted["actor"] == "ops"
+    assert not of_type(journal, "check.ticked")
     assert seat_changes(journal) == [("seat.taken", "ops")]  # never taken back nor handed around
 
 

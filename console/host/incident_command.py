@@ -126,6 +126,7 @@ async def _send_stopped(directory: Path, command: IncidentCommand, user: str, co
             ) from None
         raise
     try:
+        engine.check_deadlines()  # an RTO that passed while nothing hosted the incident is journaled now
         result = await _act(LocalSession(engine, actor), command)
         return Sent(engine.state.id, actor, False, command, result)
     finally:
