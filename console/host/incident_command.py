@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from console.engine import Actor, Engine
+from console.engine.actor import Role
 from console.engine.incident import CLOSE_OUTCOMES, TICK_RESULTS
 from console.host.attach import locate_socket
 from console.host.remote import RemoteSession
@@ -148,7 +149,7 @@ async def _act(session: Session, command: IncidentCommand) -> Any:
                 await session.command("release-seat")
 
 
-def _configured_role(config: LoadedConfig | None, user: str) -> str:
+def _configured_role(config: LoadedConfig | None, user: str) -> Role:
     """A stopped incident is driven by whoever resumes it, unless the config names them an observer."""
     users = config.model.server.users if config is not None else []
     return next((u.role for u in users if u.name == user), "driver")
