@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from console.engine import Actor
+from console.engine.preflight import GateResult, preflight_gate
 from console.host.incident_host import IncidentHost, Sharing
 from console.host.ready import ReadyEnvironment, StartEnvironment
 from console.host.session import Session
@@ -47,8 +48,10 @@ def _opener(
     *,
     detected_at: str | None = None,
     served: str = "Served over SSH",
+    preflight: GateResult | None = None,
 ) -> Opener:
-    """Opens the incident the open-incident dialog decided on, hosted on the app's loop."""
+    """Opens the incident the open-incident dialog decided on, hosted on the app's loop, behind
+    the ``preflight`` gate the caller ran (journaled with the opening)."""
 
     async def opener(opening: Opening) -> Session:
         host = IncidentHost.open(
@@ -60,6 +63,7 @@ def _opener(
             trigger=opening.trigger,
             detected_at=detected_at,
             sharing=sharing,
+            preflight=preflight,
         )
         return await _hosted(app(), host, served)
 
@@ -75,13 +79,17 @@ def run_console(
     incident: Path | None = None,
     severity: str = "P0",
     detected_at: str | None = None,
+    preflight: GateResult | None = None,
 ) -> int:
+    """``preflight``: the gate a new incident opens behind (run and printed before the UI starts)."""
     keymap = keymap_from(config)
     if incident is not None:
         host = IncidentHost.resume(incident, config, actor, sharing=CONSOLE_SHARING)  # refused before any screen
         app = WarroomApp(connect=lambda: _hosted(app, host), keymap=keymap)
     else:
-        opener = _opener(lambda: app, root, plan, config, actor, CONSOLE_SHARING, detected_at=detected_at)
+        opener = _opener(
+            lambda: app, root, plan, config, actor, CONSOLE_SHARING, detected_at=detected_at, preflight=preflight
+        )
         app = WarroomApp(plan=plan, opener=opener, keymap=keymap, severity=severity)
     result = app.run()
     return result if isinstance(result, int) else 0
@@ -108,9 +116,11 @@ def run_drill_console(
     async def startup() -> tuple[Plan, Opener]:
         ready = await start()
         env.append(ready)
-        return ready.plan, _opener(
-            lambda: app, ready.state_root, ready.plan, ready.config, actor, sharing, served="Drill served"
-        )
+        # the drill passes the same gate as a real run, on the app's loop where the sandbox serves;
+        # a refusal ends the app with the table before any incident is opened
+        gate = await preflight_gate(ready.plan, ready.config)
+        root, plan, config = ready.state_root, ready.plan, ready.config
+        return plan, _opener(lambda: app, root, plan, config, actor, sharing, served="Drill served", preflight=gate)
 
     async def shutdown() -> None:
         for ready in env:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from console.engine import Actor, Engine, Output
+from console.engine.preflight import preflight_gate
 from console.host.incident_host import IncidentHost
 from console.model import rules
 from console.model.clock import Clock, SystemClock, parse_iso
@@ -37,6 +38,8 @@ class HeadlessOptions:
     skip: tuple[str, ...] = ()
     reason: str = ""
     verbose: bool = False
+    force: bool = False
+    """Start a new incident even when the preflight gate fails (the failed lines are journaled)."""
 
 
 class Autopilot(Protocol):
@@ -75,6 +78,9 @@ async def run_headless(
     autopilot: Autopilot | None = None,
 ) -> int:
     clock = clock or SystemClock()
+    gate = None
+    if options.incident is None:  # before anything is opened or touched; a refusal raises PreflightFailed
+        gate = await preflight_gate(plan, config, force=options.force, out=out)
     host = IncidentHost.open_or_resume(
         state_root,
         plan,
@@ -85,6 +91,7 @@ async def run_headless(
         trigger=options.trigger,
         detected_at=options.detected_at,
         clock=clock,
+        preflight=gate,
     )
     async with host:  # `warroom watch` can follow a headless run too
         return await _drive(host.engine, actor, options, out, clock, autopilot)
