@@ -38,6 +38,22 @@ async def _hosted(app: WarroomApp, host: IncidentHost, served: str = "Served ove
     return host.session()
 
 
+def _gate_notice(app: WarroomApp, gate: GateResult) -> None:
+    """What the preflight table said that the screen now covers: an override, or warnings."""
+    if not gate.passed:
+        failed = "; ".join(f"{line.host}: {line.check}" for line in gate.failed)
+        app.notify(
+            f"started despite: {failed} (journaled)",
+            title="Preflight overridden",
+            severity="error",
+            timeout=30,
+            markup=False,
+        )
+    elif gate.warnings:
+        warned = "; ".join(f"{line.host}: {line.detail}" for line in gate.warnings)
+        app.notify(warned, title="Preflight warnings", severity="warning", timeout=30, markup=False)
+
+
 def _opener(
     app: Callable[[], WarroomApp],
     root: Path,
@@ -65,7 +81,10 @@ def _opener(
             sharing=sharing,
             preflight=preflight,
         )
-        return await _hosted(app(), host, served)
+        session = await _hosted(app(), host, served)
+        if preflight is not None:
+            _gate_notice(app(), preflight)
+        return session
 
     return opener
 
