@@ -246,30 +246,6 @@ async def alive_groups(conn, pgids: list[int]) -> list[int]:
     return [int(x) for x in str(result.stdout or "").split() if x.isdigit()]
 
 
-async def preflight(target: Target) -> tuple[str, str]:
-    """Connect and run ``true``: ``("ok", detail)`` or the failing stage and its message."""
-    try:
-        conn = await connect(target)
-    except HostKeyError as exc:
-        return ("host key", str(exc))
-    except AuthError as exc:
-        return ("auth", str(exc))
-    except HostUnreachable as exc:
-        return ("unreachable", str(exc))
-    try:
-        result = await asyncio.wait_for(conn.run("true", check=False), timeout=target.connect_timeout)
-        if result.exit_status != 0:
-            return ("exec", f"{_describe(target)}: `true` exited {result.exit_status}")
-        version = conn.get_extra_info("server_version", "")
-        return ("ok", str(version))
-    except (OSError, asyncssh.Error, TimeoutError) as exc:
-        return ("exec", f"{_describe(target)}: cannot run a command: {exc}")
-    finally:
-        conn.close()
-        with contextlib.suppress(Exception):
-            await conn.wait_closed()
-
-
 async def reach(pool: ConnectionPool, target: Target) -> str:
     """The gate's first line for a host: connect through ``pool`` (host key verified, login) and
     run ``true``; the server's version, or a typed error saying which stage failed."""

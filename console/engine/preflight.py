@@ -119,6 +119,11 @@ def _probes(plan: Plan, config: LoadedConfig, pool: ConnectionPool, kinds: Mappi
         except WarroomError as exc:
             broken.append(Line(LOCAL_HOST, f"step {step.id} ({step.kind})", "fail", str(exc), (step.id,)))
             continue
+        except Exception as exc:  # a kind's bug must not take the gate (or a traceback) with it
+            log.exception("the preflight of step %s (%s) could not be listed", step.id, step.kind)
+            problem = f"its checks could not be listed: {type(exc).__name__}: {exc}"
+            broken.append(Line(LOCAL_HOST, f"step {step.id} ({step.kind})", "fail", problem, (step.id,)))
+            continue
         for probe in found:
             key = (probe.host, probe.check)
             probes.setdefault(key, probe)
