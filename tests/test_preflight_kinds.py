@@ -118,9 +118,15 @@ async def test_docker_engine_is_pinged_the_way_the_step_reaches_it(tmp_path, lab
         "params = { operation = 'status', project = 'shop' }\n"
         "\n[[phases.steps]]\nid = 'stop'\ntitle = 'Stop'\nkind = 'docker'\ntargets = 'app'\n"
         "params = { operation = 'stop', project = 'shop', socket = '/nonexistent/docker.sock' }\n"
+        "\n[[phases.steps]]\nid = 'down'\ntitle = 'Down'\nkind = 'docker'\ntargets = 'app'\ncwd = '/nonexistent/app'\n"
+        "params = { operation = 'compose', project = 'shop', compose = 'down', file = 'compose.yml', verify = false }\n"
     )
     plan, config = plan_for(tmp_path, lab, steps)
-    found = rows(await run_gate(plan, config))
+    result = await run_gate(plan, config)
+    found = rows(result)
+    compose = found[("h1", "cwd /nonexistent/app")]  # and no engine check of its own: it does not verify
+    assert compose.status == "fail" and compose.steps == ("down",)
+    assert [line.steps for line in result.lines if line.check.startswith("docker engine")] == [("status",), ("stop",)]
     assert found[("h1", "docker engine unix:///var/run/docker.sock (over SSH)")].status == "ok"
     missing = found[("h1", "docker engine unix:///nonexistent/docker.sock (over SSH)")]
     assert missing.status == "fail" and "there is no /nonexistent/docker.sock on the host" in missing.detail
