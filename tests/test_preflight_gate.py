@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ssh_step, write_config, write_runbook
+from report_support import validate
 
 from console.engine.preflight import SSH_CHECK
 
@@ -122,8 +123,11 @@ def test_force_starts_anyway_and_journals_what_it_overrode(tmp_path, lab):
     timeline = report.stdout.split("## Timeline")[1].split("## Steps")[0]
     assert "Preflight gate OVERRIDDEN by" in timeline and "(--force): 1 of 5 checks on 2 hosts failed" in timeline
     assert f"secret database.password (env:{UNSET})" in timeline.replace("\\", "")
-    as_json = json.loads(warroom("report", str(directory), "--format", "json").stdout)
+    as_json = validate(warroom("report", str(directory), "--format", "json").stdout)  # the schema knows it
     assert as_json["preflight"]["verdict"] == "overridden" and as_json["preflight"]["failed"][0]["steps"] == ["migrate"]
+    html = warroom("report", str(directory), "--format", "html").stdout
+    timeline = html.split('<section id="timeline">')[1].split("</section>")[0]
+    assert '<p class="s-failed"><strong>Preflight gate OVERRIDDEN by' in timeline and SECRET_CHECK in timeline
 
 
 def test_a_passing_gate_is_journaled_compactly_and_never_holds_the_secret(tmp_path, lab):
