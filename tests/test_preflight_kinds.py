@@ -208,3 +208,23 @@ async def test_only_a_driver_journals_the_gate_and_only_before_the_first_step(en
     await engine.run_step(ALICE, "restore", confirm="restore")  # fails (no such host), but it ran
     with pytest.raises(CommandRefused, match="before the first step"):
         engine.record_preflight(ALICE, gate)
+
+
+async def test_notification_channels_are_warnings_never_a_refusal(tmp_path, lab, monkeypatch):
+    monkeypatch.delenv("WR_GATE_SLACK_UNSET", raising=False)
+
+    def notify(step_id: str, channel: str) -> str:
+        return (
+            f"\n[[phases.steps]]\nid = '{step_id}'\ntitle = 'Tell'\nkind = 'notify'\n"
+            f"params = {{ channel = '{channel}', template = 'rollback of {{incident_id}} started' }}\n"
+        )
+
+    extra = '\n[notify.slack]\nwebhook_url = "env:WR_GATE_SLACK_UNSET"\n'
+    steps = ssh_step("s", "true") + notify("slack", "slack") + notify("status", "statuspage")
+    plan, config = plan_for(tmp_path, lab, steps, extra=extra)
+    result = await run_gate(plan, config)
+    found = rows(result)
+    slack, status = found[("warroom", "notify channel slack")], found[("warroom", "notify channel statuspage")]
+    assert slack.status == "warn" and "WR_GATE_SLACK_UNSET is not set" in slack.detail
+    assert status.status == "warn" and "'statuspage' is not configured" in status.detail
+    assert result.passed and len(result.warnings) == 2
