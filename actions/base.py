@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
@@ -94,6 +94,39 @@ class StepContext(Protocol):
     @property
     def config(self) -> Any:
         """The validated config model (``console.model.config.Config``), for typed step kinds."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One read-only check a step needs on one host, run by the preflight gate before an incident
+    opens. ``run`` returns what it found (shown in the table) or raises a
+    :class:`~console.model.errors.WarroomError` whose one line says what to fix
+    (:class:`~console.model.errors.CheckWarning` for a finding that does not stop the run)."""
+
+    host: str
+    check: str
+    """What is checked, as the table shows it; the gate runs a check once per host however many
+    steps ask for it."""
+    run: Callable[[], Awaitable[str]]
+    needs: tuple[str, ...] = ()
+    """Config keys of the secrets it uses: not tried (and said so) when one does not resolve."""
+
+
+class PreflightContext(Protocol):
+    """What a step kind sees of the gate: the step, its hosts (already reached), the gate's
+    connections and the config. Nothing here can write a journal or an output spool."""
+
+    step: PlannedStep
+    targets: list[Target]
+    cancelled: asyncio.Event
+
+    def secret(self, key: str) -> str: ...
+
+    @property
+    def connections(self) -> Any: ...
+
+    @property
+    def config(self) -> Any: ...
 
 
 @dataclass
@@ -208,6 +241,12 @@ class Action(ABC):
     @abstractmethod
     async def run(self, ctx: StepContext) -> StepRun:
         """Carry the step out; must stop promptly when ``ctx.cancelled`` is set."""
+
+    def preflight(self, ctx: PreflightContext) -> list[Probe]:
+        """What this step needs on its hosts, as read-only checks the gate runs before the incident
+        opens (each bounded in time; a host that cannot be reached is reported once, not per step).
+        Default: nothing beyond the host itself."""
+        return []
 
     async def preview(self, ctx: StepContext) -> dict[str, str]:
         """Read-only facts from the hosts to show before a destructive step is confirmed

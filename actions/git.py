@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import asyncssh
 from pydantic import field_validator
 
-from actions.base import Action, PlannedCommand, StepContext, StepRun
+from actions.base import Action, PlannedCommand, PreflightContext, Probe, StepContext, StepRun
 from actions.capture import FactSink
 from actions.params import ParamError, StepParams
-from actions.transport import run_script, shell_path, wrap_script
+from actions.transport import cwd_probes, run_script, shell_path, wrap_script
 from console.model.errors import ActionError
 
 if TYPE_CHECKING:
@@ -93,6 +93,10 @@ class GitAction(Action):
         if not step.cwd:  # before the params, as always
             return ("cwd", "a git step needs cwd: the repository to check out in")
         return problem
+
+    def preflight(self, ctx: PreflightContext) -> list[Probe]:
+        """The cwd the checkout runs in exists on every host."""
+        return cwd_probes(ctx)
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
         try:

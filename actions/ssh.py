@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from actions.base import Action, PlannedCommand, StepContext, StepRun
+from actions.base import Action, PlannedCommand, PreflightContext, Probe, StepContext, StepRun
 from actions.params import NoParams
-from actions.transport import run_script, wrap_script
+from actions.transport import cwd_probes, run_script, wrap_script
 from console.model.errors import ActionError
 
 if TYPE_CHECKING:
@@ -42,6 +42,10 @@ class SSHAction(Action):
         if not step.commands:
             return ("commands", "an ssh step needs at least one command")
         return None
+
+    def preflight(self, ctx: PreflightContext) -> list[Probe]:
+        """The cwd its commands run in exists on every host."""
+        return cwd_probes(ctx)
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
         text = display_command(step)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import field_validator
 
-from actions.base import Action, PlannedCommand, StepContext, StepRun
+from actions.base import Action, PlannedCommand, PreflightContext, Probe, StepContext, StepRun
 from actions.capture import FactSink, as_number
 from actions.params import ParamError, StepParams
-from actions.transport import run_script, wrap_script
+from actions.transport import cwd_probes, run_script, wrap_script
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep
@@ -67,6 +67,10 @@ class StorageAction(Action):
     params_model = StorageParams
     unknown_params = "unknown {kind} parameter {first} (known: {sorted_known})"
     unknown_first = True
+
+    def preflight(self, ctx: PreflightContext) -> list[Probe]:
+        """The cwd the restore runs in exists on every host."""
+        return cwd_probes(ctx)
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
         try:

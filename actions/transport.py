@@ -15,7 +15,7 @@ import time
 
 import asyncssh
 
-from actions.base import HostOutcome, OutputSink, StepContext, Target
+from actions.base import HostOutcome, OutputSink, PreflightContext, Probe, StepContext, Target
 from console.model.errors import ActionError, AuthError, HostKeyError, HostUnreachable
 
 PID_MARK = b"\x1ewarroom-pid "
@@ -246,25 +246,65 @@ async def alive_groups(conn, pgids: list[int]) -> list[int]:
     return [int(x) for x in str(result.stdout or "").split() if x.isdigit()]
 
 
-async def preflight(target: Target) -> tuple[str, str]:
-    """Connect and run ``true``: ``("ok", detail)`` or the failing stage and its message."""
+async def reach(pool: ConnectionPool, target: Target) -> str:
+    """The gate's first line for a host: connect through ``pool`` (host key verified, login) and
+    run ``true``; the server's version, or a typed error saying which stage failed."""
+    conn = await pool.get(target)
     try:
-        conn = await connect(target)
-    except HostKeyError as exc:
-        return ("host key", str(exc))
-    except AuthError as exc:
-        return ("auth", str(exc))
-    except HostUnreachable as exc:
-        return ("unreachable", str(exc))
+        result = await conn.run("true", check=False)
+    except (OSError, asyncssh.Error) as exc:
+        raise HostUnreachable(f"{_describe(target)}: logged in but cannot run a command: {exc}") from None
+    if result.exit_status != 0:
+        raise ActionError(f"{_describe(target)}: logged in but `true` exited {result.exit_status} (login shell?)")
+    return str(conn.get_extra_info("server_version", "")) or "ok"
+
+
+async def ask(ctx: PreflightContext, target: Target, script: str) -> str:
+    """Run a read-only ``script`` on ``target`` over the gate's connection; its first output word
+    (the scripts of the checks answer with one word)."""
+    conn = await ctx.connections.get(target)
     try:
-        result = await asyncio.wait_for(conn.run("true", check=False), timeout=target.connect_timeout)
-        if result.exit_status != 0:
-            return ("exec", f"{_describe(target)}: `true` exited {result.exit_status}")
-        version = conn.get_extra_info("server_version", "")
-        return ("ok", str(version))
-    except (OSError, asyncssh.Error, TimeoutError) as exc:
-        return ("exec", f"{_describe(target)}: cannot run a command: {exc}")
-    finally:
-        conn.close()
-        with contextlib.suppress(Exception):
-            await conn.wait_closed()
+        result = await conn.run(script, check=False)
+    except (OSError, asyncssh.Error) as exc:
+        raise HostUnreachable(f"{_describe(target)}: connection lost during the preflight: {exc}") from None
+    words = str(result.stdout or "").split()
+    return words[0] if words else f"exit-{result.exit_status}"
+
+
+def directory_script(path: str, *, readable: bool = False) -> str:
+    """One word about a directory on a host: ``ok``, ``missing``, ``not-dir``, ``denied``."""
+    quoted = shell_path(path)
+    need = f"[ ! -x {quoted} ]" + (f" || [ ! -r {quoted} ]" if readable else "")
+    return (
+        f"if [ ! -e {quoted} ]; then echo missing; elif [ ! -d {quoted} ]; then echo not-dir; "
+        f"elif {need}; then echo denied; else echo ok; fi"
+    )
+
+
+def directory_problem(answer: str, target: Target, path: str, what: str) -> str | None:
+    """What to fix for a directory check's answer, or None when it is ``ok``."""
+    where = f"host {target.name}"
+    return {
+        "ok": None,
+        "missing": f"{where}: {what} {path} does not exist: create it or fix the path",
+        "not-dir": f"{where}: {what} {path} is not a directory",
+        "denied": f"{where}: user {target.user} may not read {what} {path}: fix its permissions",
+    }.get(answer, f"{where}: cannot check {what} {path} (the shell answered {answer!r})")
+
+
+def cwd_probes(ctx: PreflightContext) -> list[Probe]:
+    """The step's working directory exists on each host (ssh, git, storage: a cheap ``test -d``)."""
+    cwd = ctx.step.cwd
+    if not cwd:
+        return []
+
+    def probe(target: Target) -> Probe:
+        async def run() -> str:
+            problem = directory_problem(await ask(ctx, target, directory_script(cwd)), target, cwd, "the cwd")
+            if problem:
+                raise ActionError(problem)
+            return "exists"
+
+        return Probe(target.name, f"cwd {cwd}", run)
+
+    return [probe(t) for t in ctx.targets]

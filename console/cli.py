@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from actions.registry import KINDS
 from console.engine import Actor
-from console.engine.preflight import check_hosts, render_checks
+from console.engine.preflight import preflight_gate, render, run_gate
 from console.host import incident_command
 from console.host.headless import HeadlessOptions, run_headless
 from console.model import defaults
@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--retry", action="append", default=[], metavar="STEP", help="retry this failed step")
     p.add_argument("--skip", action="append", default=[], metavar="STEP", help="skip this step (with --reason)")
     p.add_argument("--reason", default="", help="why the --skip steps are skipped")
+    p.add_argument(
+        "--force", action="store_true", help="start even if the preflight gate fails (the failed checks are journaled)"
+    )
     p.add_argument("--as", dest="actor", default=None, help="who drives (default: the login name)")
     p.add_argument("--state-dir", help="where incidents are kept (default: from the config)")
     p.add_argument("-v", "--verbose", action="store_true", help="stream every output line")
@@ -106,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--listen", help="SSH listen address (default: server.listen)")
     p.add_argument("--port", type=int, help="SSH port (default: server.port)")
     p.add_argument("--as", dest="actor", default=None, help="who opens the incident (default: the login name)")
+    p.add_argument(
+        "--force", action="store_true", help="open even if the preflight gate fails (the failed checks are journaled)"
+    )
     p.add_argument("--state-dir", help="where incidents are kept (default: from the config)")
 
     p = sub.add_parser("watch", help="follow a running incident read-only in the console")
@@ -163,20 +169,15 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    """The config and runbook, then the same preflight gate a run passes before its first step."""
     config, runbook = _load(args)
     plan = build_plan(runbook, config)
     print(f"{config.source.name}: valid; runbook {runbook.id} {runbook.model.runbook.version}: valid")
-    targets = list(plan.targets.values())
-    if not targets:
-        print("no hosts are targeted by this runbook")
-        return 0
-    rows = asyncio.run(check_hosts(targets))
-    sys.stdout.write(render_checks(rows))
-    failed = [t.name for t, stage, _ in rows if stage != "ok"]
-    if failed:
-        print(f"{len(failed)} of {len(rows)} hosts failed: {', '.join(failed)}")
+    result = asyncio.run(run_gate(plan, config))
+    sys.stdout.write(render(result))
+    if not result.passed:
+        print("a run would be refused: fix the failed lines (or start it anyway with warroom run --force)")
         return 1
-    print(f"all {len(rows)} hosts ready")
     return 0
 
 
@@ -203,6 +204,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if args.confirm or args.yes:
             raise InputError("--confirm and --yes are for --headless: the console asks for each word")
         incident = incident_dir(root, args.incident) if args.incident else None
+        gate = None
+        if incident is None:  # the table is printed before the UI starts; a refusal never starts it
+            gate = asyncio.run(preflight_gate(plan, config, force=args.force, out=sys.stdout))
         return run_console(
             plan,
             config,
@@ -212,6 +216,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             severity=severity,
             trigger=args.trigger or "",
             detected_at=detected_at,
+            preflight=gate,
         )
     options = HeadlessOptions(
         severity=severity,
@@ -224,6 +229,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         skip=tuple(args.skip),
         reason=args.reason,
         verbose=args.verbose,
+        force=args.force,
     )
     return asyncio.run(run_headless(plan, config, root, actor, options))
 
@@ -296,6 +302,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         session_entry=SESSION_ENTRY,
         session_preload=SESSION_PRELOAD,
+        force=args.force,
     )
     actor = Actor(args.actor or getpass.getuser(), "driver")
     return asyncio.run(serve(plan, config, root, actor, options))

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from console.engine import Actor
+from console.engine.preflight import GateResult, preflight_gate
 from console.host.incident_host import IncidentHost, Sharing
 from console.host.ready import ReadyEnvironment, StartEnvironment
 from console.host.session import Session
@@ -37,6 +38,22 @@ async def _hosted(app: WarroomApp, host: IncidentHost, served: str = "Served ove
     return host.session()
 
 
+def _gate_notice(app: WarroomApp, gate: GateResult) -> None:
+    """What the preflight table said that the screen now covers: an override, or warnings."""
+    if not gate.passed:
+        failed = "; ".join(f"{line.host}: {line.check}" for line in gate.failed)
+        app.notify(
+            f"started despite: {failed} (journaled)",
+            title="Preflight overridden",
+            severity="error",
+            timeout=30,
+            markup=False,
+        )
+    elif gate.warnings:
+        warned = "; ".join(f"{line.host}: {line.detail}" for line in gate.warnings)
+        app.notify(warned, title="Preflight warnings", severity="warning", timeout=30, markup=False)
+
+
 def _opener(
     app: Callable[[], WarroomApp],
     root: Path,
@@ -47,8 +64,10 @@ def _opener(
     *,
     detected_at: str | None = None,
     served: str = "Served over SSH",
+    preflight: GateResult | None = None,
 ) -> Opener:
-    """Opens the incident the open-incident dialog decided on, hosted on the app's loop."""
+    """Opens the incident the open-incident dialog decided on, hosted on the app's loop, behind
+    the ``preflight`` gate the caller ran (journaled with the opening)."""
 
     async def opener(opening: Opening) -> Session:
         host = IncidentHost.open(
@@ -60,8 +79,12 @@ def _opener(
             trigger=opening.trigger,
             detected_at=detected_at,
             sharing=sharing,
+            preflight=preflight,
         )
-        return await _hosted(app(), host, served)
+        session = await _hosted(app(), host, served)
+        if preflight is not None:
+            _gate_notice(app(), preflight)
+        return session
 
     return opener
 
@@ -76,10 +99,20 @@ def run_console(
     severity: str = "P0",
     trigger: str = "",
     detected_at: str | None = None,
+    preflight: GateResult | None = None,
 ) -> int:
-    """The console until the driver quits (:func:`console_app` builds it)."""
+    """The console until the driver quits (:func:`console_app` builds it). ``preflight``: the gate
+    a new incident opens behind (run and printed before the UI starts)."""
     app = console_app(
-        plan, config, root, actor, incident=incident, severity=severity, trigger=trigger, detected_at=detected_at
+        plan,
+        config,
+        root,
+        actor,
+        incident=incident,
+        severity=severity,
+        trigger=trigger,
+        detected_at=detected_at,
+        preflight=preflight,
     )
     result = app.run()
     return result if isinstance(result, int) else 0
@@ -95,6 +128,7 @@ def console_app(
     severity: str = "P0",
     trigger: str = "",
     detected_at: str | None = None,
+    preflight: GateResult | None = None,
 ) -> WarroomApp:
     """The war room on a resumed incident, or the open-incident dialog with ``severity`` and
     ``trigger`` (``run --severity/--trigger``) already chosen, for the driver to confirm."""
@@ -103,7 +137,9 @@ def console_app(
         host = IncidentHost.resume(incident, config, actor, sharing=CONSOLE_SHARING)  # refused before any screen
         app = WarroomApp(connect=lambda: _hosted(app, host), keymap=keymap)
     else:
-        opener = _opener(lambda: app, root, plan, config, actor, CONSOLE_SHARING, detected_at=detected_at)
+        opener = _opener(
+            lambda: app, root, plan, config, actor, CONSOLE_SHARING, detected_at=detected_at, preflight=preflight
+        )
         app = WarroomApp(plan=plan, opener=opener, keymap=keymap, severity=severity, trigger=trigger)
     return app
 
@@ -129,9 +165,11 @@ def run_drill_console(
     async def startup() -> tuple[Plan, Opener]:
         ready = await start()
         env.append(ready)
-        return ready.plan, _opener(
-            lambda: app, ready.state_root, ready.plan, ready.config, actor, sharing, served="Drill served"
-        )
+        # the drill passes the same gate as a real run, on the app's loop where the sandbox serves;
+        # a refusal ends the app with the table before any incident is opened
+        gate = await preflight_gate(ready.plan, ready.config)
+        root, plan, config = ready.state_root, ready.plan, ready.config
+        return plan, _opener(lambda: app, root, plan, config, actor, sharing, served="Drill served", preflight=gate)
 
     async def shutdown() -> None:
         for ready in env:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -11,11 +12,19 @@ import pytest
 import tomli_w
 from conftest import ssh_step, write_config, write_runbook
 
+from console.engine.preflight import SSH_CHECK
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def warroom(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "console.cli", *args], capture_output=True, text=True, timeout=60)
+
+
+def gate_rows(stdout: str) -> dict[tuple[str, str], str]:
+    """The preflight table as ``(host, check) -> result`` (columns are two or more spaces apart)."""
+    rows = [re.split(r"\s{2,}", line, maxsplit=2) for line in stdout.splitlines()]
+    return {(r[0], r[1]): r[2] for r in rows if len(r) == 3 and r[0] != "HOST"}
 
 
 @pytest.mark.sshd
@@ -29,20 +38,24 @@ def test_check_preflights_every_host_and_names_the_failure(tmp_path, lab):
     rb = write_runbook(tmp_path / "rb.toml", ssh_step("s", "true"))
     result = warroom("check", "-c", str(cfg), "--runbook", str(rb))
     assert result.returncode == 1, result.stdout + result.stderr
-    rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.split()}
-    assert rows["good1"].split()[2:6] == ["ok", "ok", "ok", "ok"]
-    assert rows["stranger"].split()[2:5] == ["ok", "FAIL", "-"] and "host key unknown" in rows["stranger"]
-    assert rows["gone"].split()[2] == "FAIL" and "cannot connect" in rows["gone"]
-    assert "2 of 4 hosts failed: stranger, gone" in result.stdout
+    rows = gate_rows(result.stdout)
+    assert rows[("good1", SSH_CHECK)].startswith("ok: SSH-2.0-OpenSSH")
+    assert rows[("good2", SSH_CHECK)].startswith("ok: ")
+    assert rows[("stranger", SSH_CHECK)].startswith("FAIL: ") and "host key unknown" in rows[("stranger", SSH_CHECK)]
+    assert rows[("gone", SSH_CHECK)].startswith("FAIL: ") and "cannot connect" in rows[("gone", SSH_CHECK)]
+    assert "preflight: 2 of 4 checks failed on 4 hosts" in result.stdout
+    assert "a run would be refused" in result.stdout
 
 
 @pytest.mark.sshd
 def test_check_passes_when_every_host_is_ready(tmp_path, lab):
     cfg = write_config(tmp_path / "config.toml", lab, ["h1", "h2"])
-    rb = write_runbook(tmp_path / "rb.toml", ssh_step("s", "true"))
+    rb = write_runbook(tmp_path / "rb.toml", ssh_step("s", "true", extra='cwd = "/"\n'))
     result = warroom("check", "-c", str(cfg), "--runbook", str(rb))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "all 2 hosts ready" in result.stdout
+    rows = gate_rows(result.stdout)
+    assert rows[("h1", "cwd /")] == "ok: exists" and rows[("h2", "cwd /")] == "ok: exists"
+    assert "preflight: all 4 checks passed on 2 hosts" in result.stdout
 
 
 @pytest.mark.sshd
@@ -52,11 +65,12 @@ def test_check_reports_refused_authentication(tmp_path, lab):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger_key)], check=True)
     cfg = write_config(tmp_path / "config.toml", lab, ["h1"])
     cfg.write_text(cfg.read_text().replace(str(lab.client_key), str(stranger_key)))
-    rb = write_runbook(tmp_path / "rb.toml", ssh_step("s", "true"))
+    rb = write_runbook(tmp_path / "rb.toml", ssh_step("s", "true", extra='cwd = "/"\n'))
     result = warroom("check", "-c", str(cfg), "--runbook", str(rb))
     assert result.returncode == 1
-    row = next(line for line in result.stdout.splitlines() if line.startswith("h1"))
-    assert row.split()[2:5] == ["ok", "ok", "FAIL"] and "authentication refused" in row
+    rows = gate_rows(result.stdout)
+    assert rows[("h1", SSH_CHECK)].startswith("FAIL: ") and "authentication refused" in rows[("h1", SSH_CHECK)]
+    assert rows[("h1", "cwd /")] == "skip: not tried: the host cannot be reached"
 
 
 def test_init_writes_a_starter_config_and_refuses_to_overwrite(tmp_path):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
-from actions.base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
+from actions.base import Action, HostOutcome, PlannedCommand, PreflightContext, Probe, StepContext, StepRun, Target
 from actions.docker.compose import compose, describe
 from actions.docker.engine import DockerEngine, Interrupted, Stopper, bounded, configured, resolve_base_url
 from actions.docker.ops import OPERATIONS, HostJob
@@ -49,6 +49,12 @@ class DockerAction(Action):
         return [
             PlannedCommand(host, _plan_text(params, project, step.cwd, _endpoint(params, host))) for host in step.hosts
         ]
+
+    def preflight(self, ctx: PreflightContext) -> list[Probe]:
+        """The engine answers its ping on every host, reached as the step will reach it."""
+        from actions.docker.preflight import probes
+
+        return probes(ctx, self.step_params(ctx.step))
 
     async def run(self, ctx: StepContext) -> StepRun:
         params, project = _prepare(ctx)

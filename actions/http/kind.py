@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from actions.base import LOCAL_HOST as LOCAL
-from actions.base import Action, HostOutcome, PlannedCommand, StepContext, StepRun
+from actions.base import Action, HostOutcome, PlannedCommand, PreflightContext, Probe, StepContext, StepRun
 from actions.http.expect import Expectation, flatten
 from actions.http.params import HttpParams
 from actions.params import ParamError
@@ -101,6 +101,13 @@ class HttpAction(Action):
         except ValueError as exc:
             return f"(not a usable URL: {exc})"
         return f"through an SSH tunnel to {host}" if local else "from the warroom machine"
+
+    def preflight(self, ctx: PreflightContext) -> list[Probe]:
+        """The URL's host reachable the way the check will go (:mod:`actions.http.preflight`)."""
+        from actions.http.preflight import probes
+
+        settings = _settings(ctx)
+        return probes(ctx, settings.url, settings.tunnelled)
 
     async def run(self, ctx: StepContext) -> StepRun:
         settings = _settings(ctx)
@@ -211,7 +218,7 @@ def _outcome(host: str, prefix: str, history: list, facts: dict[str, Any]) -> Ho
     return HostOutcome(host, "failed", error=f"{prefix}: {last.problem}{tries}", facts=facts)
 
 
-def _settings(ctx: StepContext) -> Settings:
+def _settings(ctx: StepContext | PreflightContext) -> Settings:
     p = HttpAction.step_params(ctx.step)
     try:
         health = ctx.config.health

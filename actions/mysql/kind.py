@@ -15,7 +15,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from actions.base import Action, HostOutcome, PlannedCommand, StepContext, StepRun, Target
+from actions.base import Action, HostOutcome, PlannedCommand, PreflightContext, Probe, StepContext, StepRun, Target
 from actions.mysql.conn import DbTarget, parse_target
 from actions.mysql.params import MySQLParams, plan_lines
 from actions.params import ParamError, UnknownParams
@@ -62,6 +62,14 @@ class MySQLAction(Action):
             return [PlannedCommand(host, text) for host in step.hosts]
         return [PlannedCommand(host, line) for host in step.hosts for line in plan_lines(step, p, host, target)]
 
+    def preflight(self, ctx: PreflightContext) -> list[Probe]:
+        """The backups readable on the host (exec, not SFTP) and a read-only database login through
+        the step's own route (:mod:`actions.mysql.preflight`)."""
+        from actions.mysql.preflight import probes
+
+        p: MySQLParams = self.step_params(ctx.step)
+        return probes(ctx, p, lambda: self._target(ctx, p))
+
     async def run(self, ctx: StepContext) -> StepRun:
         p: MySQLParams = self.step_params(ctx.step)
         db = self._target(ctx, p)
@@ -76,7 +84,7 @@ class MySQLAction(Action):
         return StepRun({r.host: r for r in results})
 
     @staticmethod
-    def _target(ctx: StepContext, p: MySQLParams) -> DbTarget:
+    def _target(ctx: StepContext | PreflightContext, p: MySQLParams) -> DbTarget:
         if p.database:
             db = parse_target(p.database)
             if db is None:

@@ -13,11 +13,11 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from actions.base import LOCAL_HOST, Action, HostOutcome, PlannedCommand, StepContext, StepRun
+from actions.base import LOCAL_HOST, Action, HostOutcome, PlannedCommand, PreflightContext, Probe, StepContext, StepRun
 from actions.notify.params import NotifyParams, template_problem
-from actions.notify.send import DeliveryResult, send
+from actions.notify.send import CHANNELS, DeliveryResult, send
 from actions.params import ParamError
-from console.model.errors import ActionError, WarroomError
+from console.model.errors import ActionError, CheckWarning, WarroomError
 from console.model.facts import FACTS, incident_facts
 
 if TYPE_CHECKING:
@@ -52,6 +52,25 @@ class NotifyAction(Action):
         subject = f" subject {p.subject!r}" if p.subject else ""
         text = f"send {channel} ({where} from [notify.{channel}]){subject}: {p.template!r}"
         return [PlannedCommand(host, text) for host in hosts]
+
+    def preflight(self, ctx: PreflightContext) -> list[Probe]:
+        """The channel configured and its secret resolvable: a warning when not (a notification
+        never blocks the rollback, so neither does its preflight)."""
+        channel = str(ctx.step.params.get("channel", ""))
+
+        async def run() -> str:
+            settings = getattr(ctx.config.notify, channel, None) if channel in CHANNELS else None
+            if settings is None:
+                raise CheckWarning(f"channel {channel!r} is not configured in [notify]: it will not be sent")
+            key = {"slack": "webhook_url", "statuspage": "url", "email": "password"}[channel]
+            if getattr(settings, key, None):
+                try:
+                    ctx.secret(f"notify.{channel}.{key}")
+                except WarroomError as exc:
+                    raise CheckWarning(f"{exc}: the {channel} notifications will not be sent") from None
+            return "configured"
+
+        return [Probe(LOCAL_HOST, f"notify channel {channel}", run)]
 
     async def run(self, ctx: StepContext) -> StepRun:
         host = (ctx.step.hosts or (LOCAL_HOST,))[0]

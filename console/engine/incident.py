@@ -20,6 +20,7 @@ from typing import Any
 from console.engine.actor import SYSTEM, Actor, Role
 from console.engine.commands import COMMANDS, CommandsMixin
 from console.engine.comms import CommsMixin
+from console.engine.preflight_table import GateResult
 from console.engine.seat import SeatMixin
 from console.engine.steps import StepsMixin
 from console.engine.stream import Output, Progress, Subscriber
@@ -188,6 +189,17 @@ class Engine(SeatMixin, StepsMixin, CommsMixin, CommandsMixin):
         self._commit(
             events.SEVERITY_CHANGED, {"severity": severity, "was": self.state.severity, "reason": reason}, actor
         )
+
+    def record_preflight(self, actor: Actor, result: GateResult) -> None:
+        """Journal the gate the incident opened behind: compact when it passed, every failed line
+        when the driver started anyway (``--force``), so the report shows what was overridden."""
+        reason = rules.refusal(actor, self.state, seat=False)  # at the opening nobody holds the seat yet
+        if not reason and any(step.attempts for step in self.state.steps.values()):
+            reason = "the preflight gate is journaled before the first step, not after"
+        if reason:
+            raise self.refuse(actor, "preflight", reason)
+        kind = events.PREFLIGHT_PASSED if result.passed else events.PREFLIGHT_OVERRIDDEN
+        self._commit(kind, result.journal_data(), actor)
 
     def check_deadlines(self) -> None:
         """Journal the RTO breach once, the moment the deadline has passed on an open incident."""

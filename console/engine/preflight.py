@@ -1,25 +1,224 @@
-"""``warroom check``: every host reachable, host key known, authentication working."""
+"""The preflight gate: before an incident's first step (and in ``warroom check``), everything the
+plan needs, checked read-only, in one table.
+
+Every secret the plan needs resolves (named by key and reference, never shown); every target host
+answers with a verified host key and a working login; and every automated step's kind checks what
+it needs on its hosts (:meth:`actions.base.Action.preflight`: a cwd, a backup directory, a database
+login, the Docker engine, a health endpoint). Hosts are checked concurrently, each check bounded in
+time, so a dead host costs one timeout, not the gate. Nothing is opened and no host is changed:
+the checks only connect, log in and look.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, TextIO
 
-from actions.base import Target
-from actions.transport import preflight
+import asyncssh
+
+from actions.base import LOCAL_HOST, Action, Probe, Target
+from actions.registry import KINDS
+from actions.transport import ConnectionPool, reach
+from console.engine.preflight_table import GateResult, Line, render
+from console.model.config import LoadedConfig
+from console.model.errors import CheckWarning, PreflightFailed, SecretError, WarroomError
+from console.model.plan import Plan, PlannedStep
+from console.model.secrets import Redactor, lookup, resolve_ref
+
+__all__ = ["CHECK_TIMEOUT", "GateResult", "Line", "needed_secrets", "preflight_gate", "render", "run_gate"]
+
+log = logging.getLogger("warroom.preflight")
+CHECK_TIMEOUT = 20.0
+"""Seconds each check may take (a host's login: its ``connect_timeout`` plus a little)."""
+SSH_CHECK = "ssh: reachable, host key verified, login"
+MYSQL_PASSWORD = "database.password"
 
 
-async def check_hosts(targets: list[Target]) -> list[tuple[Target, str, str]]:
-    results = await asyncio.gather(*(preflight(t) for t in targets))
-    return [(t, stage, detail) for t, (stage, detail) in zip(targets, results, strict=True)]
+def needed_secrets(plan: Plan) -> dict[str, tuple[str, ...]]:
+    """Config key of every secret the plan's steps resolve -> the steps that need it: ``secret_env``
+    values and a mysql step's ``password`` key. (Notification channels are the notify kind's own
+    preflight: a notification never blocks a rollback.)"""
+    found: dict[str, list[str]] = {}
+    for step in plan.ordered_steps():
+        keys = list(step.secret_env.values())
+        if step.kind == "mysql":
+            keys.append(str(step.params.get("password") or MYSQL_PASSWORD))
+        for key in keys:
+            found.setdefault(key, [])
+            if step.id not in found[key]:
+                found[key].append(step.id)
+    return {key: tuple(steps) for key, steps in found.items()}
 
 
-def render_checks(rows: list[tuple[Target, str, str]]) -> str:
-    stages = ("unreachable", "host key", "auth", "exec")
-    lines = [f"{'HOST':<14} {'ADDRESS':<26} {'REACHABLE':<10} {'HOST KEY':<9} {'AUTH':<5} RESULT"]
-    for target, stage, detail in rows:
-        failed_at = stages.index(stage) if stage in stages else len(stages)
-        marks = ["ok" if failed_at > i else ("FAIL" if failed_at == i else "-") for i in range(3)]
-        result = "ok" if stage == "ok" else detail
-        address = f"{target.user}@{target.address}:{target.port}"
-        lines.append(f"{target.name:<14} {address:<26} {marks[0]:<10} {marks[1]:<9} {marks[2]:<5} {result}")
-    return "\n".join(lines) + "\n"
+class GateContext:
+    """What a step kind sees of the gate (:class:`actions.base.PreflightContext`): its step, its
+    hosts, the gate's connections, the config and its secrets. No journal, no spool."""
+
+    def __init__(self, step: PlannedStep, targets: list[Target], pool: ConnectionPool, config: LoadedConfig) -> None:
+        self.step = step
+        self.targets = targets
+        self.cancelled = asyncio.Event()
+        self._pool = pool
+        self._config = config
+
+    @property
+    def connections(self) -> ConnectionPool:
+        return self._pool
+
+    @property
+    def config(self) -> Any:
+        return self._config.model
+
+    def secret(self, key: str) -> str:
+        return _resolve(self._config, key)
+
+
+def _resolve(config: LoadedConfig, key: str) -> str:
+    where = f"{config.source.name}: {key}"
+    try:
+        ref = lookup(config.model, key)
+    except KeyError:
+        raise SecretError(f"{where}: missing: set it to env:NAME or file:PATH") from None
+    return resolve_ref(str(ref), where=where, redactor=Redactor())
+
+
+def _secret_lines(plan: Plan, config: LoadedConfig) -> tuple[list[Line], set[str]]:
+    """A line per needed secret, and the keys of those that do not resolve."""
+    lines, unresolved = [], set()
+    for key, steps in needed_secrets(plan).items():
+        try:
+            ref = str(lookup(config.model, key))
+        except KeyError:
+            ref = "not set"
+        check = f"secret {key} ({ref})"
+        try:
+            _resolve(config, key)
+        except WarroomError as exc:
+            lines.append(Line(LOCAL_HOST, check, "fail", str(exc), steps))
+            unresolved.add(key)
+        else:
+            lines.append(Line(LOCAL_HOST, check, "ok", "resolves", steps))
+    return lines, unresolved
+
+
+def _probes(plan: Plan, config: LoadedConfig, pool: ConnectionPool, kinds: Mapping[str, type[Action]]):
+    """Every automated step's checks, one per (host, check) with the steps that asked for it, and
+    a failing line for a step whose checks cannot even be listed."""
+    probes: dict[tuple[str, str], Probe] = {}
+    steps: dict[tuple[str, str], list[str]] = {}
+    broken: list[Line] = []
+    for step in plan.ordered_steps():
+        if not step.automated or step.kind not in kinds:
+            continue
+        targets = [plan.targets[h] for h in step.hosts if h in plan.targets]
+        try:
+            found = kinds[step.kind]().preflight(GateContext(step, targets, pool, config))
+        except WarroomError as exc:
+            broken.append(Line(LOCAL_HOST, f"step {step.id} ({step.kind})", "fail", str(exc), (step.id,)))
+            continue
+        except Exception as exc:  # a kind's bug must not take the gate (or a traceback) with it
+            log.exception("the preflight of step %s (%s) could not be listed", step.id, step.kind)
+            problem = f"its checks could not be listed: {type(exc).__name__}: {exc}"
+            broken.append(Line(LOCAL_HOST, f"step {step.id} ({step.kind})", "fail", problem, (step.id,)))
+            continue
+        for probe in found:
+            key = (probe.host, probe.check)
+            probes.setdefault(key, probe)
+            steps.setdefault(key, []).append(step.id)
+    return probes, {k: tuple(v) for k, v in steps.items()}, broken
+
+
+async def run_gate(
+    plan: Plan,
+    config: LoadedConfig,
+    kinds: Mapping[str, type[Action]] = KINDS,
+    *,
+    timeout: float = CHECK_TIMEOUT,
+) -> GateResult:
+    """Every line of the gate, checked now (read-only); ``timeout`` bounds each check."""
+    started = time.monotonic()
+    secrets, unresolved = _secret_lines(plan, config)
+    pool = ConnectionPool()
+    try:
+        probes, steps, broken = _probes(plan, config, pool, kinds)
+
+        def of(host: str) -> list[tuple[Probe, tuple[str, ...]]]:
+            return [(p, steps[k]) for k, p in probes.items() if k[0] == host]
+
+        local = _run_probes(of(LOCAL_HOST), unresolved, timeout)
+        remote = [_host(pool, target, of(name), unresolved, timeout) for name, target in plan.targets.items()]
+        groups = await asyncio.gather(local, *remote)
+    finally:
+        await pool.close()
+    lines = [*secrets, *broken, *(line for group in groups for line in group)]
+    return GateResult(tuple(lines), tuple(plan.targets), time.monotonic() - started)
+
+
+async def _host(pool: ConnectionPool, target: Target, probes: list, unresolved: set[str], timeout: float) -> list[Line]:
+    """The host's login first; its checks only once it answers (else each says why not tried)."""
+    limit = max(timeout, target.connect_timeout + 5)
+    try:
+        found = await asyncio.wait_for(reach(pool, target), timeout=limit)
+    except TimeoutError:
+        problem = f"host {target.name} ({target.user}@{target.address}:{target.port}): no answer within {limit:g}s"
+    except WarroomError as exc:  # unreachable, host key unknown or CHANGED, login refused: each says which
+        problem = str(exc)
+    else:
+        return [Line(target.name, SSH_CHECK, "ok", found), *await _run_probes(probes, unresolved, timeout)]
+    skipped = [Line(target.name, p.check, "skip", "not tried: the host cannot be reached", s) for p, s in probes]
+    return [Line(target.name, SSH_CHECK, "fail", problem), *skipped]
+
+
+async def _run_probes(probes: list, unresolved: set[str], timeout: float) -> list[Line]:
+    return list(await asyncio.gather(*(_run(p, s, unresolved, timeout) for p, s in probes)))
+
+
+async def _run(probe: Probe, steps: tuple[str, ...], unresolved: set[str], timeout: float) -> Line:
+    missing = [key for key in probe.needs if key in unresolved]
+    if missing:
+        return Line(probe.host, probe.check, "skip", f"not tried: secret {', '.join(missing)} does not resolve", steps)
+    try:
+        found = await asyncio.wait_for(probe.run(), timeout=timeout)
+    except CheckWarning as exc:
+        return Line(probe.host, probe.check, "warn", str(exc), steps)
+    except WarroomError as exc:
+        return Line(probe.host, probe.check, "fail", str(exc), steps)
+    except TimeoutError:
+        return Line(probe.host, probe.check, "fail", f"no answer within {timeout:g}s", steps)
+    except (OSError, asyncssh.Error) as exc:
+        return Line(probe.host, probe.check, "fail", f"connection problem: {exc}", steps)
+    except Exception as exc:  # a check must never take the gate (or a traceback) with it
+        log.exception("preflight check %r on %s failed unexpectedly", probe.check, probe.host)
+        return Line(probe.host, probe.check, "fail", f"check failed unexpectedly: {type(exc).__name__}: {exc}", steps)
+    return Line(probe.host, probe.check, "ok", found, steps)
+
+
+async def preflight_gate(
+    plan: Plan,
+    config: LoadedConfig,
+    *,
+    force: bool = False,
+    out: TextIO | None = None,
+    kinds: Mapping[str, type[Action]] = KINDS,
+    timeout: float = CHECK_TIMEOUT,
+) -> GateResult:
+    """Run the gate before an incident opens: the table goes to ``out``; a failing line refuses the
+    run (:class:`PreflightFailed`, nothing opened, no host touched) unless ``force``, and the result
+    is for the incident's journal either way. Without ``out`` the refusal carries the table."""
+    result = await run_gate(plan, config, kinds, timeout=timeout)
+    if out is not None:
+        out.write(render(result))
+        out.flush()
+    if result.passed:
+        return result
+    if force:
+        if out is not None:
+            out.write(f"--force: starting anyway; the {len(result.failed)} failed checks are journaled\n")
+        return result
+    refusal = "nothing was opened and no host was touched; fix them, or start anyway with --force (journaled)"
+    if out is None:
+        raise PreflightFailed(f"{render(result).rstrip()}\n{refusal}")
+    raise PreflightFailed(f"{len(result.failed)} of {len(result.lines)} checks failed (table above): {refusal}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from console.engine import Actor, Engine, Output
+from console.engine.preflight import preflight_gate
 from console.host.incident_host import IncidentHost
 from console.model import rules
 from console.model.clock import Clock, SystemClock, parse_iso
@@ -47,6 +48,9 @@ class HeadlessOptions:
     def confirms(self, step: PlannedStep) -> bool:
         """The operator said up front that this step may run (a step that is not destructive may)."""
         return not step.destructive or self.yes or step.confirm in self.confirm
+
+    force: bool = False
+    """Start a new incident even when the preflight gate fails (the failed lines are journaled)."""
 
 
 class Autopilot(Protocol):
@@ -86,6 +90,9 @@ async def run_headless(
 ) -> int:
     clock = clock or SystemClock()
     check_confirm_words(plan, options.confirm)
+    gate = None
+    if options.incident is None:  # before anything is opened or touched; a refusal raises PreflightFailed
+        gate = await preflight_gate(plan, config, force=options.force, out=out)
     host = IncidentHost.open_or_resume(
         state_root,
         plan,
@@ -96,6 +103,7 @@ async def run_headless(
         trigger=options.trigger,
         detected_at=options.detected_at,
         clock=clock,
+        preflight=gate,
     )
     async with host:  # `warroom watch` can follow a headless run too
         return await _drive(host.engine, actor, options, out, clock, autopilot)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from console.engine import Actor, Engine
+from console.engine.preflight_table import GateResult
 from console.host.attach import AttachServer
 from console.host.session import LocalSession
 from console.model.clock import Clock
@@ -92,8 +93,13 @@ class IncidentHost:
         detected_at: str | None = None,
         clock: Clock | None = None,
         sharing: Sharing | None = None,
+        preflight: GateResult | None = None,
     ) -> IncidentHost:
-        """A new incident (its directory and journal created now, before anything is served)."""
+        """A new incident (its directory and journal created now, before anything is served).
+
+        ``preflight`` is the gate it opens behind (:func:`console.engine.preflight.preflight_gate`,
+        run by the caller before this, so a refusal leaves no incident behind): journaled right
+        after the opening, passed or overridden."""
         sharing = sharing or Sharing()
         _check_ssh_files(config, sharing)
         engine = Engine.open(
@@ -106,6 +112,8 @@ class IncidentHost:
             clock=clock,
             config=config,
         )
+        if preflight is not None:
+            engine.record_preflight(actor, preflight)
         return cls(engine, actor, config, sharing)
 
     @classmethod
@@ -137,6 +145,7 @@ class IncidentHost:
         detected_at: str | None = None,
         clock: Clock | None = None,
         sharing: Sharing | None = None,
+        preflight: GateResult | None = None,
     ) -> IncidentHost:
         if incident is not None:
             return cls.resume(incident, config, actor, clock=clock, sharing=sharing)
@@ -150,6 +159,7 @@ class IncidentHost:
             detected_at=detected_at,
             clock=clock,
             sharing=sharing,
+            preflight=preflight,
         )
 
     # ----- serving -----------------------------------------------------------------------------------

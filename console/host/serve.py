@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from console.engine import Actor
+from console.engine.preflight import preflight_gate
 from console.host.incident_host import IncidentHost, Sharing
 from console.model.config import LoadedConfig
 from console.model.plan import Plan
@@ -29,6 +30,8 @@ class ServeOptions:
     detected_at: str | None = None
     listen: str | None = None
     port: int | None = None
+    force: bool = False
+    """Open a new incident even when the preflight gate fails (the failed lines are journaled)."""
 
 
 async def serve(
@@ -41,6 +44,9 @@ async def serve(
         session_entry=options.session_entry,
         session_preload=options.session_preload,
     )
+    gate = None
+    if options.incident is None:  # the gate first: a refusal opens nothing and touches no host
+        gate = await preflight_gate(plan, config, force=options.force, out=out)
     host = IncidentHost.open_or_resume(  # an unsafe SSH key file stops us before an incident is opened
         root,
         plan,
@@ -51,6 +57,7 @@ async def serve(
         trigger=options.trigger,
         detected_at=options.detected_at,
         sharing=sharing,
+        preflight=gate,
     )
 
     def socket_ready(host: IncidentHost) -> None:

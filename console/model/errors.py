@@ -14,10 +14,12 @@ titled message instead of a traceback::
     ├── IncidentError           an incident cannot be found, opened or locked
     │   └── NotServed           no engine answers on the incident's attach socket
     ├── CommandRefused          the engine refused a command (role, state)
+    ├── PreflightFailed         the preflight gate found a line that fails; nothing was opened
     └── ActionError             a step could not be carried out on a host
         ├── HostUnreachable     TCP/SSH connection failed
         ├── HostKeyError        unknown or changed host key
-        └── AuthError           authentication refused
+        ├── AuthError           authentication refused
+        └── CheckWarning        a preflight check found something to say that does not stop a run
 """
 
 from __future__ import annotations
@@ -87,6 +89,12 @@ class CommandRefused(WarroomError):
     title = "Refused"
 
 
+class PreflightFailed(WarroomError):
+    """The gate refused the run: the message is the whole table (every line, what to fix)."""
+
+    title = "Preflight failed"
+
+
 class ActionError(WarroomError):
     title = "Step failed"
 
@@ -101,3 +109,10 @@ class HostKeyError(ActionError):
 
 class AuthError(ActionError):
     title = "Authentication failed"
+
+
+class CheckWarning(ActionError):
+    """A preflight check that found something worth saying but not worth stopping the run for
+    (the health endpoint down before a rollback, a notification channel not configured)."""
+
+    title = "Preflight warning"

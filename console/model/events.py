@@ -11,6 +11,11 @@ INCIDENT_OPENED = "incident.opened"
 INCIDENT_RESUMED = "incident.resumed"
 INCIDENT_CLOSED = "incident.closed"
 
+PREFLIGHT_PASSED = "preflight.passed"
+"""The gate passed before the first step: how many checks, on which hosts, and any warnings."""
+PREFLIGHT_OVERRIDDEN = "preflight.overridden"
+"""The gate failed and the driver started anyway (``--force``): the failed lines, in full."""
+
 SEAT_TAKEN = "seat.taken"
 SEAT_RELEASED = "seat.released"
 SEAT_HANDED_OVER = "seat.handed_over"

@@ -10,6 +10,7 @@ from html import escape
 from typing import Any
 
 from console.report import fmt
+from console.report.preflight import preflight_rows, preflight_text
 from console.report.svg import timeline_svg
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -179,8 +180,19 @@ def _timeline(r: dict[str, Any], base: str) -> str:
         for p in r["phases"]
     ]
     note = "<p class=meta>T+0 is when the incident was opened; windows are the runbook's plan.</p>"
-    body = timeline_svg(r) + "\n" + note + table(["Phase", "Window", "Planned", "Actual", "Duration", "Verdict"], rows)
+    body = timeline_svg(r) + "\n" + note + _preflight(r)
+    body += table(["Phase", "Window", "Planned", "Actual", "Duration", "Verdict"], rows)
     return _section("timeline", "Timeline", body)
+
+
+def _preflight(r: dict[str, Any]) -> str:
+    gate = r.get("preflight")
+    if gate is None:
+        return ""
+    text = e(preflight_text(gate))
+    line = f"<p>{text}</p>" if gate["verdict"] == "passed" else f'<p class="s-failed"><strong>{text}</strong></p>'
+    rows = [[e(c) for c in row] for row in preflight_rows(gate)]
+    return line + table(["Result", "Host", "Check", "Detail"], rows)
 
 
 def _steps(r: dict[str, Any], base: str) -> str:

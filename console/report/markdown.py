@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from console.report import fmt
+from console.report.preflight import preflight_rows, preflight_text
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 _LINE_START = re.compile(r"^(\s*(?:\d+)?)([#+=>.)-])")
@@ -130,7 +131,17 @@ def _timeline(r: dict[str, Any], base: str) -> list[str]:
         for p in r["phases"]
     ]
     head = ["## Timeline", "", "T+0 is when the incident was opened; windows are the runbook's plan.", ""]
-    return head + table(["Phase", "Window", "Planned", "Actual", "Duration", "Verdict"], rows)
+    return head + _preflight(r) + table(["Phase", "Window", "Planned", "Actual", "Duration", "Verdict"], rows)
+
+
+def _preflight(r: dict[str, Any]) -> list[str]:
+    gate = r.get("preflight")
+    if gate is None:
+        return []
+    text = esc(preflight_text(gate))
+    out = [f"**{text}**" if gate["verdict"] != "passed" else text, ""]
+    rows = [[esc(c) for c in row] for row in preflight_rows(gate)]
+    return out + table(["Result", "Host", "Check", "Detail"], rows)
 
 
 def _steps(r: dict[str, Any], base: str) -> list[str]:

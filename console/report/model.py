@@ -17,6 +17,7 @@ from console.model.score import clock, phase_scores
 from console.model.state import IncidentState, fold
 from console.report.backups import rpo_section
 from console.report.people import people_section
+from console.report.preflight import preflight_section
 from console.report.steps import Excerpt, skipped_section, step_section, ticks_section
 from console.report.times import Moments, between, duration
 
@@ -28,7 +29,7 @@ def build(records: list[dict[str, Any]], excerpt: Excerpt, *, torn_bytes: int = 
     plan = state.plan
     assert plan is not None, "the journal does not start with incident.opened"
     at = Moments(state.opened_at, records[-1]["ts"])
-    return {
+    report = {
         "report_format": REPORT_FORMAT,
         "incident": _incident(state, torn_bytes, live),
         "journal": _journal(records, state, torn_bytes, at),
@@ -61,6 +62,10 @@ def build(records: list[dict[str, Any]], excerpt: Excerpt, *, torn_bytes: int = 
         "prevention": [{"title": p["title"], "items": list(p.get("items", []))} for p in plan.prevention],
         "contacts": [{k: c.get(k, "") for k in ("role", "name", "phone", "email")} for c in plan.contacts],
     }
+    gate = preflight_section(records, at)
+    if gate is not None:  # journals from before the gate (and their golden reports) stay as they were
+        report["preflight"] = gate
+    return report
 
 
 def _at(item: dict[str, Any], at: Moments) -> dict[str, Any]:
