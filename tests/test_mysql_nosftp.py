@@ -6,14 +6,21 @@ the safety dump written back, verify. Paths with quotes, spaces and ``$(...)`` s
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import os
 import stat
 import subprocess
+import threading
 import zipfile
 from pathlib import Path
 
+import asyncssh
 import pytest
 from mysql_support import ALICE, SOCKET, assert_restored, mysql_step, place, rig, small_dump
+
+from actions.mysql.hostfiles import HostFiles
+from console.model.errors import ActionError
 
 pytest_plugins = ["mysql_fixtures"]
 pytestmark = [
@@ -112,3 +119,47 @@ async def test_unreadable_places_are_one_line_naming_host_and_path(tmp_path, lab
         assert db.query("SELECT name FROM customers WHERE id = 1")[0][0] == "damaged by v1.0.0"
     finally:
         await r.engine.aclose()
+
+
+async def test_remote_file_reads_seeks_and_names_what_it_cannot_read(tmp_path, lab):
+    """Reads at any offset return the host's bytes exactly, whatever the SSH packets' sizes."""
+    host = lab.start("h1", sftp=False)
+    data = os.urandom(3_000_000)
+    path = host.root / "blob it's.bin"
+    path.write_bytes(data)
+    conn = await asyncssh.connect(
+        "127.0.0.1", port=host.port, username=lab.user, client_keys=[str(lab.client_key)],
+        known_hosts=str(lab.known_hosts),
+    )  # fmt: skip
+    files = HostFiles(conn, "h1", "step t on h1", threading.Event())
+    try:
+        entry = await files.stat(str(path))
+        assert entry.size == len(data) and abs(entry.mtime - path.stat().st_mtime) < 1
+
+        def reads() -> list[bytes]:
+            raw = files.reader(str(path), entry.size)
+            got = [raw.read(1_500_000)]  # one stream, read on
+            raw.seek(-4096, 2)
+            got.append(raw.read(4096))  # the tail: a second stream
+            raw.seek(10)
+            got.append(raw.read(100))
+            raw.seek(len(data) - 10)
+            got.append(raw.read(1 << 20))  # at the end: what there is
+            got.append(raw.read(10))  # then nothing
+            raw.close()
+            return got
+
+        got = await asyncio.to_thread(reads)
+        assert got == [data[:1_500_000], data[-4096:], data[10:110], data[-10:], b""]
+
+        def missing() -> bytes:
+            return files.reader(str(host.root / "gone.sql"), 10).read(10)
+
+        with pytest.raises(ActionError) as caught:
+            await asyncio.to_thread(missing)
+        assert str(caught.value).startswith(f"step t on h1: cannot read {host.root}/gone.sql on h1: tail: cannot open")
+        assert "No such file or directory" in str(caught.value)
+    finally:
+        files.close()
+        conn.close()
+        await conn.wait_closed()

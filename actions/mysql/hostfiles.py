@@ -210,11 +210,20 @@ class RemoteFile(io.RawIOBase):
         return len(data)
 
     async def _read(self, proc: asyncssh.SSHClientProcess, size: int) -> bytes:
+        """``size`` bytes, fewer only at the end of the file (a short read would make callers
+        that read a tail in one call, like the precheck, see less than there is)."""
         files = self._files
+        chunks: list[bytes] = []
+        got = 0
         try:
-            data = await proc.stdout.read(size)
-            if data:
-                return data
+            while got < size:
+                data = await proc.stdout.read(size - got)
+                if not data:
+                    break
+                chunks.append(data)
+                got += len(data)
+            if got:
+                return b"".join(chunks)
             await proc.wait_closed()
         except (OSError, asyncssh.Error) as exc:
             raise HostUnreachable(
