@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from actions.storage import DEFAULT_ARCHIVE
 from console.drill import tools
 from console.drill.httpserver import HEALTH_FAILURE
 from console.drill.sandbox import Sandbox
@@ -58,8 +59,6 @@ def _on_host(box: Sandbox, cwd: str, path: str) -> Path:
 
 
 def _corrupt_archive(box: Sandbox, step: PlannedStep) -> str:
-    from actions.storage import DEFAULT_ARCHIVE
-
     archive = str(step.params.get("archive", DEFAULT_ARCHIVE))
     path = _on_host(box, step.cwd, archive)
     data = path.read_bytes()

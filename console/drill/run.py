@@ -126,7 +126,11 @@ def check_options(options: DrillOptions, runbook: LoadedRunbook) -> None:
     steps = dict(drill_steps(runbook, options.variants))
     failable = failable_steps(runbook, options.variants)
     if options.fail not in failable:
-        if options.fail not in steps:
+        other = next((s for ph in runbook.model.phases for s in ph.steps if s.id == options.fail), None)
+        if other is not None and options.fail not in steps:
+            variant = ", ".join(f"{k} = {v}" for k, v in other.variant.items())
+            kind = f"is a step of the {variant} variant, which this drill does not rehearse"
+        elif options.fail not in steps:
             kind = "is not a step of the drill's plan"
         elif not steps[options.fail]:
             kind = "is a manual checklist (people tick it; nothing runs that could fail)"
