@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 DEFAULT_ARCHIVE = "storage/app/backups/storage_backup.tar.gz"
 DEFAULT_DEST = "storage/app/"
+NOT_FOUND, UNREADABLE = 66, 65  # sysexits' EX_NOINPUT and EX_DATAERR: tar itself exits 1 or 2
 
 
 class StorageParams(StepParams):
@@ -47,11 +48,12 @@ def restore_commands(archive: str, dest: str) -> list[str]:
     a, d = shlex.quote(archive), shlex.quote(dest)
     members = f"tar -tzf {a} | grep -v '/$'"
     return [
-        f'[ -f {a} ] || {{ echo "archive {archive} not found in $(pwd)" >&2; exit 2; }}',
+        f"[ -f {a} ] || {{ printf 'archive %s not found in %s\\n' {a} \"$(pwd)\" >&2; exit {NOT_FOUND}; }}",
         f"total=$({members} | wc -l)",
         'echo "warroom-fact archive_files=$total"',
         f'echo "warroom-fact archive_bytes=$(wc -c < {a})"',
-        f"tar -xzf {a} -C {d}",
+        f"tar -xzf {a} -C {d} || "
+        f"{{ printf 'archive %s could not be extracted: corrupt or truncated?\\n' {a} >&2; exit {UNREADABLE}; }}",
         f'present=0; missing=0; while IFS= read -r f; do if [ -e {d}/"$f" ]; then present=$((present+1)); '
         f'else missing=$((missing+1)); [ $missing -le 20 ] && echo "missing after restore: $f"; fi; '
         f"done <<WARROOM_EOF\n$({members})\nWARROOM_EOF",
@@ -94,8 +96,10 @@ class StorageAction(Action):
             if outcome.status != "ok" and outcome.exit_code == 3:
                 outcome.error = f"verify failed: {sink.facts.get('restored_files', '?')} of "
                 outcome.error += f"{sink.facts.get('archive_files', '?')} archived files present"
-            elif outcome.exit_code == 2:
+            elif outcome.exit_code == NOT_FOUND:
                 outcome.error = f"archive {archive} not found on {target.name}"
+            elif outcome.exit_code == UNREADABLE:
+                outcome.error = f"archive {archive} on {target.name} could not be extracted (corrupt or truncated?)"
             return outcome
 
         results = await asyncio.gather(*(one(t) for t in ctx.targets))

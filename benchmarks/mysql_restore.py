@@ -7,8 +7,9 @@ every run:
 
 - **mariadb**: ``mariadb -h 127.0.0.1 -u USER DB < dump.sql`` (password through MYSQL_PWD).
 - **warroom**: a runbook step of kind mysql, run by the real engine against a real sshd host
-  whose backup directory holds the dump: found over SFTP, read over SFTP, sent through the SSH
-  tunnel (``via_ssh``, the default) or directly (``--direct``), then verified (row counts).
+  whose backup directory holds the dump: found and read through the SSH exec channel, sent
+  through the SSH tunnel (``via_ssh``, the default) or directly (``--direct``), then verified
+  (row counts).
   Reported as the whole step and as the restore phase alone (the facts' ``restore_seconds``).
 
     .venv/bin/python benchmarks/mysql_restore.py [--size 210000000] [--runs 5] [--direct] [--stats]

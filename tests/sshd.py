@@ -80,8 +80,9 @@ class SSHLab:
     def __exit__(self, *exc: object) -> None:
         self.stop_all()
 
-    def start(self, name: str, *, known: bool = True) -> SSHHost:
-        """Start host ``name``; with ``known=False`` it is left out of known_hosts."""
+    def start(self, name: str, *, known: bool = True, sftp: bool = True) -> SSHHost:
+        """Start host ``name``; with ``known=False`` it is left out of known_hosts, with
+        ``sftp=False`` its sshd has no sftp subsystem (as on many hardened hosts)."""
         if name in self.hosts:
             raise ValueError(f"host {name!r} already started")
         _ensure_privsep_dir()
@@ -97,7 +98,7 @@ class SSHLab:
 
         for attempt in range(1, PORT_ATTEMPTS + 1):
             port = _free_port()
-            config.write_text(self._config(port, host_key, pid_file, root))
+            config.write_text(self._config(port, host_key, pid_file, root, sftp=sftp))
             pid_file.unlink(missing_ok=True)
             log_start = log.stat().st_size if log.exists() else 0
             process = _spawn_sshd(config, log)
@@ -166,7 +167,7 @@ class SSHLab:
             command,
         ]
 
-    def _config(self, port: int, host_key: Path, pid_file: Path, root: Path) -> str:
+    def _config(self, port: int, host_key: Path, pid_file: Path, root: Path, *, sftp: bool = True) -> str:
         lines = [
             f"Port {port}",
             "ListenAddress 127.0.0.1",
@@ -182,10 +183,11 @@ class SSHLab:
             "UsePAM no",
             f'SetEnv "HOSTDIR={_unquoted(root)}"',
             "MaxSessions 50",
-            "Subsystem sftp internal-sftp",
             "MaxStartups 100:30:200",
             "LogLevel ERROR",
         ]
+        if sftp:
+            lines.append("Subsystem sftp internal-sftp")
         return "\n".join(lines) + "\n"
 
 

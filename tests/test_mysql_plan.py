@@ -39,7 +39,7 @@ def test_plan_says_exactly_what_a_restore_does(tmp_path, lab):
     target = "{{ database.user }}@{{ database.host }}:{{ database.port }}/{{ database.name }}"
     lines = planned(mysql_step(database=target, rpo_minutes=60, on_old_backup="block"), tmp_path, lab)
     text = "\n".join(lines)
-    assert "h1$ find the newest backup in /srv/salon/storage/app/backups on h1 over SFTP" in text
+    assert "h1$ find the newest backup in /srv/salon/storage/app/backups on h1 over SSH exec (find, stat)" in text
     assert "RPO of 60 min; if older: stop (block)" in text
     assert "safety dump of the current database to h1:/srv/salon/storage/app/backups/warroom-safety/" in text
     assert "POINT OF NO RETURN: restore the dump into app@127.0.0.1:3306/salon through an SSH tunnel from h1" in text

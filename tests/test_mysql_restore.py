@@ -1,4 +1,4 @@
-"""The mysql step kind against a real MariaDB, through real sshd hosts (SFTP and SSH tunnel).
+"""The mysql step kind against a real MariaDB, through real sshd hosts (exec channel and SSH tunnel).
 
 A mysqldump-style dump of more than 50 MB is generated once per session (mysql_dump.py) and
 restored in each format a team keeps: .sql, .sql.gz and a Laravel-backup .zip with db-dumps/;

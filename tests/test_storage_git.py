@@ -130,6 +130,11 @@ async def test_storage_restore_of_a_corrupt_archive_fails(tmp_path, lab):
     try:
         assert await engine.run_step(ALICE, "storage") == "failed"
         assert engine.state.steps["storage"].attempt.results["h1"]["status"] == "failed"
+        error = engine.state.steps["storage"].attempt.results["h1"]["error"]
+        assert (
+            error
+            == "archive storage/app/backups/storage_backup.tar.gz on h1 could not be extracted (corrupt or truncated?)"
+        )
         assert "restored_files" not in engine.state.steps["storage"].attempt.results["h1"].get("facts", {})
     finally:
         await engine.aclose()

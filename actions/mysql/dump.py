@@ -12,7 +12,7 @@ import re
 import time
 from typing import Any, BinaryIO
 
-from actions.mysql.backup import Stopped
+from actions.mysql.hostfiles import Stopped
 from actions.mysql.restore import Reporter
 
 STATEMENT_BYTES = 1 << 20

@@ -21,8 +21,9 @@ import actions.mysql.backup as backups
 import actions.mysql.dump as dumping
 import actions.mysql.restore as restoring
 from actions.base import StepContext, Target
-from actions.mysql.backup import Backup, RemoteFile, RemoteWriter, Stopped
+from actions.mysql.backup import Backup
 from actions.mysql.conn import DbTarget, Endpoint, Tunnel
+from actions.mysql.hostfiles import HostFiles, RemoteFile, RemoteWriter, Stopped
 from actions.mysql.params import MySQLParams, backup_dir, backup_file, safety_dir
 from actions.mysql.restore import Reading, Reporter, StatementFailed
 from actions.mysql.sql_census import Census
@@ -47,7 +48,7 @@ class Job:
         self.reporter = Reporter(ctx, target.name, sink, self.loop, self.stop_event)
         self.endpoint = Endpoint(db, password, None, self.where)
         self.facts: dict[str, Any] = {"operation": p.operation, "database": str(db)}
-        self.sftp: asyncssh.SFTPClient | None = None
+        self.files: HostFiles | None = None
         self.conn: Any = None
         self.thread_id = 0
         self.touched = False
@@ -71,8 +72,8 @@ class Job:
                 self.conn.close()
         if self.endpoint.tunnel is not None:
             self.endpoint.tunnel.close()
-        if self.sftp is not None:
-            self.sftp.exit()
+        if self.files is not None:
+            self.files.close()
 
     def state_text(self) -> str:
         if not self.touched:
@@ -171,13 +172,12 @@ class Job:
         )
 
     async def find(self) -> Backup:
-        ssh = await self.ssh()
-        self.sftp = await ssh.start_sftp_client()
+        self.files = HostFiles(await self.ssh(), self.target.name, self.where, self.stop_event)
         directory = backup_dir(self.ctx.step, self.p)
         if self.p.backup:
             path = backup_file(self.ctx.step, self.p)
-            backup = await backups.describe(self.sftp, path, self.where)
-            problem = await backups.inspect(self.sftp, backup, self.endpoint.db.name, self.stop_event)
+            backup = await backups.describe(self.files, path, self.where)
+            problem = await backups.inspect(self.files, backup, self.endpoint.db.name)
             if problem:
                 raise ActionError(f"{self.where}: backup {path}: {problem}")
         else:
@@ -191,10 +191,10 @@ class Job:
         return backup
 
     async def _newest(self, directory: str) -> Backup:
-        found = await backups.candidates(self.sftp, directory, self.where)
+        found = await backups.candidates(self.files, directory)
         self.say(f"searching {directory} on {self.target.name}: {len(found)} candidate backup(s)")
         for backup in found:
-            problem = await backups.inspect(self.sftp, backup, self.endpoint.db.name, self.stop_event)
+            problem = await backups.inspect(self.files, backup, self.endpoint.db.name)
             if not problem:
                 return backup
             self.say(f"skipped {backup.path}: {problem}")
@@ -231,10 +231,8 @@ class Job:
         """Open the dump afresh for each pass (worker thread)."""
 
         def open_stream() -> tuple[Any, RemoteFile]:
-            file = backups.call(self.loop, _open(self.sftp, backup.path), self.stop_event)
-            raw = RemoteFile(self.loop, file, backup.size, self.stop_event)
-            stream = backups.open_sql(raw, backup)
-            return _Closing(stream, lambda: backups.call(self.loop, file.close(), self.stop_event)), raw
+            raw = self.files.reader(backup.path, backup.size)
+            return _Closing(backups.open_sql(raw, backup), raw.close), raw
 
         return open_stream
 
@@ -307,47 +305,36 @@ class Job:
         stamp = time.strftime("%Y%m%d-%H%M%SZ", time.gmtime())
         path = posixpath.join(directory, f"{dumping.sanitize_name(self.endpoint.db.name)}-{stamp}.sql.gz")
         part = path + ".part"
-        try:
-            await self.sftp.makedirs(directory, exist_ok=True)
-            file = await self.sftp.open(part, "wb")
-        except asyncssh.SFTPError as exc:
-            raise ActionError(f"{self.where}: cannot write the safety dump to {directory}: {exc.reason}") from None
+        writer = await self.files.create(directory, part)
         self.say(f"safety dump of {self.endpoint.db.name} to {self.target.name}:{path} ...")
         started = time.monotonic()
         complete = False
         try:
             dump_conn = await self.thread(self.endpoint.connect)
             try:
-                found = await self.thread(self._write_dump, dump_conn, file)
+                found = await self.thread(self._write_dump, dump_conn, writer)
             except PermissionError as exc:
                 raise ActionError(f"{self.where}: safety dump failed: {exc}") from None
             finally:
                 with contextlib.suppress(Exception):
                     dump_conn.close()
-            await file.close()
-            await self.sftp.rename(part, path)
+            await writer.finish()
+            size = await self.files.commit(part, path)
             complete = True
         finally:
             if not complete:
-                with contextlib.suppress(Exception):
-                    await file.close()
-                with contextlib.suppress(Exception):
-                    await self.sftp.remove(part)
-        size = (await self.sftp.stat(path)).size or 0
+                writer.abandon()
+                await self.files.remove(part)
         seconds = round(time.monotonic() - started, 2)
         self.facts["safety_dump"] = {"path": path, "on": self.target.name, "bytes": size, "seconds": seconds, **found}
         self.say(f"safety dump written: {path}, {found['tables']} tables, {found['rows']} rows, {size / 1e6:.1f} MB")
 
-    def _write_dump(self, conn, file) -> dict[str, Any]:
-        writer = io.BufferedWriter(RemoteWriter(self.loop, file, self.stop_event), buffer_size=backups.READ_SIZE)
-        with gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=1) as out:
+    def _write_dump(self, conn, writer: RemoteWriter) -> dict[str, Any]:
+        buffered = io.BufferedWriter(writer, buffer_size=backups.READ_SIZE)
+        with gzip.GzipFile(fileobj=buffered, mode="wb", compresslevel=1) as out:
             found = dumping.dump(conn, out, self.endpoint.db.name, self.reporter)
-        writer.flush()
+        buffered.flush()
         return found
-
-
-async def _open(sftp: asyncssh.SFTPClient, path: str) -> Any:
-    return await sftp.open(path, "rb")
 
 
 class _Closing:

@@ -1,12 +1,14 @@
 """MySQL/MariaDB steps (pymysql): preflight, find the latest backup, restore it, verify it.
 
 ``operation = "restore"`` is the whole careful path in one step, because every part of it
-depends on the one before: find the newest usable backup on the host (SFTP), check its age
-against the RPO, check the dump is whole, take a safety dump of the current database, then —
-the point of no return, journaled — stream the dump into the database and verify tables and row
-counts against the dump's own. ``preflight``, ``find-backup`` and ``verify`` are the read-only
-parts on their own. The database is reached through an SSH tunnel from the target host unless
-``via_ssh = false``. pymysql runs in worker threads; SFTP and the tunnel stay on the event loop.
+depends on the one before: find the newest usable backup on the host, check its age against the
+RPO, check the dump is whole, take a safety dump of the current database, then — the point of
+no return, journaled — stream the dump into the database and verify tables and row counts
+against the dump's own. ``preflight``, ``find-backup`` and ``verify`` are the read-only parts on
+their own. The database is reached through an SSH tunnel from the target host unless
+``via_ssh = false``. The host's files are reached through the exec channel (no SFTP subsystem
+needed, :mod:`actions.mysql.hostfiles`). pymysql runs in worker threads; the host's processes
+and the tunnel stay on the event loop.
 """
 
 from __future__ import annotations

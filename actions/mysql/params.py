@@ -44,10 +44,10 @@ class MySQLParams(StepParams):
 
     @field_validator("backup_dir", "backup", "safety_dump_dir")
     @classmethod
-    def _sftp_path(cls, value: str | None, info: ValidationInfo) -> str | None:
+    def _host_path(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value and value.startswith("~"):
             raise ParamError(
-                str(info.field_name), "SFTP does not expand ~: give an absolute path or one relative to cwd"
+                str(info.field_name), "~ is not expanded here: give an absolute path or one relative to cwd"
             )
         return value
 
@@ -74,7 +74,8 @@ class MySQLParams(StepParams):
 
 
 def _on_host(step: PlannedStep, path: str) -> str:
-    """A path as SFTP gets it: relative ones are taken from the step's cwd, like its commands."""
+    """A path on the host as given (quoted, never expanded); relative ones are taken from the
+    step's cwd, like its commands, or else from the login directory."""
     return posixpath.normpath(posixpath.join(step.cwd, path)) if step.cwd else path
 
 
@@ -99,10 +100,10 @@ def plan_lines(step: PlannedStep, p: MySQLParams, host: str, target: str) -> lis
         return [f"connect to {target} {via}: server version, tables, size (read-only)"]
     lines: list[str] = []
     if p.backup:
-        lines.append(f"use backup {backup_file(step, p)} on {host} (SFTP)")
+        lines.append(f"use backup {backup_file(step, p)} on {host} (read over SSH exec: stat, tail)")
     else:
         lines.append(
-            f"find the newest backup in {backup_dir(step, p)} on {host} over SFTP "
+            f"find the newest backup in {backup_dir(step, p)} on {host} over SSH exec (find, stat) "
             "(*.sql, *.sql.gz, *.sql.bz2, *.zip with db-dumps/*.sql[.gz])"
         )
     if p.rpo_minutes is not None:

@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from actions.mysql.backup import READ_SIZE, Backup, RemoteFile, Stopped
+from actions.mysql.backup import READ_SIZE, Backup
 from actions.mysql.conn import message
+from actions.mysql.hostfiles import RemoteFile, Stopped
 from actions.mysql.pipeline import MAX_PACKET, BatchFailed, Pipeline
 from actions.mysql.sql_census import HEADERS, TRAILER, Census
 from actions.mysql.sql_split import DumpError, Splitter, Statement

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from console.drill import tools
 from console.drill.sandbox import Sandbox
 from console.model import defaults
 
@@ -43,7 +44,7 @@ def containers(sandbox: Sandbox) -> list[dict[str, Any]]:
                 "Names": [f"/{PROJECT}-{service}-1"],
                 "Image": f"{PROJECT}/{service}:{version}",
                 "State": "running" if up else "exited",
-                "Status": "Up (healthy)" if up else "Exited (0)",
+                "Status": "Up (healthy)" if up else f"Exited ({1 if state == tools.CRASHED else 0})",
                 "Labels": {PROJECT_LABEL: PROJECT, SERVICE_LABEL: service},
                 "Health": {"Status": "healthy" if up else ""},
             }

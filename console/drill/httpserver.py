@@ -5,7 +5,8 @@ stand-in command changes that state:
 
 - ``GET /api/v1/health`` answers 503 ``{"status": "down", ...}`` while any service is down, and
   200 ``{"status": "ok", "version": <tag the services run>, "maintenance": true|false}`` when
-  they are all up;
+  they are all up — unless ``drill --fail`` made its database check fail: then 503 with that
+  check's error, services up or not;
 - every other page answers 503 while the app is in maintenance mode (Laravel's maintenance
   page, with the ``artisan down --message``) or while a service is down, and 200 otherwise.
 
@@ -34,10 +35,23 @@ HEALTH_PATH = urlparse(defaults.HEALTH_URL).path
 """Where the app answers its health probe: the path of the SalonManager health URL."""
 
 
+HEALTH_FAILURE = "health_failure"
+"""A state file: while it exists the app is up but its health check fails with its text (``--fail``)."""
+
+
+def failing_check(sandbox: Sandbox) -> str | None:
+    path = sandbox.state / HEALTH_FAILURE
+    return path.read_text(encoding="utf-8").strip() if path.exists() else None
+
+
 def health(sandbox: Sandbox) -> tuple[int, dict[str, Any]]:
     """The health endpoint's status code and body for the sandbox's current state."""
     services = sandbox.services()
     maintenance = sandbox.maintenance() is not None
+    failing = failing_check(sandbox)
+    if failing is not None:
+        body = {"status": "down", "checks": {"database": failing}, "maintenance": maintenance}
+        return HTTPStatus.SERVICE_UNAVAILABLE, body
     if any(state != "up" for state in services.values()):
         return HTTPStatus.SERVICE_UNAVAILABLE, {"status": "down", "services": services, "maintenance": maintenance}
     return HTTPStatus.OK, {"status": "ok", "version": sandbox.running_version(), "maintenance": maintenance}

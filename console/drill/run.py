@@ -27,9 +27,10 @@ from typing import TextIO
 from actions.registry import KINDS
 from console.drill.dockerapi import DockerAPI
 from console.drill.drillconfig import drill_password, write_drill_config
+from console.drill.failures import rehearsable, rehearse
 from console.drill.httpserver import HealthServer
 from console.drill.sandbox import Sandbox, build_sandbox
-from console.drill.sshserver import DrillHost, Failure
+from console.drill.sshserver import DrillHost
 from console.engine import Actor, Engine
 from console.host.headless import HeadlessOptions, Printer, run_headless
 from console.model import defaults
@@ -89,13 +90,23 @@ class DrillAutopilot:
 
 def drill_steps(runbook: LoadedRunbook, variants: dict[str, str] | None = None) -> list[tuple[str, bool]]:
     """``(step id, automated)`` of the steps the drill's plan will have, before any sandbox exists."""
+    return [(step.id, KINDS[step.kind].automated) for step in _chosen_steps(runbook, variants)]
+
+
+def failable_steps(runbook: LoadedRunbook, variants: dict[str, str] | None = None) -> list[str]:
+    """The steps ``--fail`` can rehearse: every automated step the drill knows how to break."""
+    return [
+        step.id
+        for step in _chosen_steps(runbook, variants)
+        if KINDS[step.kind].automated and rehearsable(step.kind, dict(step.params))
+    ]
+
+
+def _chosen_steps(runbook: LoadedRunbook, variants: dict[str, str] | None) -> list:
     rb = runbook.model
     chosen = {name: v.default for name, v in rb.variants.items()} | (variants or {})
     return [
-        (step.id, KINDS[step.kind].automated)
-        for phase in rb.phases
-        for step in phase.steps
-        if all(chosen.get(k) == v for k, v in step.variant.items())
+        step for phase in rb.phases for step in phase.steps if all(chosen.get(k) == v for k, v in step.variant.items())
     ]
 
 
@@ -112,11 +123,20 @@ def check_options(options: DrillOptions, runbook: LoadedRunbook) -> None:
         )
     if options.fail is None:
         return
-    steps = drill_steps(runbook, options.variants)
-    automated = [step for step, auto in steps if auto]
-    if options.fail not in automated:
-        kind = "is a manual checklist" if options.fail in dict(steps) else "is not a step of the drill's plan"
-        raise InputError(f"--fail {options.fail}: {kind}; rehearse a failure of one of: {', '.join(automated)}")
+    steps = dict(drill_steps(runbook, options.variants))
+    failable = failable_steps(runbook, options.variants)
+    if options.fail not in failable:
+        other = next((s for ph in runbook.model.phases for s in ph.steps if s.id == options.fail), None)
+        if other is not None and options.fail not in steps:
+            variant = ", ".join(f"{k} = {v}" for k, v in other.variant.items())
+            kind = f"is a step of the {variant} variant, which this drill does not rehearse"
+        elif options.fail not in steps:
+            kind = "is not a step of the drill's plan"
+        elif not steps[options.fail]:
+            kind = "is a manual checklist (people tick it; nothing runs that could fail)"
+        else:
+            kind = "is a step the drill cannot make fail"
+        raise InputError(f"--fail {options.fail}: {kind}; rehearse a failure of one of: {', '.join(failable)}")
 
 
 DrillConsole = Callable[["Sandbox", LoadedRunbook, "DrillOptions"], int]
@@ -163,6 +183,8 @@ class DrillEnvironment:
     config: LoadedConfig
     plan: Plan
     docker: DockerAPI
+    rehearsal: str = ""
+    """How ``--fail`` broke its step, or ''."""
 
     @property
     def state_root(self) -> Path:
@@ -194,14 +216,13 @@ async def start_environment(box: Sandbox, runbook: LoadedRunbook, options: Drill
         )
         config = load_config(path)
         plan = build_plan(runbook, config)
-        if options.fail:
-            host.failure = Failure(options.fail, plan.steps[options.fail].commands)
+        rehearsal = rehearse(plan.steps[options.fail], box, host) if options.fail else ""
     except BaseException:
         await host.close()
         web.close()
         engine_api.close()
         raise
-    return DrillEnvironment(host, web, config, plan, engine_api)
+    return DrillEnvironment(host, web, config, plan, engine_api, rehearsal)
 
 
 def trainees_server(box: Sandbox, options: DrillOptions) -> dict:
@@ -241,7 +262,7 @@ async def _drill(box: Sandbox, runbook: LoadedRunbook, options: DrillOptions, ou
     try:
         out.write(f"app1 = ssh://deploy@127.0.0.1:{env.host.port} (host key pinned), health = {env.web.health_url}\n")
         if options.fail:
-            out.write(f"rehearsing a failure of {options.fail}\n")
+            out.write(f"rehearsing a failure of {options.fail}: {env.rehearsal}\n")
         headless = HeadlessOptions(  # the drill confirms its own destructive steps: it is a rehearsal
             severity=options.severity, trigger=options.trigger, verbose=options.verbose, yes=True
         )
@@ -307,6 +328,7 @@ __all__ = [
     "check_options",
     "drill_actor",
     "drill_steps",
+    "failable_steps",
     "run_drill",
     "start_environment",
 ]

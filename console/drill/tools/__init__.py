@@ -7,8 +7,9 @@ library only, its modules reach each other by relative imports (the copy is a to
 of another name), and each command changes the sandbox the way the real tool changes a server:
 
 - ``var/state/maintenance`` exists while the app is in maintenance mode (it holds the message);
-- ``var/state/services`` says ``up`` or ``down`` per service, ``var/state/version`` which
-  checked-out tag the running services were started from;
+- ``var/state/services`` says ``up``, ``down`` or ``crashed`` per service, ``var/state/version``
+  which checked-out tag the running services were started from; a service named in
+  ``var/state/crash_on_start`` (``drill --fail``) exits right after it starts;
 - ``var/db.sqlite3`` is the database: ``mysql`` and ``artisan backup:restore`` really load the
   MySQL-style dump into it (sqlite understands the subset the drill's dumps use);
 - ``var/state/db_restored_from``, ``composer``, ``flutter`` record what was restored or built;
@@ -28,6 +29,8 @@ from .app import composer, flutter, php
 from .services import curl, docker_compose, journalctl, mysql, sudo, systemctl
 from .state import (
     APP,
+    CRASH_ON_START,
+    CRASHED,
     DB_DUMP_MEMBER,
     SERVICES,
     Refused,
@@ -40,6 +43,8 @@ from .state import (
 
 __all__ = [
     "APP",
+    "CRASHED",
+    "CRASH_ON_START",
     "DB_DUMP_MEMBER",
     "SERVICES",
     "TOOLS",

@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .state import SERVICES, Refused, load_dump, read_services, service_log, set_services
+from .state import CRASHED, SERVICES, Refused, load_dump, read_services, service_log, set_services
 
 # ----- services: docker-compose, systemctl, journalctl, sudo ----------------------------------
 
@@ -69,7 +69,8 @@ def docker_compose(root: Path, argv: list[str]) -> int:
     if command == "ps" and not rest:
         state = read_services(root)
         for name in services:
-            print(f"{name:<24} {'Up' if state.get(name) == 'up' else 'Exit 0'}")
+            shown = {"up": "Up", CRASHED: "Exit 1"}.get(state.get(name, ""), "Exit 0")
+            print(f"{name:<24} {shown}")
         return 0
     raise Refused(f"drill: docker-compose {' '.join(args)} is not rehearsed (down, up -d, logs, ps)")
 

@@ -46,7 +46,7 @@ def state_dir(root: Path) -> Path:
 
 
 def read_services(root: Path) -> dict[str, str]:
-    """``{service: "up" | "down"}``; a service never started is down."""
+    """``{service: "up" | "down" | "crashed"}``; a service never started is down."""
     found = dict.fromkeys(SERVICES, "down")
     path = state_dir(root) / "services"
     if path.exists():
@@ -57,10 +57,22 @@ def read_services(root: Path) -> dict[str, str]:
     return found
 
 
+CRASH_ON_START = "crash_on_start"
+"""A state file naming services that exit right after they start (``drill --fail``), one a line."""
+CRASHED = "crashed"
+
+
+def crashing(root: Path) -> set[str]:
+    path = state_dir(root) / CRASH_ON_START
+    return set(path.read_text(encoding="utf-8").split()) if path.exists() else set()
+
+
 def set_services(root: Path, names: list[str], state: str) -> None:
+    """Start or stop services; one listed in ``crash_on_start`` starts, then exits at once."""
     services = read_services(root)
+    crashes = crashing(root) if state == "up" else set()
     for name in names:
-        services[name] = state
+        services[name] = CRASHED if name in crashes else state
     write_atomic(state_dir(root) / "services", "".join(f"{n} {s}\n" for n, s in services.items()))
     message = "stopped"
     if state == "up":
@@ -69,6 +81,8 @@ def set_services(root: Path, names: list[str], state: str) -> None:
         message = f"started SalonManager {version}"
     for name in names:
         log_service(root, name, message)
+        if name in crashes:
+            log_service(root, name, "exited with code 1: cannot connect to the database (drill: rehearsed crash)")
 
 
 def checked_out(root: Path) -> str:
