@@ -39,7 +39,7 @@ async def test_three_attached_clients_without_a_driver_are_three_watching(engine
         engine.join(actor, "ssh")
     session = LocalSession(engine, ALICE)  # alice opened the incident; nobody holds the seat
     assert session.watchers == 3
-    assert "driver: nobody  ·  3 watching" in await _header(session)
+    assert "driver: nobody · 3 watching · you: alice (not driving)" in await _header(session)
 
 
 async def test_the_drivers_own_clients_do_not_watch_and_the_rest_do(engine):
@@ -50,7 +50,7 @@ async def test_the_drivers_own_clients_do_not_watch_and_the_rest_do(engine):
     engine.join(Actor("dana", "observer"), "watch")  # the driver's second monitor
     session = LocalSession(engine, DANA)
     assert session.watchers == 2
-    assert "driver: dana (you)  ·  2 watching" in await _header(session)
+    assert "driver: dana (you) · 2 watching" in await _header(session)
 
 
 async def test_only_who_held_the_seat_drove_and_watched_is_who_the_header_counted(engine):
