@@ -140,7 +140,11 @@ def _load(args: argparse.Namespace) -> tuple[LoadedConfig, LoadedRunbook]:
     try:
         return config, load_runbook(ref, KINDS)
     except RunbookMissing as exc:
-        raise config.error(("environment", "runbook"), f"{ref}: {exc.problem}") from None
+        problem = f"{ref}: {exc.problem}"
+        beside = config.path.parent / Path(ref).expanduser()
+        if not Path(ref).expanduser().is_absolute() and beside.is_file():
+            problem += f"; a relative path is read from the current directory: did you mean {beside}?"
+        raise config.error(("environment", "runbook"), problem) from None
 
 
 def _cmd_init(args: argparse.Namespace) -> int:

@@ -87,3 +87,17 @@ def test_a_runbook_reference_naming_no_file_is_the_config_keys_fault(
     config, line = _config(tmp_path, runbook)
     err = _plan(tmp_path, monkeypatch, capsys, config)
     assert err.startswith(f"warroom: Invalid config: {config}:{line}: environment.runbook: {problem}"), err
+
+
+def test_a_runbook_beside_the_config_but_not_in_the_current_directory_is_pointed_at(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    _prepare(tmp_path)
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    _write(etc / "runbook.toml", RUNBOOK, None, tmp_path)
+    text = CONFIG.replace('name = "test"\n', f'name = "test"\nrunbook = "runbook.toml"{MARK}\n')
+    line = _write(etc / "config.toml", text, None, tmp_path)
+    err = _plan(tmp_path, monkeypatch, capsys, etc / "config.toml")
+    assert err.startswith(f"warroom: Invalid config: {etc / 'config.toml'}:{line}: environment.runbook: runbook.toml: ")
+    assert f"did you mean {etc / 'runbook.toml'}?" in err
