@@ -53,6 +53,11 @@ class WarroomCommands(Provider):
 
 
 def _highlight(matcher: Matcher, name: str) -> Content:
-    """The matched letters highlighted; a step title is text, never markup (``highlight`` would
-    read ``[...]`` in it as markup and then mark the wrong letters), so such a name is shown plain."""
-    return Content(name) if "[" in name else matcher.highlight(name)
+    """The matched letters highlighted, as ``Matcher.highlight`` does, but on the name as text:
+    ``highlight`` reads it as markup, so a step title holding ``[...]`` lost words."""
+    content = Content(name)
+    _, offsets = matcher.fuzzy_search.match(matcher.query, name)
+    for offset in offsets:
+        if not name[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content

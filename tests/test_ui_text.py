@@ -10,12 +10,14 @@ from __future__ import annotations
 import pytest
 from test_ui import select, settle
 from textual.containers import VerticalScroll
+from textual.fuzzy import Matcher
 from textual.widgets import Input
 from ui_support import make_app
 from ui_text_support import LONG_COMMAND, LONG_NOTE, brackets_session, flat, screen_text
 
 from console.model.score import render_score
 from screens.app import WarroomApp
+from screens.commands import _highlight
 from screens.modals.choice import ChoiceModal
 from screens.modals.confirm import ConfirmStepModal
 from screens.modals.help import HelpModal
@@ -148,3 +150,11 @@ async def test_the_destructive_confirmation_shows_every_word_and_keeps_the_answe
 
         await pilot.press(*"restore", "enter")
         assert await settle(pilot, session, "restore") == "succeeded"
+
+
+def test_the_palette_highlights_the_letters_typed_in_a_title_with_brackets():
+    name = "Run step: Restore the [database] (restore)"
+    shown = _highlight(Matcher("datab"), name)
+    assert shown.plain == name
+    marked = "".join(name[span.start : span.end] for span in shown.spans)
+    assert marked == "datab"
