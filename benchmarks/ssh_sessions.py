@@ -225,7 +225,7 @@ def changes(served: ServedWarRoom, reader: Reader, observers: int, count: int, v
     watch = [WARROOM, "watch", served.incident, "--state-dir", str(served.base / "state")]
     for _ in range(observers):
         terminal = reader.add(Terminal(served.ssh_argv("olive", None, "-tt") if via == "ssh" else watch))
-        terminal.expect(f"{observers} watching")
+        terminal.expect(f"{observers + 1} watching")  # alice does not drive yet: she watches too
         watchers.append(terminal)
     driver.wait()
     for terminal in watchers:

@@ -18,7 +18,7 @@ from console.host.headless import HeadlessOptions, run_headless
 from console.model import defaults
 from console.model.clock import SystemClock, iso, parse_iso
 from console.model.config import LoadedConfig, load_config
-from console.model.errors import InputError, RunbookError, WarroomError
+from console.model.errors import InputError, RunbookMissing, WarroomError
 from console.model.incident_dir import incident_dir, state_root
 from console.model.incidents import list_incidents
 from console.model.journal import verify
@@ -148,16 +148,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace) -> tuple[LoadedConfig, LoadedRunbook]:
+    """The config and its runbook. A runbook that is not there is the config key's fault (or the
+    option's); any other runbook error names the runbook file and its own key."""
     config = load_config(args.config)
     if args.runbook:
         return config, load_runbook(args.runbook, KINDS)
     ref = config.model.environment.runbook
     try:
         return config, load_runbook(ref, KINDS)
-    except RunbookError as exc:
-        if exc.file != ref:  # the runbook was found; its own error names its own file
-            raise
-        raise config.error(("environment", "runbook"), exc.problem) from None
+    except RunbookMissing as exc:
+        problem = f"{ref}: {exc.problem}"
+        beside = config.path.parent / Path(ref).expanduser()
+        if not Path(ref).expanduser().is_absolute() and beside.is_file():
+            problem += f"; a relative path is read from the current directory: did you mean {beside}?"
+        raise config.error(("environment", "runbook"), problem) from None
 
 
 def _cmd_init(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Awaitable, Callable
 
+from rich.text import Text
 from textual.app import App
 from textual.binding import Binding
 
@@ -69,13 +70,13 @@ class WarroomApp(App[int]):
             try:
                 self.session = await self._connect()
             except WarroomError as exc:
-                self.exit(2, message=f"warroom: {exc.title}: {exc}")
+                self.exit(2, message=Text(f"warroom: {exc.title}: {exc}"))
                 return
         if self._startup_hook is not None:
             try:
                 self._plan, self._opener = await self._startup_hook()
             except WarroomError as exc:
-                self.exit(2, message=f"warroom: {exc.title}: {exc}")
+                self.exit(2, message=Text(f"warroom: {exc.title}: {exc}"))
                 return
         if self.session is not None:
             await self._enter(self.session)

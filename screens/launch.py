@@ -34,7 +34,7 @@ async def _hosted(app: WarroomApp, host: IncidentHost, served: str = "Served ove
     if host.not_shared is not None:
         app.notify(f"observers cannot join: {host.not_shared}", title="Not shared", severity="warning", markup=False)
     if host.ssh_port is not None:
-        app.notify(f"trainees: ssh -p {host.ssh_port} NAME@{host.ssh_listen}", title=served, timeout=30)
+        app.notify(f"trainees: ssh -p {host.ssh_port} NAME@{host.ssh_listen}", title=served, timeout=30, markup=False)
     return host.session()
 
 

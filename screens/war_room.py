@@ -406,7 +406,9 @@ class WarRoomScreen(Screen[None]):
                 self.send("close", outcome=choice[0], summary=choice[1])
 
         options = [("resolved", "resolved: the rollback is done"), ("aborted", "aborted: stopped without rollback")]
-        self.app.push_screen(ChoiceModal("Close the incident", options, note_label="Summary"), close)
+        required = "A summary is required to close the incident: what was done, what is left."
+        modal = ChoiceModal("Close the incident", options, note_label="Summary (required)", note_required=required)
+        self.app.push_screen(modal, close)
 
     def _seat_candidates(self) -> list[str]:
         return rules.seat_candidates(self.session.state, self.session.actor.name)

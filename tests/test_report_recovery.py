@@ -161,7 +161,7 @@ def test_rpo_reads_the_facts_the_typed_restore_kinds_record():
     restore = [b for b in rpo["backups"] if b["step"] == "restore-db"]
     assert [b["restored"] for b in restore] == [False, True]  # the failed attempt restored nothing
     assert (restore[1]["verdict"], restore[1]["age_seconds"], restore[1]["scope"]) == ("met", 2580, "Data Loss")
-    assert rpo["text"].startswith("2026-11-29-02-30-00.zip restored by restore-db on h1: 43 min 00 s old, within")
+    assert rpo["text"].startswith("2026-11-29-02-30-00.zip restored by restore-db on h1: 43 min old, within")
     storage = [b for b in rpo["backups"] if b["step"] == "checkout"]
     assert [(b["name"], b["age_seconds"], b["verdict"]) for b in storage] == [
         ("storage_backup.tar.gz", None, "unknown")

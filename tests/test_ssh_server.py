@@ -145,7 +145,7 @@ def test_a_step_run_by_the_driver_reaches_an_observer_within_a_second(war_room):
     war_room.open("olive", "olive")
     war_room.wait_screen("olive", "you: olive (observer)")
     (olive_child,) = war_room.children() - before - {alice_child}
-    war_room.wait_screen("alice", "1 watching")  # presence is shown to everyone
+    war_room.wait_screen("alice", "2 watching")  # presence is shown to everyone: nobody drives yet, both watch
 
     # colour depth follows the client: 24-bit colours for alice's COLORTERM, a 256-colour palette for olive
     assert "38;2;" in war_room.tmux("capture-pane", "-p", "-e", "-t", "alice")
@@ -245,11 +245,12 @@ def test_ten_observers_see_the_same_change(war_room):
     for n in range(10):
         war_room.open(f"olive{n}", "olive", width=120, height=40)
     war_room.wait_children(11)
-    for n in range(10):
-        war_room.wait_screen(f"olive{n}", "10 watching", timeout=30)
-    war_room.wait_screen("alice", "10 watching")
+    for n in range(10):  # alice does not drive yet: she watches too
+        war_room.wait_screen(f"olive{n}", "11 watching", timeout=30)
+    war_room.wait_screen("alice", "11 watching")
     war_room.keys("alice", "d")
     war_room.wait_record(lambda r: r["type"] == "seat.taken")
+    war_room.wait_screen("olive0", "10 watching")  # the driver's own client does not watch
     war_room.keys("alice", "n")
     pressed = time.monotonic()
     seen = {}
@@ -276,7 +277,7 @@ def test_resize_killed_and_frozen_clients(war_room):
     while True:
         lines = war_room.screen("olive").splitlines()
         redrawn = len(lines) == 30 and lines[-2].startswith("╰") and len(lines[-2].rstrip()) == 100
-        if redrawn and "you: olive" not in lines[0]:  # the header line is cut to the new width
+        if redrawn and "watching · you: olive (observer)" in lines[0]:  # who you are is never what is cut
             break
         assert time.monotonic() < deadline, "the screen did not reflow:\n" + "\n".join(lines)
         time.sleep(0.05)

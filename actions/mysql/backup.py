@@ -18,6 +18,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from console.model.ages import age_seconds, age_text
 from console.model.errors import ActionError
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class Backup:
             "format": self.format,
             "size": self.size,
             "mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.mtime)),
-            "age_seconds": round(self.age()),
+            "age_seconds": age_seconds(self.age()),
             "age": human_age(self.age()),
         }
         if self.member:
@@ -72,13 +73,8 @@ class Backup:
 
 
 def human_age(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d} min"
-    return f"{hours // 24} d {hours % 24} h"
+    """The age in words, from the same whole seconds as ``age_seconds`` (:mod:`console.model.ages`)."""
+    return age_text(seconds)
 
 
 def format_of(name: str) -> str | None:

@@ -50,7 +50,8 @@ class Session(Protocol):
 
 
 def watchers(state: IncidentState) -> int:
-    return sum(1 for p in state.presence.values() if p["role"] == "observer")
+    """How many clients watch: every attached one but the driver's (:func:`rules.watching`)."""
+    return len(rules.watching(state))
 
 
 class LocalSession:

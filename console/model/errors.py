@@ -8,6 +8,7 @@ titled message instead of a traceback::
     ├── InputError              bad input the user can fix
     │   ├── ConfigError         config.toml: unknown key, wrong type, dangling reference, ...
     │   ├── RunbookError        runbook TOML or a placeholder in a step
+    │   │   └── RunbookMissing  the runbook named (by the config or --runbook) is no file
     │   └── SecretError         a secret reference that does not resolve
     ├── JournalError            the journal cannot be read or appended
     │   └── JournalCorrupt      a record was edited, deleted, reordered or torn
@@ -57,6 +58,10 @@ class ConfigError(InputError):
 
 class RunbookError(ConfigError):
     title = "Invalid runbook"
+
+
+class RunbookMissing(RunbookError):
+    """The reference names no runbook: the blame is on whoever named it (a config key, an option)."""
 
 
 class SecretError(InputError):

@@ -174,3 +174,11 @@ def seat_candidates(state: IncidentState, me: str, users: Mapping[str, str] | No
     names += [p["name"] for p in state.presence.values() if p["role"] == "driver"]
     roles = users or {}
     return [n for n in dict.fromkeys(names) if not hand_over_refusal(me, n, roles.get(n, "driver"))]
+
+
+def watching(state: IncidentState) -> list[str]:
+    """Who watches now, one name per attached client (the console over SSH, ``warroom watch``, a
+    session of the drill): every client but the driver's own, so a driver-eligible user who does
+    not drive watches too. The header counts these; the report's Watched names everyone who was
+    among them at some point, so the two agree."""
+    return [p["name"] for p in state.presence.values() if p["name"] != state.driver]

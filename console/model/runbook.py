@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from console.model.errors import RunbookError
+from console.model.errors import RunbookError, RunbookMissing
 from console.model.kinds import KindTable
 from console.model.tomlsource import TomlSource, load_toml, parse_toml
 from console.model.validation import FieldError, StrictModel, pattern, validate
@@ -203,17 +203,28 @@ def load_runbook(ref: str | Path, kinds: KindTable) -> LoadedRunbook:
         origin = f"built-in:{text_ref}"
     else:
         path = Path(text_ref).expanduser()
-        if not path.exists() and not path.is_symlink() and "/" not in text_ref and path.suffix != ".toml":
-            near = difflib.get_close_matches(text_ref, BUILTIN, n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else ""
-            raise RunbookError(
-                text_ref, "", f"no such file, and not a built-in runbook (built-in: {', '.join(BUILTIN)}){hint}"
-            )
+        _require_file(path, text_ref)
         source = load_toml(path, cls=RunbookError)
         origin = str(path)
     model = validate(Runbook, source, cls=RunbookError)
     _check_consistency(model, source, kinds)
     return LoadedRunbook(model, source, origin, kinds)
+
+
+def _require_file(path: Path, ref: str) -> None:
+    """Refuse a reference that names no file as :class:`RunbookMissing`, so that whoever named it
+    (the config's ``environment.runbook``, ``--runbook``) is blamed; every later error names the file."""
+    if path.is_dir():
+        raise RunbookMissing(ref, "", "is a directory, not a file")
+    if path.exists():
+        return
+    if not path.is_symlink() and "/" not in ref and path.suffix != ".toml":
+        near = difflib.get_close_matches(ref, BUILTIN, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise RunbookMissing(
+            ref, "", f"no such file, and not a built-in runbook (built-in: {', '.join(BUILTIN)}){hint}"
+        )
+    raise RunbookMissing(ref, "", "file not found" + (" (a dangling symlink)" if path.is_symlink() else ""))
 
 
 def _check_consistency(model: Runbook, source: TomlSource, kinds: KindTable) -> None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from console.model.ages import age_seconds, age_text
 from console.model.clock import parse_iso
-from console.model.score import span
 from console.model.state import IncidentState
 
 NAMES = ("name", "file", "path")
@@ -113,18 +113,20 @@ def _judge(fact: dict[str, Any], target: dict[str, Any] | None) -> dict[str, Any
     age = fact["age_seconds"]
     found = fact | {"scope": target["scope"] if target else "", "target_minutes": None, "verdict": "unknown"}
     if target is None:
-        return found | {"text": "no RPO target in the runbook" if age is None else f"{span(age)} old, no RPO target"}
+        return found | {
+            "text": "no RPO target in the runbook" if age is None else f"{age_text(age)} old, no RPO target"
+        }
     limit = target["target_minutes"] * 60
     found["target_minutes"] = target["target_minutes"]
     if age is None:
         return found | {"text": f"age not recorded (target {target['target_minutes']} min, {target['scope']})"}
-    if age <= limit:
+    if age_seconds(age) <= limit:  # judged on the whole seconds the text shows
         return found | {
             "verdict": "met",
-            "text": f"{span(age)} old, within the {target['scope']} RPO of {target['target_minutes']} min",
+            "text": f"{age_text(age)} old, within the {target['scope']} RPO of {target['target_minutes']} min",
         }
     return found | {
         "verdict": "missed",
-        "text": f"{span(age)} old: over the {target['scope']} RPO of {target['target_minutes']} min "
-        f"by {span(age - limit)}",
+        "text": f"{age_text(age)} old: over the {target['scope']} RPO of {target['target_minutes']} min "
+        f"by {age_text(age - limit)}",
     }

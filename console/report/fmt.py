@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from console.model.ages import age_text
 from console.report.times import duration
 
 
@@ -47,7 +48,16 @@ def exit_code(value: Any) -> str:
 
 
 def facts(found: dict[str, Any]) -> str:
-    return ", ".join(f"{k} = {_value(v)}" for k, v in found.items())
+    return ", ".join(f"{k} = {_value(v)}" for k, v in _aged(found).items())
+
+
+def _aged(found: dict[str, Any]) -> dict[str, Any]:
+    """An ``age`` in words beside ``age_seconds`` is said again from those seconds: journals
+    written before :mod:`console.model.ages` put ``age = 0 min`` beside ``age_seconds = 60``."""
+    seconds = found.get("age_seconds")
+    if isinstance(found.get("age"), str) and isinstance(seconds, int | float) and not isinstance(seconds, bool):
+        return found | {"age": age_text(seconds)}
+    return found
 
 
 def _value(value: Any) -> str:

@@ -1,5 +1,8 @@
 """Who drove and who watched: seat changes, presence, and the roles records were written with.
 
+Only someone who held the driver seat drove (whoever opened the incident or served it did not,
+unless they took the seat). Who watched is who the header counted as watching
+(:func:`console.model.rules.watching`) at any moment of the journal, folded record by record.
 Older journals have no presence events (``presence.joined`` / ``presence.left``); an observer is
 then known only by what they tried: every record written with the ``observer`` role names one.
 """
@@ -8,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.model import events
+from console.model import events, rules
+from console.model.state import IncidentState, apply
 from console.report.times import Moments
 
-NOT_DRIVING = (events.COMMAND_REFUSED, events.SEAT_REQUESTED, *events.PRESENCE)
 SEAT_CHANGE = {
     events.SEAT_TAKEN: "taken",
     events.SEAT_RELEASED: "released",
@@ -21,21 +24,27 @@ SEAT_CHANGE = {
 """How the report names each seat change (its ``change``)."""
 PRESENCE_EVENT = {events.PRESENCE_JOINED: "joined", events.PRESENCE_LEFT: "left"}
 """How the report names each presence event (its ``event``)."""
+SEATING = (*events.SEAT_CHANGES, *events.PRESENCE, events.INCIDENT_RESUMED, events.INCIDENT_CLOSED)
+"""The records that change who drives or who is attached (the rest are not folded here)."""
 
 
 def people_section(records: list[dict[str, Any]], at: Moments) -> dict[str, Any]:
     drivers: list[str] = []
     watchers: list[str] = []
+    seating = IncidentState()
     for record in records:
+        if record["type"] in SEATING:
+            apply(seating, record)
         if record["type"] in (events.SEAT_TAKEN, events.SEAT_HANDED_OVER):
             _add(drivers, record["data"].get("to"))
-        elif record["role"] == "driver" and record["type"] not in NOT_DRIVING:
-            _add(drivers, record["actor"])
-        if record["role"] == "observer" or record["type"] == events.PRESENCE_JOINED:
+        if record["role"] == "observer" and record["actor"] != seating.driver:
             _add(watchers, record["actor"])
+        if seating.status != "closed":  # the last driver, still attached to the closed incident, did not watch
+            for name in rules.watching(seating):
+                _add(watchers, name)
     return {
         "drivers": drivers,
-        "observers": [w for w in watchers if w not in drivers],
+        "observers": watchers,
         "seat_changes": [_seat(r, at) for r in records if r["type"] in events.SEAT_CHANGES],
         "presence": _presence(records, at),
     }

@@ -8,9 +8,9 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Static
 
 from actions.base import PlannedCommand
 from console.model.plan import PlannedStep
@@ -19,7 +19,11 @@ from console.model.plan import PlannedStep
 class ConfirmStepModal(ModalScreen[str | None]):
     """Returns the typed confirmation word, or None when cancelled."""
 
-    BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="confirm-cancel")]
+    BINDINGS = [
+        Binding("escape", "dismiss_none", "Cancel", id="confirm-cancel"),
+        Binding("pageup", "scroll_body(-1)", "Scroll up", id="confirm-page-up"),
+        Binding("pagedown", "scroll_body(1)", "Scroll down", id="confirm-page-down"),
+    ]
 
     def __init__(
         self,
@@ -36,25 +40,30 @@ class ConfirmStepModal(ModalScreen[str | None]):
         self._preview = preview
 
     def compose(self) -> ComposeResult:
+        """What runs scrolls (all of it, wrapped: nothing is cut); the word to type stays in view."""
         step = self._step
-        with Vertical(classes="dialog -danger") as dialog:
+        with Vertical(classes="dialog -danger", id="confirm-dialog") as dialog:
             dialog.border_title = f"{'Retry' if self._retry else 'Run'} destructive step"
-            yield Label(Text.assemble(("⚠ ", "bold yellow"), (step.title, "bold"), f"  ({step.id})"))
-            with VerticalScroll(id="confirm-commands"):
+            with VerticalScroll(id="confirm-body"):
+                yield Static(Text.assemble(("⚠ ", "bold yellow"), (step.title, "bold"), f"  ({step.id})"))
                 for command in self._commands:
-                    yield Static(Text.assemble((f"{command.host}$ ", "bold"), command.text))
-            if step.note:
-                yield Static(Text(step.note, "italic dim"))
-            if self._preview is not None:
-                yield Static(Text("asking the hosts…", "dim"), id="confirm-preview")
-            yield Label(
-                Text.assemble(
-                    "Type ", (step.confirm, "bold reverse"), " to run it on ", (", ".join(step.hosts), "bold"), ":"
+                    yield Static(Text.assemble((f"{command.host}$ ", "bold"), command.text), classes="confirm-command")
+                if step.note:
+                    yield Static(Text(step.note, "italic"), id="confirm-note")
+                if self._preview is not None:
+                    yield Static(Text("asking the hosts…", "dim"), id="confirm-preview")
+            with Vertical(id="confirm-answer"):
+                yield Static(
+                    Text.assemble(
+                        "Type ", (step.confirm, "bold reverse"), " to run it on ", (", ".join(step.hosts), "bold"), ":"
+                    ),
+                    id="confirm-word",
                 )
-            )
-            yield Input(placeholder=step.confirm, id="confirm-input")
-            yield Label("", id="confirm-error", classes="error")
-            yield Button("Run", variant="error", id="confirm-ok")
+                yield Input(placeholder=step.confirm, id="confirm-input")
+                yield Static("", id="confirm-error", classes="error")
+                with Horizontal(id="confirm-buttons"):
+                    yield Button("Run", variant="error", compact=True, id="confirm-ok")
+                    yield Static(Text("PgUp/PgDn scroll what runs · Esc cancels", "dim"), id="confirm-hint")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -77,9 +86,14 @@ class ConfirmStepModal(ModalScreen[str | None]):
     def _submit(self) -> None:
         typed = self.query_one(Input).value.strip()
         if typed != self._step.confirm:
-            self.query_one("#confirm-error", Label).update(f"Type exactly {self._step.confirm!r} to go on.")
+            self.query_one("#confirm-error", Static).update(Text(f"Type exactly {self._step.confirm!r} to go on."))
             return
         self.dismiss(typed)
+
+    def action_scroll_body(self, pages: int) -> None:
+        """Page through what runs while the typed word keeps the focus."""
+        body = self.query_one("#confirm-body", VerticalScroll)
+        body.scroll_to(y=body.scroll_y + pages * max(1, body.scrollable_content_region.height - 1), animate=False)
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -29,7 +31,7 @@ class HelpModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
-            dialog.border_title = "Keys (remap with [keymap] in the config)"
+            dialog.border_title = escape("Keys (remap with [keymap] in the config)")
             yield Static(self._table(), id="help-table")
             yield Static("ctrl+p opens the command palette with the same actions · escape closes", classes="dim")
 
@@ -41,5 +43,5 @@ class HelpModal(ModalScreen[None]):
         for binding_id, keys, description, enabled in self.rows:
             note = "" if enabled else " (not available now)"
             role = " · driver only" if binding_id in ACTING else ""
-            table.add_row(keys, f"{description}{role}{note}", binding_id)
+            table.add_row(Text(keys), Text(f"{description}{role}{note}"), Text(binding_id))
         return table

@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.table import Table
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
@@ -49,21 +51,24 @@ class OpenIncidentModal(ModalScreen[Opening | None]):
             matrix.add_column(column, style="bold" if column == "Severity" else "")
         for key, sev in plan.severity.items():
             matrix.add_row(
-                f"{key} {sev['label']}", f"{sev['response_minutes']} min", sev["rollback"], f"{sev['rto_minutes']} min"
+                Text(f"{key} {sev['label']}"),
+                f"{sev['response_minutes']} min",
+                Text(sev["rollback"]),
+                f"{sev['rto_minutes']} min",
             )
         with Vertical(classes="dialog -wide") as dialog:
-            dialog.border_title = f"Open incident · {plan.runbook['title']} {plan.runbook['version']}"
+            dialog.border_title = escape(f"Open incident · {plan.runbook['title']} {plan.runbook['version']}")
             yield Static(matrix)
             yield Label("Severity")
             with RadioSet(id="severity"):
                 for key, sev in plan.severity.items():
-                    yield RadioButton(f"{key} {sev['label']}", value=key == self._severity, name=key)
+                    yield RadioButton(Text(f"{key} {sev['label']}"), value=key == self._severity, name=key)
             yield Label("Trigger")
             known = self._trigger in plan.triggers or not self._trigger
             with RadioSet(id="trigger"):
                 for trigger in [*plan.triggers, OTHER]:
                     chosen = trigger == (self._trigger or plan.triggers[0]) if known else trigger == OTHER
-                    yield RadioButton(trigger, value=chosen, name=trigger)
+                    yield RadioButton(Text(trigger), value=chosen, name=trigger)
             yield Input(
                 value="" if known else self._trigger,
                 placeholder="what happened (required for Other)",
@@ -103,12 +108,12 @@ class OpenIncidentModal(ModalScreen[Opening | None]):
         if trigger == OTHER:
             trigger = self.query_one("#trigger-other", Input).value.strip()
             if not trigger:
-                error.update("Describe the trigger.")
+                error.update(Text("Describe the trigger."))
                 return
         rule = self._plan.severity[severity]["rollback"]
         reason = self.query_one("#decision-reason", Input).value.strip()
         if rule != "yes" and not reason:
-            error.update(f"{severity} says rollback {rule!r}: give the reason to roll back.")
+            error.update(Text(f"{severity} says rollback {rule!r}: give the reason to roll back."))
             self.query_one("#decision-reason", Input).focus()
             return
         self.dismiss(Opening(severity, trigger, "rollback" if rule != "yes" else "", reason))

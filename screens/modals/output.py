@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Label, Log
 
@@ -27,7 +29,7 @@ class OutputModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -wide") as dialog:
-            dialog.border_title = self._title
+            dialog.border_title = escape(self._title)
             yield Label("", id="output-info")
             yield Log(id="output-log", auto_scroll=False)
 
@@ -47,5 +49,5 @@ class OutputModal(ModalScreen[None]):
         self.app.call_from_thread(self._show, info, lines)
 
     def _show(self, info: str, lines: list[str]) -> None:
-        self.query_one("#output-info", Label).update(info)
+        self.query_one("#output-info", Label).update(Text(info))
         self.query_one(Log).write_lines(lines)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
@@ -22,8 +24,8 @@ class PromptModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
-            dialog.border_title = self._title
-            yield Label(self._label)
+            dialog.border_title = escape(self._title)
+            yield Label(Text(self._label))
             yield Input(placeholder=self._placeholder, id="prompt-input")
             yield Label("", id="prompt-error", classes="error")
             yield Button("OK", variant="primary", id="prompt-ok")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -19,5 +20,5 @@ class ScoreModal(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -wide") as dialog:
             dialog.border_title = "Game-day score"
-            yield Static("\n".join(self.lines), id="score-lines")
+            yield Static(Text("\n".join(self.lines)), id="score-lines")
             yield Static("enter closes · q quits", classes="dim")

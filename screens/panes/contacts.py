@@ -49,5 +49,5 @@ class ContactsPane(Static):
         people.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         for contact in session.plan.contacts:
             reach = " · ".join(x for x in (contact.get("name"), contact.get("phone"), contact.get("email")) if x)
-            people.add_row(contact["role"], reach)
+            people.add_row(Text(contact["role"]), Text(reach))
         self.update(Group(comms, Rule(style="dim"), people))

@@ -1,4 +1,9 @@
-"""The incident header: id, runbook, severity, who drives, how many watch."""
+"""The incident header: id, severity, who drives, how many watch, who you are, then the runbook.
+
+Most important first, so an 80-column terminal still shows who drives and how many watch (the
+runbook's title is what gets cut). "Watching" counts every attached client but the driver's own
+(:func:`console.model.rules.watching`), as the report's Watched names them.
+"""
 
 from __future__ import annotations
 
@@ -20,15 +25,16 @@ class IncidentHeader(Static):
         s = self._session
         state, plan = s.state, s.plan
         severity = plan.severity[state.severity]
-        driver = state.driver or "nobody"
-        you = " (you)" if state.driver == s.actor.name else ""
-        role = "driver" if s.is_driver else ("observer" if s.actor.role == "observer" else "not driving")
         status = "CLOSED " if state.status == "closed" else ""
+        seat = f"driver: {state.driver or 'nobody'}{' (you)' if s.is_driver else ''} · {s.watchers} watching"
+        if not s.is_driver:
+            seat += f" · you: {s.actor.name} ({'observer' if s.actor.role == 'observer' else 'not driving'})"
         self.update(
             Text.assemble(
                 (f" {status}INC {state.id} ", "bold reverse"),
-                f"  {plan.runbook['title']} {plan.runbook['version']} · {plan.environment}  ",
+                "  ",
                 (f" {state.severity} {severity['label']} ", "bold white on red" if state.severity == "P0" else "bold"),
-                f"  driver: {driver}{you}  ·  {s.watchers} watching  ·  you: {s.actor.name} ({role})",
+                f"  {seat}",
+                f"  ·  {plan.runbook['title']} {plan.runbook['version']} · {plan.environment}",
             )
         )

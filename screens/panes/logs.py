@@ -12,6 +12,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -86,7 +87,7 @@ class LogPane(Vertical):
                 text += f" · ETA {eta // 60}:{eta % 60:02d}"
         if rate > 0:
             text += f" · {_amount(rate, update.unit)}/s"
-        self.query_one("#log-title", Static).update(f"{self._title()} · {text}")
+        self.query_one("#log-title", Static).update(Text(f"{self._title()} · {text}"))
 
     def next_host(self) -> None:
         if len(self.hosts) > 1:
@@ -132,7 +133,7 @@ class LogPane(Vertical):
         return f"{self.step} · {where}{tried}" + ("" if self.attempt else " · not run yet")
 
     def _reload(self) -> None:
-        self.query_one("#log-title", Static).update(self._title())
+        self.query_one("#log-title", Static).update(Text(self._title()))
         log = self.query_one(Log)
         log.clear()
         self._pending.clear()
