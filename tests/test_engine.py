@@ -96,6 +96,9 @@ def test_nothing_is_accepted_after_close_and_refusals_still_journaled(engine):
     engine.take_seat(ALICE)
     engine.record_comms(ALICE, "slack-ops", "posted in #ops")
     engine.add_note(ALICE, "rolled back by hand")
+    with pytest.raises(CommandRefused, match="a close needs a summary"):
+        engine.close(ALICE, "resolved", "   ")
+    assert engine.state.status == "open"
     engine.close(ALICE, "resolved", "done")
     with pytest.raises(CommandRefused, match="incident is closed"):
         engine.tick(ALICE, "verify", "auth", "pass")

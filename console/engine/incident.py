@@ -223,6 +223,8 @@ class Engine(SeatMixin, StepsMixin, CommsMixin, CommandsMixin):
         self._require(actor, "close")
         if outcome not in CLOSE_OUTCOMES:
             raise self.refuse(actor, "close", f"outcome must be resolved or aborted, not {outcome!r}")
+        if not summary.strip():  # the report's first line; the UI and the CLI ask for it, the engine insists
+            raise self.refuse(actor, "close", "a close needs a summary: what happened and what was done")
         reason = rules.close_refusal(self.state)
         if reason:
             raise self.refuse(actor, "close", reason)
