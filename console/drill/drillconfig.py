@@ -66,9 +66,7 @@ def drill_config(
             }
         },
         "groups": {"app": ["app1"]},
-        "app": defaults.app_table(str(sandbox.app)),
-        "database": defaults.database_table(f"env:{PASSWORD_ENV}"),
-        "health": defaults.health_table(health_url),
+        "vars": defaults.vars_table(str(sandbox.app), f"env:{PASSWORD_ENV}", health_url),
         "contacts": [c.model_dump() for c in rb.contacts],
     }
     if server:
