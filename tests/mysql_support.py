@@ -124,6 +124,7 @@ def mysql_step(step_id: str = "restore", **params) -> str:
         timeout = 120
         destructive = {str(destructive).lower()}
         confirm = "{"restore" if destructive else ""}"
+        run_on = "{"one" if destructive else "all"}"
         params = {{ {body} }}
         """
     )

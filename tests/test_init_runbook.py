@@ -49,6 +49,7 @@ def test_init_round_trips_a_runbook_with_every_type(tmp_path):
     text = out.read_text()
     assert '# What it is for (string)\n# described = "x"\n' in text  # a default: shown, commented out
     assert '# (path), required\nsite.root = "/CHANGE-ME"\n' in text
+    assert "site.port = 1  # CHANGE-ME\n" in text
     assert 'site.token = "env:TESTBOOK_SITE_TOKEN"' in text and 'cache.hosts = ["a", "b"]' in text
 
     data = tomllib.loads(text)
@@ -67,7 +68,7 @@ def test_init_round_trips_a_runbook_with_every_type(tmp_path):
     step = plan.steps["use"]
     assert step.cwd == "/CHANGE-ME"
     assert step.commands == (
-        "echo CHANGE-ME 0 https://CHANGE-ME.example/ CHANGE-ME ~/cache 64",
+        "echo CHANGE-ME 1 https://CHANGE-ME.example/ CHANGE-ME ~/cache 64",
         "echo hot https://cdn.example.com/ a b x",
     )
     assert step.secrets == {"site.token": "env:TESTBOOK_SITE_TOKEN", "cache.key": "file:~/.config/cache.key"}

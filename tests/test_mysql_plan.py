@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -91,11 +92,17 @@ def test_bad_params_are_refused_when_the_runbook_loads(tmp_path, params, destruc
 
 async def test_a_restore_refuses_more_than_one_host(tmp_path, lab, db, monkeypatch):
     monkeypatch.setenv(PASSWORD_ENV, db.password)
+    all_hosts = mysql_step().replace('run_on = "one"', 'run_on = "all"')
+    with pytest.raises(RunbookError, match=r'a mysql restore runs on one host .*: set run_on = "one"'):
+        load_runbook(write_mysql_runbook(tmp_path / "all.toml", all_hosts), KINDS)
     extra = (
         f'[vars.app]\nroot = "/srv"\n[vars.database]\nname = "{db.name}"\nuser = "u"\npassword = "env:{PASSWORD_ENV}"\n'
     )
     config = load_config(write_config(tmp_path / "config.toml", lab, ["h1", "h2"], extra=extra))
     plan = build_plan(load_runbook(write_mysql_runbook(tmp_path / "runbook.toml", mysql_step()), KINDS), config)
+    # a plan journaled before the rule: the kind still refuses a restore on two hosts
+    plan.steps["restore"] = replace(plan.steps["restore"], hosts=("h1", "h2"))
+    plan.targets["h2"] = replace(plan.targets["h1"], name="h2", port=lab.hosts["h2"].port)
     lines = registry.create("mysql").plan(plan.steps["restore"])
     assert [c.host for c in lines] == ["h1", "h2"]
     assert all("refused: a restore runs on one host" in c.text for c in lines)

@@ -50,6 +50,9 @@ class MySQLAction(Action):
             return problem
         if step.params.get("operation") == "restore" and not step.destructive:
             return ("destructive", "a mysql restore replaces the database: set destructive = true and a confirm word")
+        if step.params.get("operation") == "restore" and step.run_on != "one":
+            # also what keeps hosts that see the step differently (per-host values) from each restoring
+            return ("run_on", 'a mysql restore runs on one host (the database is shared): set run_on = "one"')
         return None
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:

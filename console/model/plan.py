@@ -1,5 +1,7 @@
 """Binding a runbook to a config: the exact steps, hosts and commands of one environment.
 
+Variables resolve per target host (:mod:`console.model.render`); a step keeps its first host's
+rendering and, in ``per_host``, that of each host that sees it differently.
 The result, :class:`Plan`, is plain data. It is printed by ``warroom plan``, shown in
 confirmations, and stored in the incident's first journal record, so the incident (and its
 report) never depends on the config or runbook files changing later.

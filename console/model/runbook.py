@@ -2,8 +2,9 @@
 
 A runbook is data (TOML). The built-in one, ``salonmanager``, transcribes the SalonManager v1.0.0
 rollback plan; any other team's runbook is another file in the same format (``--runbook PATH``).
-Steps name the config values they need as ``{{ section.key }}`` placeholders (double braces, so
-shell braces in commands stay literal); they are filled in by :mod:`console.model.plan`.
+A runbook declares the values it needs from an environment under ``[vars]``
+(:mod:`console.model.variables`); steps use them as ``{{ name }}`` placeholders (double braces, so
+shell braces in commands stay literal), filled in per host by :mod:`console.model.plan`.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ HEADER = """\
 EXAMPLES: dict[str, Any] = {
     "string": "CHANGE-ME",
     "path": "/CHANGE-ME",
-    "integer": 0,
+    "integer": 1,
     "url": "https://CHANGE-ME.example/",
     "list": ["CHANGE-ME"],
 }
@@ -80,7 +80,8 @@ def vars_text(runbook: LoadedRunbook) -> str:
             out.append(f"# {_line(name, var.default)}")
         else:
             out.append(f"# {what}, required")
-            out.append(_line(name, example_value(runbook, var)))
+            mark = "  # CHANGE-ME" if var.type == "integer" else ""  # a number cannot say it itself
+            out.append(_line(name, example_value(runbook, var)) + mark)
     return "\n".join(out) + "\n"
 
 
