@@ -66,6 +66,8 @@ def quote_value(var_type: str, value: Any, context: Context) -> str:
         return text.replace("'", "'\\''")
     if context == "double":
         return in_double(text)
+    if var_type == "path" and text == "~":
+        return "~"
     if var_type == "path" and text.startswith("~/"):
         return "~/" + shlex.quote(text[2:]) if text[2:] else "~/"
     return shlex.quote(text)
