@@ -21,6 +21,10 @@ def test_init_then_plan_work_with_an_empty_home(tmp_path):
     assert planned.returncode == 0, planned.stderr
     assert "app1$ cd /CHANGE-ME/salonmanager/backend && php artisan down" in planned.stdout
     assert not (home / ".ssh").exists()
+    checked = warroom(home, "check", "-c", "config.toml")  # check reaches the hosts: there it is said
+    assert checked.returncode == 1 and "Traceback" not in checked.stderr
+    row = next(line for line in checked.stdout.splitlines() if line.startswith("app1"))
+    assert f"hosts.app1.known_hosts: file {home}/.ssh/known_hosts does not exist" in row
 
 
 def target(tmp_path: Path, known_hosts: Path, identity: Path | None = None) -> Target:
