@@ -150,7 +150,7 @@ def test_a_value_for_an_undeclared_variable_names_file_line_key_and_a_suggestion
 
 def test_an_ill_typed_value_names_the_expected_type(tmp_path):
     message = error_of(tmp_path, ROOT_STEP, '[vars.app]\nroot = "/r"\n\n[group_vars.web]\napp.port = "80"\n')
-    assert ": group_vars.web.app.port: expected an integer (app.port is of type integer)" in message
+    assert ": group_vars.web.app.port: expected an integer, got '80' (app.port is of type integer)" in message
     message = error_of(tmp_path, ROOT_STEP, '[vars.app]\nroot = "/r"\nurl = "ftp://x/"\n')
     assert "vars.app.url: expected an http:// or https:// URL" in message
     message = error_of(tmp_path, ROOT_STEP, '[vars]\napp.root = "/r"\ndb.password = "hunter2"\n')
@@ -193,6 +193,11 @@ def test_group_vars_for_an_unknown_group_and_old_sections_are_refused(tmp_path):
         (declare(db__pw="secret"), ssh_step("s", "mysql -p{{ db.pw }}"), "db.pw is a secret"),
         (declare(xs="list"), ssh_step("s", 'echo "{{ xs }}"'), "xs is a list: write it outside quotes"),
         (declare(host__x="string"), ssh_step("s", "true"), "'host' is reserved"),
+        (
+            "",
+            '\n[[phases.steps]]\nid = "s"\ntitle = "S"\nkind = "http"\nparams = { url = "http://{{ host.address }}/" }\n',
+            "host.address needs targets (no host runs it)",
+        ),
         ('\n[vars.app.port]\ntype = "number"\n', ssh_step("s", "true"), "unknown type 'number'"),
         ('\n[vars.app.port]\ntype = "integer"\ndefault = "80"\n', ssh_step("s", "true"), "expected an integer"),
         ('\n[vars.db.pw]\ntype = "secret"\ndefault = "x"\n', ssh_step("s", "true"), "a secret has no literal default"),

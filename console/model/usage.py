@@ -44,6 +44,8 @@ def check_step_usage(step: Any, loc: tuple[Any, ...], declared: dict[str, Variab
             if name in HOST_VARS:
                 if kind == "targets":
                     raise source.error(where, f"step {step.id!r}: targets cannot depend on the host", RunbookError)
+                if not step.targets:
+                    raise source.error(where, f"step {step.id!r}: {name} needs targets (no host runs it)", RunbookError)
                 continue
             var = declared.get(name)
             if var is None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from console.model.errors import ConfigError
 from console.model.tomlsource import TomlSource
+from console.model.validation import show_value as _show
 from console.model.variables import HOST_VARS, Variable, flatten, type_problem
 
 
@@ -52,7 +53,8 @@ def check_level(
             raise source.error(key_loc, f"runbook declares no variable {name!r}; {_known(name, declared)}")
         problem = type_problem(var.type, value)
         if problem:
-            raise source.error(key_loc, f"{problem} ({name} is of type {var.type})")
+            got = "" if var.secret else f", got {_show(value)}"  # a secret's value is never echoed
+            raise source.error(key_loc, f"{problem}{got} ({name} is of type {var.type})")
         found[name] = Value(value, key_loc)
     return found
 
