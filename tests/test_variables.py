@@ -195,7 +195,8 @@ def test_group_vars_for_an_unknown_group_and_old_sections_are_refused(tmp_path):
         (declare(host__x="string"), ssh_step("s", "true"), "'host' is reserved"),
         (
             "",
-            '\n[[phases.steps]]\nid = "s"\ntitle = "S"\nkind = "http"\nparams = { url = "http://{{ host.address }}/" }\n',
+            '\n[[phases.steps]]\nid = "s"\ntitle = "S"\nkind = "http"\n'
+            'params = { url = "http://{{ host.address }}/" }\n',
             "host.address needs targets (no host runs it)",
         ),
         ('\n[vars.app.port]\ntype = "number"\n', ssh_step("s", "true"), "unknown type 'number'"),
