@@ -89,7 +89,7 @@ def test_mysql_words_an_unknown_key_once(tmp_path):
     body = 'targets = "app"\nparams = { operation = "verify", zeta = 1, speed = 3 }'
     message = load_problem(write_runbook(tmp_path / "runbook.toml", step("db", "mysql", body)))
     assert "\n" not in message
-    assert '"params.zeta": unknown parameter for a mysql step (known: operation, database, ' in message
+    assert 'steps[0].params.zeta: unknown parameter for a mysql step (known: operation, database, ' in message
     # the same words outside a load (a plan journaled before the check), from the same template
     problem = KINDS["mysql"].check_rendered({"operation": "verify", "speed": 3}, 60)
     assert problem is not None and problem.startswith("unknown parameter for a mysql step (known: operation, ")
