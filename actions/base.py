@@ -156,8 +156,20 @@ class Action(ABC):
     """The step's own ``commands`` are what it runs (ssh); other kinds build theirs from params."""
     commands_hint: ClassVar[str] = "a {kind} step builds its own commands; use params ({known})"
     """What a step of a kind that builds its own commands hears when it gives some ({kind}, {known} sorted)."""
+    secret_params: ClassVar[tuple[str, ...]] = ()
+    """Params whose value names a secret variable (never a secret): the plan records the reference."""
     unknown_first: ClassVar[bool] = False
     """Unknown params are reported before commands given (git and storage, as they always were)."""
+
+    @classmethod
+    def secret_keys(cls, params: dict[str, Any]) -> dict[str, str]:
+        """``{param: secret variable name}`` for :attr:`secret_params`, given or by default."""
+        found: dict[str, str] = {}
+        for name in cls.secret_params:
+            value = params.get(name, cls.params_model.model_fields[name].default)
+            if isinstance(value, str) and value:
+                found[name] = value
+        return found
 
     @classmethod
     def check_step(cls, step: Step) -> tuple[str, str] | None:

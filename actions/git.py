@@ -18,7 +18,7 @@ from pydantic import field_validator
 from actions.base import Action, PlannedCommand, PreflightContext, Probe, StepContext, StepRun
 from actions.capture import FactSink
 from actions.params import ParamError, StepParams
-from actions.transport import cwd_probes, run_script, shell_path, wrap_script
+from actions.transport import cwd_probes, cwd_word, run_script, wrap_script
 from console.model.errors import ActionError
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class GitAction(Action):
     async def preview(self, ctx: StepContext) -> dict[str, str]:
         ref = _ref(ctx.step)
         script = (
-            f"cd -- {shell_path(ctx.step.cwd)} && "
+            f"cd -- {cwd_word(ctx.step.cwd)} && "
             'printf "%s (%s)" "$(git describe --tags --always HEAD)" "$(git rev-parse --short HEAD)" && '
             f'target=$({_resolve_snippet(ref)}) && printf " -> %s (%s)\\n" "$target" '
             '"$(git rev-parse --short --verify --quiet "$target^{commit}" || echo missing)"'

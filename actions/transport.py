@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from pathlib import Path
 
 import asyncssh
 
 from actions.base import HostOutcome, OutputSink, PreflightContext, Probe, StepContext, Target
+from console.model.config import unreadable
 from console.model.errors import ActionError, AuthError, HostKeyError, HostUnreachable
 
 PID_MARK = b"\x1ewarroom-pid "
@@ -54,6 +56,7 @@ class ConnectionPool:
 
 async def connect(target: Target) -> asyncssh.SSHClientConnection:
     """Connect with the host key checked against known_hosts; failures become typed errors."""
+    check_files(target)
     options: dict = {
         "port": target.port,
         "username": target.user,
@@ -81,6 +84,20 @@ async def connect(target: Target) -> asyncssh.SSHClientConnection:
         raise HostUnreachable(f"{_describe(target)}: cannot connect: {reason}") from None
 
 
+def check_files(target: Target) -> None:
+    """The host's known_hosts and identity file must be readable files: checked when a host is
+    reached (and by ``warroom check``), so a plan works on a machine without them."""
+    known = unreadable(Path(target.known_hosts))
+    if known:
+        raise HostKeyError(f"{_describe(target)}: hosts.{target.name}.known_hosts: file {target.known_hosts} {known}")
+    if target.identity_file:
+        identity = unreadable(Path(target.identity_file))
+        if identity:
+            raise AuthError(
+                f"{_describe(target)}: hosts.{target.name}.identity_file: file {target.identity_file} {identity}"
+            )
+
+
 def _host_key_problem(target: Target, exc: Exception) -> str:
     try:
         known = asyncssh.read_known_hosts(target.known_hosts)
@@ -103,7 +120,7 @@ def wrap_script(commands: list[str] | tuple[str, ...], *, cwd: str = "", secret_
     lines = ["printf '\\036warroom-pid %s\\n' \"$$\""]
     lines += [f"IFS= read -r {var} && export {var}" for var in secret_vars]
     if cwd:
-        lines.append(f"cd -- {shell_path(cwd)} || exit 96")
+        lines.append(f"cd -- {cwd_word(cwd)} || exit 96")
     lines.append("set -e")
     lines += list(commands)
     return "\n".join(lines) + "\n"
@@ -112,10 +129,16 @@ def wrap_script(commands: list[str] | tuple[str, ...], *, cwd: str = "", secret_
 def shell_path(path: str) -> str:
     """Double-quote a path for the remote shell: spaces are safe, ``$VARS`` and a leading ``~``
     still expand (``~/srv`` is a natural thing to write for a deploy user's home)."""
-    if path == "~" or path.startswith("~/"):
-        path = "$HOME" + path[1:]
-    escaped = path.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`")
-    return f'"{escaped}"'
+    return cwd_word(path.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`"))
+
+
+def cwd_word(body: str) -> str:
+    """A planned step's ``cwd`` as one shell word. The plan made it the body of a double-quoted
+    word already (the runbook's text keeps ``$VARS`` expanding, variable values are escaped), so
+    it is only wrapped here, a leading ``~`` becoming ``$HOME``; escaping again would double them."""
+    if body == "~" or body.startswith("~/"):
+        body = "$HOME" + body[1:]
+    return f'"{body}"'
 
 
 async def run_script(

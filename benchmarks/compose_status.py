@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from conftest import write_config, write_runbook  # noqa: E402
+from docker_support import DOCKER_VARIABLES  # noqa: E402
 from sshd import SSHLab  # noqa: E402
 
 from actions.base import Target  # noqa: E402
@@ -132,14 +133,15 @@ async def step_measurements(base: Path, lab: SSHLab, project: str, runs: int) ->
     for label, base_url in (("forwarded over SSH", ""), ("direct base_url", SOCKET)):
         directory = base / f"engine-{len(results)}"
         directory.mkdir()
-        docker = f'[docker]\nbase_url = "{base_url}"\ncompose_project = "{project}"\n'
+        docker = f'[vars.docker]\nbase_url = "{base_url}"\ncompose_project = "{project}"\n'
         config = write_config(directory / "config.toml", lab, ["app1"], extra=docker)
         steps = "".join(
             f'\n[[phases.steps]]\nid = "s{i}"\ntitle = "Status"\nkind = "docker"\ntargets = "app"\n'
-            'params = { operation = "status" }\n'
+            'params = { operation = "status", project = "{{ docker.compose_project }}", '
+            'base_url = "{{ docker.base_url }}" }\n'
             for i in range(runs + 1)
         )
-        write_runbook(directory / "rb.toml", steps)
+        write_runbook(directory / "rb.toml", steps, variables=DOCKER_VARIABLES)
         plan = build_plan(load_runbook(directory / "rb.toml", KINDS), load_config(config))
         engine = Engine.open(
             directory / "state", plan, DRIVER, severity="P0", trigger="bench", config=load_config(config)

@@ -35,9 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 import pymysql  # noqa: E402
-from conftest import write_config, write_runbook  # noqa: E402
+from conftest import write_config  # noqa: E402
 from mysql_dump import write_dump  # noqa: E402
-from mysql_support import SOCKET, database_extra, mysql_step  # noqa: E402
+from mysql_support import SOCKET, database_extra, mysql_step, write_mysql_runbook  # noqa: E402
 from sshd import SSHLab  # noqa: E402
 
 from actions.registry import KINDS  # noqa: E402
@@ -106,7 +106,7 @@ async def warroom(
     host = lab.hosts["h1"]
     extra = database_extra(host.root, name, user, "BENCH_DB_PASSWORD")
     config = load_config(write_config(work / "config.toml", lab, ["h1"], extra=extra))
-    runbook = load_runbook(write_runbook(work / "runbook.toml", mysql_step(**params)), KINDS)
+    runbook = load_runbook(write_mysql_runbook(work / "runbook.toml", mysql_step(**params)), KINDS)
     engine = Engine.open(
         work / "state", build_plan(runbook, config), ALICE, severity="P0", trigger="bench", config=config
     )

@@ -48,9 +48,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("-c", "--config", required=required, help="config file (see config.toml.example)")
         p.add_argument("--runbook", help="runbook name or file (default: the config's environment.runbook)")
 
-    p = sub.add_parser("init", help="write a starter config for the built-in runbook")
+    p = sub.add_parser("init", help="write a commented starter config for a runbook, from its declared variables")
     p.add_argument("-o", "--output", default="config.toml", help="where to write it (default: config.toml)")
-    p.add_argument("--runbook", default=defaults.RUNBOOK, help="runbook name or file")
+    p.add_argument("--runbook", default=defaults.RUNBOOK, help="runbook name or file (default: the built-in one)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     p = sub.add_parser("check", help="validate the config and preflight every host")

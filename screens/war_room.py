@@ -23,6 +23,7 @@ from console.host.session import Session
 from console.model import events, rules
 from console.model.errors import WarroomError
 from console.model.keymap import ACTING, ACTIONS
+from console.model.plan_text import planned_commands
 from console.model.score import render_score
 from console.model.timeline import comms_timeline
 
@@ -279,7 +280,7 @@ class WarRoomScreen(Screen[None]):
     def _run(self, step_id: str, *, retry: bool) -> None:
         step = self.session.plan.steps[step_id]
         if step.destructive:
-            commands = registry.create(step.kind).plan(step)
+            commands = planned_commands(step, registry.KINDS)
 
             def confirmed(word: str | None) -> None:
                 if word:

@@ -44,6 +44,15 @@ response_minutes = 5
 rollback = "yes"
 rto_minutes = 15
 
+[vars.database.name]
+type = "string"
+
+[vars.database.user]
+type = "string"
+
+[vars.database.password]
+type = "secret"
+
 [[phases]]
 id = "main"
 title = "Main"
@@ -74,7 +83,7 @@ summary = "Rollback started"
 """
 
 DATABASE = """
-[database]
+[vars.database]
 name = "salon"
 user = "salon"
 """

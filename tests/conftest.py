@@ -97,8 +97,26 @@ rto_minutes = 30
 """
 
 
-def write_runbook(path: Path, steps: str, *, phases: int = 1) -> Path:
-    """A small runbook: ``steps`` is TOML for ``[[phases.steps]]`` tables of one phase."""
+def declare(**variables: str | tuple[str, object]) -> str:
+    """``[vars]`` declarations for a runbook: ``declare(app__root="path", db__port=("integer", 3306))``
+    declares ``app.root`` (required) and ``db.port`` (default 3306); ``__`` stands for a dot."""
+    import tomli_w
+
+    table: dict[str, object] = {}
+    for key, spec in variables.items():
+        var_type, default = (spec, None) if isinstance(spec, str) else spec
+        node = table
+        for part in key.split("__"):
+            node = node.setdefault(part, {})  # type: ignore[assignment]
+        node["type"] = var_type  # type: ignore[index]
+        if default is not None:
+            node["default"] = default  # type: ignore[index]
+    return "\n" + tomli_w.dumps({"vars": table})
+
+
+def write_runbook(path: Path, steps: str, *, phases: int = 1, variables: str = "") -> Path:
+    """A small runbook: ``steps`` is TOML for ``[[phases.steps]]`` tables of one phase;
+    ``variables`` its ``[vars]`` declarations (:func:`declare`)."""
     body = (
         RUNBOOK_HEAD
         + textwrap.dedent(
@@ -111,6 +129,7 @@ def write_runbook(path: Path, steps: str, *, phases: int = 1) -> Path:
         """
         )
         + textwrap.dedent(steps)
+        + variables
     )
     path.write_text(body)
     return path

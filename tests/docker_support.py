@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import write_config, write_runbook
+from conftest import declare, write_config, write_runbook
 
 from actions.registry import KINDS
 from console.engine import Actor, Engine
@@ -88,10 +88,15 @@ def docker_step(step_id: str, *, timeout: int = 30, cwd: str = "", targets: str 
     return "\n".join(lines) + "\n"
 
 
+DOCKER_VARIABLES = declare(docker__base_url=("string", ""), docker__compose_project="string")
+"""The runbook's docker variables; ``open_engine(docker=...)`` gives their values."""
+
+
 def open_engine(tmp_path: Path, lab, steps: str, *, hosts=("app1",), docker: str = "") -> Engine:
-    extra = f"\n[docker]\n{docker}\n" if docker else ""
+    """An engine on the lab's hosts; ``docker`` is the body of the config's ``[vars.docker]``."""
+    extra = f"\n[vars.docker]\n{docker}\n" if docker else ""
     config = load_config(write_config(tmp_path / "config.toml", lab, list(hosts), extra=extra))
-    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS)
+    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps, variables=DOCKER_VARIABLES), KINDS)
     plan = build_plan(runbook, config)
     engine = Engine.open(tmp_path / "state", plan, ALICE, severity="P0", trigger="test", config=config)
     engine.take_seat(ALICE)

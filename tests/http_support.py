@@ -11,7 +11,7 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conftest import write_runbook
+from conftest import declare, write_runbook
 
 from actions.registry import KINDS
 from console.engine import Actor, Engine
@@ -200,9 +200,13 @@ def local_config(tmp_path: Path, extra: str = "") -> Path:
     return path
 
 
+HEALTH_VARIABLES = declare(health__url="url", health__expect_status=("integer", 200), health__timeout=("string", "5"))
+"""What the http tests' runbooks declare: a config gives the values under ``[vars.health]``."""
+
+
 def open_engine(tmp_path: Path, config_path: Path, steps: str) -> Engine:
     config = load_config(config_path)
-    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS)
+    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps, variables=HEALTH_VARIABLES), KINDS)
     engine = Engine.open(
         tmp_path / "state", build_plan(runbook, config), ALICE, severity="P0", trigger="test", config=config
     )

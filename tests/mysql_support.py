@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pymysql
-from conftest import write_config, write_runbook
+from conftest import declare, write_config, write_runbook
 from mysql_dump import ODD_TEXT, TRAILER, TRICKY, TRIGGER_TEXT, Dump, write_dump
 
 from actions.registry import KINDS
@@ -89,8 +89,28 @@ class Rig:
         return [json.loads(line) for line in self.engine.journal.path.read_text().splitlines()]
 
 
+DB_TARGET = "{{ database.user }}@{{ database.host }}:{{ database.port }}/{{ database.name }}"
+"""A mysql step's ``database``, from the variables :data:`MYSQL_VARIABLES` declares."""
+
+MYSQL_VARIABLES = declare(
+    app__root="path",
+    database__host=("string", "127.0.0.1"),
+    database__port=("integer", 3306),
+    database__name="string",
+    database__user="string",
+    database__password="secret",
+    database__dump_file=("path", "storage/app/backups/backup_file.sql"),
+)
+"""What the mysql tests' runbooks declare; :func:`database_extra` gives the values."""
+
+
+def write_mysql_runbook(path: Path, steps: str) -> Path:
+    return write_runbook(path, steps, variables=MYSQL_VARIABLES)
+
+
 def mysql_step(step_id: str = "restore", **params) -> str:
     params.setdefault("operation", "restore")
+    params.setdefault("database", DB_TARGET)
     body = ", ".join(f"{k} = {json.dumps(v)}" for k, v in params.items())
     destructive = params["operation"] == "restore"
     return textwrap.dedent(
@@ -104,18 +124,19 @@ def mysql_step(step_id: str = "restore", **params) -> str:
         timeout = 120
         destructive = {str(destructive).lower()}
         confirm = "{"restore" if destructive else ""}"
+        run_on = "{"one" if destructive else "all"}"
         params = {{ {body} }}
         """
     )
 
 
 def database_extra(root: Path, name: str, user: str, password_env: str = PASSWORD_ENV) -> str:
-    """The config's ``[app]`` and ``[database]`` for a restore on host h1 into the local MariaDB over TCP."""
+    """The config's ``[vars.app]`` and ``[vars.database]`` for a restore on host h1 into the local MariaDB over TCP."""
     return f"""
-        [app]
+        [vars.app]
         root = "{root}"
 
-        [database]
+        [vars.database]
         host = "127.0.0.1"
         port = 3306
         name = "{name}"
@@ -130,7 +151,7 @@ async def rig(tmp_path: Path, lab, db: Db, monkeypatch, steps: str, *, password:
     config = load_config(
         write_config(tmp_path / "config.toml", lab, ["h1"], extra=database_extra(host.root, db.name, db.user))
     )
-    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS)
+    runbook = load_runbook(write_mysql_runbook(tmp_path / "runbook.toml", steps), KINDS)
     engine = Engine.open(
         tmp_path / "state", build_plan(runbook, config), ALICE, severity="P0", trigger="test", config=config
     )

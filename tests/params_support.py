@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import conftest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -29,21 +31,46 @@ def write_config(path: Path, *, keepalive: int = 60, rollback_ref: str = "v1", h
             known_hosts = "{known_hosts}"
             keepalive = {keepalive}
 
+            [hosts.h1.vars]
+            keepalive = {keepalive}
+
             [groups]
             app = ["h1"]
 
-            [app]
+            [vars.app]
             root = "/srv/app"
             rollback_ref = "{rollback_ref}"
 
-            [health]
+            [vars.database]
+            password = "env:PARAMS_TEST_DB_PASSWORD"
+
+            [vars.health]
             url = "http://127.0.0.1:8000/health"
             expect_status = 204
-            timeout = {health_timeout}
+            timeout = "{health_timeout}"
             """
         )
     )
     return path
+
+
+VARIABLES = conftest.declare(
+    app__root="path",
+    app__rollback_ref="string",
+    health__url="url",
+    health__expect_status="integer",
+    health__timeout="string",  # "2.5": a float field reads the number it spells
+    keepalive="integer",  # set per host: [hosts.h1.vars]
+    database__password="secret",  # what a mysql step's password names by default
+)
+"""What the params tests' runbooks declare (the config above gives the values)."""
+DB = 'database = "shop@127.0.0.1:3306/shop"'
+"""A mysql step's database, as a params entry."""
+
+
+def write_runbook(path: Path, steps: str, **kwargs) -> Path:
+    """:func:`conftest.write_runbook` declaring :data:`VARIABLES`."""
+    return conftest.write_runbook(path, steps, variables=VARIABLES, **kwargs)
 
 
 def warroom(*args: str) -> subprocess.CompletedProcess:

@@ -19,10 +19,10 @@ SECRET = "S3cr3t-value-7f2a9c"
 EMAIL = '\n[notify.email]\nsmtp_host = "smtp.example.com"\nsender = "a@example.com"\nrecipients = ["b@example.com"]\n'
 
 SECRET_CASES = {
-    "database-password-inline": (DATABASE + f'password = "{SECRET}"\n', "database.password"),
-    "database-password-integer": (DATABASE + "password = 736151029\n", "database.password"),
-    "database-password-array": (DATABASE + f'password = ["{SECRET}"]\n', "database.password"),
-    "database-password-table": (DATABASE + f'password = {{ value = "{SECRET}" }}\n', "database.password"),
+    "database-password-inline": (DATABASE + f'password = "{SECRET}"\n', "vars.database.password"),
+    "database-password-integer": (DATABASE + "password = 736151029\n", "vars.database.password"),
+    "database-password-array": (DATABASE + f'password = ["{SECRET}"]\n', "vars.database.password"),
+    "database-password-table": (DATABASE + f'password = {{ value = "{SECRET}" }}\n', "vars.database.password.value"),
     "email-password-inline": (EMAIL + f'password = "{SECRET}"\n', "notify.email.password"),
     "email-password-integer": (EMAIL + "password = 736151029\n", "notify.email.password"),
     "slack-webhook-inline": (

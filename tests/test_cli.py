@@ -79,7 +79,11 @@ def test_init_writes_a_starter_config_and_refuses_to_overwrite(tmp_path):
     assert result.returncode == 0, result.stderr
     data = tomllib.loads(target.read_text())
     assert data["groups"]["app"] == ["app1"]
-    assert data["database"]["password"].startswith("env:")
+    assert "database" not in data and data["vars"] == {
+        "app": {"root": "/CHANGE-ME"},
+        "database": {"name": "CHANGE-ME", "user": "CHANGE-ME"},
+    }
+    assert '# database.password = "env:SALONMANAGER_DB_PASSWORD"' in target.read_text()  # defaults: commented out
     assert data["variants"] == {"deploy_mode": "docker", "db_restore": "artisan"}
     again = warroom("init", "-o", str(target))
     assert again.returncode == 2 and "already exists; use --force" in again.stderr
@@ -91,7 +95,7 @@ def test_init_writes_a_starter_config_and_refuses_to_overwrite(tmp_path):
     target.write_text(tomli_w.dumps(data))
     planned = warroom("plan", "-c", str(target))
     assert planned.returncode == 0, planned.stderr
-    assert "app1$ cd /var/www/salonmanager/salonmanager/backend && php artisan down" in planned.stdout
+    assert "app1$ cd /CHANGE-ME/salonmanager/backend && php artisan down" in planned.stdout
 
 
 def test_plan_prints_the_whole_builtin_runbook(tmp_path):

@@ -53,3 +53,24 @@ def test_the_sandbox_lays_out_the_app_where_the_defaults_say(tmp_path):
 def test_the_built_in_runbook_restores_the_storage_archive_the_defaults_name():
     runbook = resources.files(RUNBOOKS).joinpath(f"{defaults.RUNBOOK}.toml").read_text(encoding="utf-8")
     assert f'archive = "{defaults.STORAGE_ARCHIVE}"' in runbook
+
+
+def test_the_built_in_runbook_declares_its_variables_with_the_defaults():
+    """Its [vars] defaults and the drill's values (defaults.vars_table) are the same numbers and
+    names; the values only a deployment knows have no default."""
+    from actions.registry import KINDS
+    from console.model.runbook import load_runbook
+    from console.model.variables import flatten
+
+    declared = load_runbook(defaults.RUNBOOK, KINDS).variables
+    table = dict(flatten(defaults.vars_table("/root", "env:X", "http://h/")))
+    assert {".".join(path) for path in table} == set(declared)
+    required = {name for name, var in declared.items() if not var.has_default}
+    assert required == {"app.root", "database.name", "database.user"}
+    assert declared["health.url"].default == defaults.HEALTH_URL  # the seed's own curl target
+    for path, value in table.items():
+        name = ".".join(path)
+        if name not in required and name not in ("database.password", "health.url"):
+            assert declared[name].default == value, name
+    assert declared["database.password"].default == defaults.DB_PASSWORD
+    assert declared["database.password"].type == "secret" and declared["database.port"].type == "integer"

@@ -223,17 +223,20 @@ async def test_cancel_stops_a_followed_log_and_removes_the_private_socket(tmp_pa
         await engine.aclose()
 
 
-# ----- direct base_url and config defaults ---------------------------------------------------------
+# ----- direct base_url and project from variables ---------------------------------------------------
 
 
-async def test_direct_base_url_and_project_from_config(tmp_path, lab, project):
+async def test_direct_base_url_and_project_from_variables(tmp_path, lab, project):
     project.run("web")
-    steps = docker_step("st", operation="status") + docker_step("stop", operation="stop", stop_timeout=5)
+    given = {"project": "{{ docker.compose_project }}", "base_url": "{{ docker.base_url }}"}
+    steps = docker_step("st", operation="status", **given) + docker_step(
+        "stop", operation="stop", stop_timeout=5, **given
+    )
     engine = open_engine(tmp_path, lab, steps, docker=f'base_url = "{SOCKET}"\ncompose_project = "{project.name}"')
     try:
         assert await engine.run_step(ALICE, "st") == "succeeded", result(engine, "st")
-        assert f"docker engine: {SOCKET} ([docker] base_url)" in output(engine, "st")
-        assert result(engine, "st")["facts"]["endpoint"] == f"{SOCKET} ([docker] base_url)"
+        assert f"docker engine: {SOCKET} (params.base_url)" in output(engine, "st")
+        assert result(engine, "st")["facts"]["endpoint"] == f"{SOCKET} (params.base_url)"
         preview = await engine.preview_step(ALICE, "stop")
         assert preview == {"app1": f"project {project.name}: web running ({BUSYBOX})"}
         assert await engine.run_step(ALICE, "stop") == "succeeded"

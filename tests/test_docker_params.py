@@ -61,8 +61,8 @@ def test_plan_says_endpoint_project_and_services():
         "engine unix:///var/run/docker.sock on app1 forwarded over SSH: check compose project sm (backend): "
         "running, healthy where a healthcheck exists, image tag v0.9.0"
     )
-    assert "(unless [docker] base_url is set)" in planned(operation="stop", project="sm")
-    assert "<[docker] compose_project>" in planned(operation="start")
+    assert planned(operation="stop", project="sm").startswith("engine unix:///var/run/docker.sock on app1 forwarded")
+    assert "project: missing; give the compose project" in planned(operation="start")
     text = planned(operation="logs", project="sm", base_url="tcp://10.0.0.5:2375", tail=50, since="10m", follow=20)
     assert text == (
         "engine tcp://10.0.0.5:2375: logs of compose project sm (all services): "

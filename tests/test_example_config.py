@@ -49,10 +49,6 @@ def test_example_config_documents_every_key() -> None:
     models = (
         config_models.Environment,
         config_models.Host,
-        config_models.App,
-        config_models.Database,
-        config_models.Docker,
-        config_models.Health,
         config_models.Slack,
         config_models.Email,
         config_models.Webhook,
@@ -64,7 +60,7 @@ def test_example_config_documents_every_key() -> None:
         f"{model.__name__}.{name}"
         for model in models
         for name in _fields_of(model)
-        if not re.search(rf"(?m)^((# )?{name} = |\[\[?[a-z.]*\b{name}\]\]?$)", text)
+        if not re.search(rf"(?m)^((# )?{name} = |\[\[?[a-z0-9.]*\b{name}\]\]?$)", text)
     ]
     assert undocumented == []
     # Secrets appear only as references.
@@ -78,8 +74,9 @@ def test_example_config_loads_as_written(tmp_path: Path) -> None:
     cfg = load_example(tmp_path).model
     assert cfg.environment.name == "production"
     assert cfg.groups == {"app": ["app1", "app2"]}
-    assert cfg.database is not None
-    assert cfg.database.password == "env:SALONMANAGER_DB_PASSWORD"
+    assert cfg.vars["database"]["password"] == "env:SALONMANAGER_DB_PASSWORD"
+    assert cfg.group_vars == {"app": {"database": {"host": "127.0.0.1"}}}
+    assert cfg.hosts["app2"].vars == {"app": {"root": "/srv/salonmanager"}}
     assert cfg.variants == {"deploy_mode": "docker", "db_restore": "artisan"}
 
 
@@ -136,13 +133,13 @@ def test_no_rendered_command_contains_the_database_password(
 ) -> None:
     monkeypatch.setenv("SALONMANAGER_DB_PASSWORD", SECRET_MARKER)
     config = load_example(tmp_path, db_restore="mysql")
-    assert config.model.database is not None
     # The reference does resolve to the marker, so its absence below means something.
-    assert resolve_ref(config.model.database.password, where="database.password") == SECRET_MARKER
+    assert resolve_ref(config.model.vars["database"]["password"], where="database.password") == SECRET_MARKER
 
     plan = build_plan(runbook, config)
     step = plan.steps["restore-database-mysql"]
     assert step.kind == "mysql" and step.secret_env == {}  # resolved by the kind at run time, never rendered
+    assert step.secrets == {"database.password": "env:SALONMANAGER_DB_PASSWORD"}  # the reference only
     assert not any(SECRET_MARKER in text for text in rendered_texts(plan))
     assert SECRET_MARKER not in repr(plan.to_dict())
     for planned in plan.ordered_steps():

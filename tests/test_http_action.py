@@ -48,14 +48,15 @@ async def test_healthy_endpoint_with_status_body_and_json_fields(tmp_path, web):
     assert web.seen[0].headers["host"] == f"127.0.0.1:{web.port}"
 
 
-async def test_defaults_come_from_the_health_section(tmp_path, web):
+async def test_url_status_and_timeout_come_from_variables(tmp_path, web):
     extra = f"""
-        [health]
+        [vars.health]
         url = "{web.url("/down")}"
         expect_status = 503
-        timeout = 2.0
+        timeout = "2.0"
         """
-    engine, result, _ = await run_one(tmp_path, 'expect_body = "maintenance"', extra=extra)
+    given = 'url = "{{ health.url }}", expect_status = "{{ health.expect_status }}", timeout = "{{ health.timeout }}"'
+    engine, result, _ = await run_one(tmp_path, given + ', expect_body = "maintenance"', extra=extra)
     assert engine.state.steps["health"].status == "succeeded", result
     assert result["facts"]["status"] == 503
     assert [s.path for s in web.seen] == ["/down"]
@@ -244,6 +245,6 @@ def test_plan_shows_method_url_route_expectations_and_deadline(tmp_path):
     assert command.host == "warroom"
     assert command.text == (
         "GET https://status.example.com/health from the warroom machine; "
-        'expect status from [health] (default 200), json status = "ok"; '
+        'expect status 200, json status = "ok"; '
         "retry until 20s (backoff up to 5s), 3s per request"
     )

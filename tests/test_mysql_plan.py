@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import write_config, write_runbook
-from mysql_support import ALICE, PASSWORD_ENV, SOCKET, mysql_step
+from conftest import write_config
+from mysql_support import ALICE, PASSWORD_ENV, SOCKET, mysql_step, write_mysql_runbook
 
 from actions import registry
 from actions.registry import KINDS
@@ -27,9 +28,9 @@ pytestmark = [
 
 def planned(step_toml: str, tmp_path: Path, lab) -> list[str]:
     host = lab.start("h1")
-    extra = '[app]\nroot = "/srv/salon"\n\n[database]\nname = "salon"\nuser = "app"\npassword = "env:X"\n'
+    extra = '[vars.app]\nroot = "/srv/salon"\n\n[vars.database]\nname = "salon"\nuser = "app"\npassword = "env:X"\n'
     config = load_config(write_config(tmp_path / "config.toml", lab, ["h1"], extra=extra))
-    plan = build_plan(load_runbook(write_runbook(tmp_path / "runbook.toml", step_toml), KINDS), config)
+    plan = build_plan(load_runbook(write_mysql_runbook(tmp_path / "runbook.toml", step_toml), KINDS), config)
     step = next(iter(plan.steps.values()))
     assert host.name in step.hosts
     return [f"{c.host}$ {c.text}" for c in registry.create("mysql").plan(step)]
@@ -66,9 +67,12 @@ def test_plan_without_safety_dump_says_so(tmp_path, lab):
         ({"operation": "find-backup", "rpo_minutes": "60"}, False, "expected int"),
         ({"operation": "find-backup", "on_old_backup": "ignore"}, False, 'expected "warn" or "block"'),
         ({"operation": "verify", "database": "nonsense"}, False, "expected user@host:port/name"),
+        ({"operation": "verify", "database": None}, False, "params.database: missing; give the database"),
+        ({"operation": "verify", "password": "db.pw"}, False, "'db.pw' is not a declared variable"),
     ],
 )
 def test_bad_params_are_refused_when_the_runbook_loads(tmp_path, params, destructive, problem):
+    params = {k: v for k, v in {"database": "app@127.0.0.1:3306/salon", **params}.items() if v is not None}
     body = ", ".join(f"{k} = {json.dumps(v)}" for k, v in params.items())
     step = f"""
         [[phases.steps]]
@@ -81,16 +85,24 @@ def test_bad_params_are_refused_when_the_runbook_loads(tmp_path, params, destruc
         params = {{ {body} }}
         """
     with pytest.raises(RunbookError) as info:
-        load_runbook(write_runbook(tmp_path / "runbook.toml", step), KINDS)
+        load_runbook(write_mysql_runbook(tmp_path / "runbook.toml", step), KINDS)
     assert problem in str(info.value)
     assert "params" in str(info.value) or "destructive" in str(info.value)
 
 
 async def test_a_restore_refuses_more_than_one_host(tmp_path, lab, db, monkeypatch):
     monkeypatch.setenv(PASSWORD_ENV, db.password)
-    extra = f'[app]\nroot = "/srv"\n[database]\nname = "{db.name}"\nuser = "u"\npassword = "env:{PASSWORD_ENV}"\n'
+    all_hosts = mysql_step().replace('run_on = "one"', 'run_on = "all"')
+    with pytest.raises(RunbookError, match=r'a mysql restore runs on one host .*: set run_on = "one"'):
+        load_runbook(write_mysql_runbook(tmp_path / "all.toml", all_hosts), KINDS)
+    extra = (
+        f'[vars.app]\nroot = "/srv"\n[vars.database]\nname = "{db.name}"\nuser = "u"\npassword = "env:{PASSWORD_ENV}"\n'
+    )
     config = load_config(write_config(tmp_path / "config.toml", lab, ["h1", "h2"], extra=extra))
-    plan = build_plan(load_runbook(write_runbook(tmp_path / "runbook.toml", mysql_step()), KINDS), config)
+    plan = build_plan(load_runbook(write_mysql_runbook(tmp_path / "runbook.toml", mysql_step()), KINDS), config)
+    # a plan journaled before the rule: the kind still refuses a restore on two hosts
+    plan.steps["restore"] = replace(plan.steps["restore"], hosts=("h1", "h2"))
+    plan.targets["h2"] = replace(plan.targets["h1"], name="h2", port=lab.hosts["h2"].port)
     lines = registry.create("mysql").plan(plan.steps["restore"])
     assert [c.host for c in lines] == ["h1", "h2"]
     assert all("refused: a restore runs on one host" in c.text for c in lines)

@@ -119,7 +119,7 @@ async def rig_again(tmp_path: Path, db: Db, monkeypatch) -> Rig:
         tmp_path / "state", build_plan(runbook, config), ALICE, severity="P0", trigger="test", config=config
     )
     engine.take_seat(ALICE)
-    root_dir = Path(config.model.app.root)
+    root_dir = Path(config.model.vars["app"]["root"])
     return Rig(engine, root_dir / "storage" / "app" / "backups", root_dir)
 
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import write_runbook
 from docker_support import docker_step
-from params_support import warroom, write_config
+from params_support import warroom, write_config, write_runbook
 
 from actions.params import NoParams, StepParams
 from actions.registry import KINDS
@@ -90,7 +89,7 @@ def test_mysql_words_an_unknown_key_once(tmp_path):
     body = 'targets = "app"\nparams = { operation = "verify", zeta = 1, speed = 3 }'
     message = load_problem(write_runbook(tmp_path / "runbook.toml", step("db", "mysql", body)))
     assert "\n" not in message
-    assert '"params.zeta": unknown parameter for a mysql step (known: operation, database, ' in message
+    assert "steps[0].params.zeta: unknown parameter for a mysql step (known: operation, database, " in message
     # the same words outside a load (a plan journaled before the check), from the same template
     problem = KINDS["mysql"].check_rendered({"operation": "verify", "speed": 3}, 60)
     assert problem is not None and problem.startswith("unknown parameter for a mysql step (known: operation, ")
@@ -131,13 +130,17 @@ def test_a_placeholder_that_renders_to_nan_fails_the_plan(tmp_path):
 
 
 def test_docker_words_a_bad_wait_the_same_at_load_and_plan(tmp_path):
-    at_load = load_problem(write_runbook(tmp_path / "a.toml", docker_step("d", operation="status", wait="abc")))
+    at_load = load_problem(
+        write_runbook(tmp_path / "a.toml", docker_step("d", operation="status", project="sm", wait="abc"))
+    )
     words = "wait: expected a number of seconds >= 0, got 'abc'"
     assert f"phases[0].steps[0].params: {words}" in at_load
 
-    path = write_runbook(tmp_path / "b.toml", docker_step("d", operation="status", wait="{{ app.rollback_ref }}"))
+    path = write_runbook(
+        tmp_path / "b.toml", docker_step("d", operation="status", project="sm", wait="{{ app.rollback_ref }}")
+    )
     runbook = load_runbook(path, KINDS)
     with pytest.raises(RunbookError) as caught:
         build_plan(runbook, load_config(write_config(tmp_path / "config.toml", rollback_ref="abc")))
-    assert f"phases[0].steps[0].params: step 'd': {words} (once rendered)" in str(caught.value)
+    assert f"phases[0].steps[0].params: step 'd': {words} (once rendered on host 'h1')" in str(caught.value)
     assert "params.wait" not in str(caught.value)

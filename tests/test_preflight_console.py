@@ -8,7 +8,7 @@ import json
 import sys
 
 import pytest
-from conftest import ssh_step, write_config, write_runbook
+from conftest import declare, ssh_step, write_config, write_runbook
 
 from actions.registry import KINDS
 from console.engine import Actor
@@ -26,10 +26,12 @@ UNSET = "WR_GATE_CONSOLE_UNSET"
 
 async def test_a_forced_console_incident_journals_the_override_and_shows_it(tmp_path, lab, monkeypatch, capsys):
     monkeypatch.delenv(UNSET, raising=False)
-    extra = f'\n[database]\nname = "app"\nuser = "app"\npassword = "env:{UNSET}"\n'
+    extra = f'\n[vars.database]\nname = "app"\nuser = "app"\npassword = "env:{UNSET}"\n'
     config = load_config(write_config(tmp_path / "config.toml", lab, ["h1"], extra=extra))
     steps = ssh_step("migrate", "true", extra='secret_env = { DB_PASS = "database.password" }\n')
-    plan = build_plan(load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS), config)
+    variables = declare(database__name="string", database__user="string", database__password="secret")
+    runbook = write_runbook(tmp_path / "runbook.toml", steps, variables=variables)
+    plan = build_plan(load_runbook(runbook, KINDS), config)
     gate = await preflight_gate(plan, config, force=True, out=sys.stdout)
     assert not gate.passed and "--force: starting anyway" in capsys.readouterr().out
     actor = Actor("alice", "driver")

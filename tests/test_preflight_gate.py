@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ssh_step, write_config, write_runbook
+from conftest import declare, ssh_step, write_config, write_runbook
 from report_support import validate
 
 from console.engine.preflight import SSH_CHECK
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.sshd
 
 UNSET = "WR_GATE_TEST_UNSET_SECRET"
 DATABASE = f"""
-[database]
+[vars.database]
 name = "app"
 user = "app"
 password = "env:{UNSET}"
@@ -64,7 +64,8 @@ def journal(directory: Path) -> list[dict]:
 
 def setup(tmp_path: Path, lab, hosts=("h1", "h2"), steps: str = STEPS, **kw) -> tuple[Path, Path]:
     cfg = write_config(tmp_path / "config.toml", lab, list(hosts), extra=DATABASE, **kw)
-    rb = write_runbook(tmp_path / "runbook.toml", steps)
+    variables = declare(database__name="string", database__user="string", database__password="secret")
+    rb = write_runbook(tmp_path / "runbook.toml", steps, variables=variables)
     return cfg, rb
 
 

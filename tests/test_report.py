@@ -13,7 +13,7 @@ import shutil
 import uuid
 
 import pytest
-from conftest import REPO, ssh_step, write_config, write_runbook
+from conftest import REPO, declare, ssh_step, write_config, write_runbook
 from report_support import (
     ALICE,
     FIXTURE,
@@ -112,7 +112,7 @@ def test_golden_content_covers_the_incident():
 async def test_secrets_never_reach_any_format_and_remote_markup_stays_text(tmp_path, lab, monkeypatch, capsys):
     secret = f"s3cr3t-{uuid.uuid4().hex}"
     monkeypatch.setenv("REPORT_DB_PASSWORD", secret)
-    extra = '[database]\nname = "shop"\nuser = "shop"\npassword = "env:REPORT_DB_PASSWORD"\n'
+    extra = '[vars.database]\npassword = "env:REPORT_DB_PASSWORD"\n'
     steps = ssh_step(
         "leaky",
         'echo "password is $MYSQL_PWD"',
@@ -127,7 +127,8 @@ async def test_secrets_never_reach_any_format_and_remote_markup_stays_text(tmp_p
     )
     config_path = write_config(tmp_path / "config.toml", lab, ["h1"], extra=extra)
     config = load_config(config_path)
-    plan = build_plan(load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS), config)
+    runbook = write_runbook(tmp_path / "runbook.toml", steps, variables=declare(database__password="secret"))
+    plan = build_plan(load_runbook(runbook, KINDS), config)
     engine = Engine.open(tmp_path / "state", plan, ALICE, severity="P0", trigger="test", config=config)
     try:
         engine.take_seat(ALICE)
@@ -182,7 +183,7 @@ def test_a_config_secret_is_masked_even_when_the_journal_holds_it(tmp_path, monk
     config = tmp_path / "config.toml"
     config.write_text(
         f'[environment]\nname = "t"\n\n[hosts.h1]\naddress = "127.0.0.1"\nuser = "root"\nknown_hosts = "{known}"\n\n'
-        '[database]\nname = "shop"\nuser = "shop"\npassword = "env:PLANTED_PASSWORD"\n'
+        '[vars.database]\npassword = "env:PLANTED_PASSWORD"\n'
     )
     monkeypatch.setenv("PLANTED_PASSWORD", "Xyz-Planted-9")
     assert "Xyz-Planted-9" in render(build_report(incident), "md")  # the report only knows what it is told

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ssh_step, write_config, write_runbook
+from conftest import declare, ssh_step, write_config, write_runbook
 
 from actions.registry import KINDS
 from console.engine import Actor, Engine
@@ -22,9 +22,9 @@ pytestmark = pytest.mark.sshd
 ALICE = Actor("alice", "driver")
 
 
-def open_engine(tmp_path: Path, lab, hosts: list[str], steps: str, **config_kw) -> Engine:
+def open_engine(tmp_path: Path, lab, hosts: list[str], steps: str, *, variables: str = "", **config_kw) -> Engine:
     config = load_config(write_config(tmp_path / "config.toml", lab, hosts, **config_kw))
-    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS)
+    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps, variables=variables), KINDS)
     engine = Engine.open(
         tmp_path / "state", build_plan(runbook, config), ALICE, severity="P0", trigger="test", config=config
     )
@@ -167,9 +167,7 @@ async def test_secret_reaches_the_command_but_never_the_output_or_journal(tmp_pa
     secret = f"s3cr3t-{uuid.uuid4().hex}"
     monkeypatch.setenv("TEST_DB_PASSWORD", secret)
     extra = """
-        [database]
-        name = "app"
-        user = "app"
+        [vars.database]
         password = "env:TEST_DB_PASSWORD"
         """
     steps = ssh_step(
@@ -179,7 +177,7 @@ async def test_secret_reaches_the_command_but_never_the_output_or_journal(tmp_pa
         'test -n "$MYSQL_PWD"',
         extra='secret_env = { MYSQL_PWD = "database.password" }\n',
     )
-    engine = open_engine(tmp_path, lab, ["h1"], steps, extra=extra)
+    engine = open_engine(tmp_path, lab, ["h1"], steps, extra=extra, variables=declare(database__password="secret"))
     try:
         assert await engine.run_step(ALICE, "pw") == "succeeded"
         output = engine.output_path("pw", 1, "h1").read_text()

@@ -8,8 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import write_runbook
-from params_support import warroom, write_config
+from params_support import warroom, write_config, write_runbook
 
 from actions.registry import KINDS
 from console.model.config import load_config
@@ -36,7 +35,11 @@ def step(step_id: str, kind: str, params: str, *, targets: bool = True) -> str:
 
 
 STEPS = (
-    step("find", "mysql", '{ operation = "find-backup", rpo_minutes = "{{ hosts.h1.keepalive }}" }')
+    step(
+        "find",
+        "mysql",
+        '{ operation = "find-backup", database = "shop@127.0.0.1:3306/shop", rpo_minutes = "{{ keepalive }}" }',
+    )
     + step("health", "http", '{ url = "http://127.0.0.1:8000/", expect_status = "{{ health.expect_status }}" }')
     + step("probe", "http", '{ url = "http://127.0.0.1:8000/", timeout = "{{ health.timeout }}" }', targets=False)
     + step("tell", "notify", '{ channel = "slack", template = "hi", timeout = "{{ health.timeout }}" }', targets=False)
@@ -63,7 +66,16 @@ def test_numeric_placeholders_plan_as_numbers_and_validate(tmp_path):
 @pytest.mark.parametrize(
     ("steps", "step_id", "key"),
     [
-        (step("find", "mysql", '{ operation = "find-backup", rpo_minutes = "{{ app.rollback_ref }}" }'), "find", "rpo"),
+        (
+            step(
+                "find",
+                "mysql",
+                '{ operation = "find-backup", database = "shop@127.0.0.1:3306/shop", '
+                'rpo_minutes = "{{ app.rollback_ref }}" }',
+            ),
+            "find",
+            "rpo",
+        ),
         (step("h", "http", '{ url = "http://x/", expect_status = "{{ app.rollback_ref }}" }'), "h", "expect_status"),
         (step("h", "http", '{ url = "http://x/", timeout = "{{ app.rollback_ref }}" }', targets=False), "h", "timeout"),
         (
@@ -90,7 +102,7 @@ def test_a_placeholder_that_renders_to_text_fails_the_plan(tmp_path, steps, step
 
 
 def test_a_rendered_value_out_of_range_fails_the_plan(tmp_path):
-    steps = step("h", "http", '{ url = "http://x/", timeout = "{{ hosts.h1.keepalive }}" }', targets=False)
+    steps = step("h", "http", '{ url = "http://x/", timeout = "{{ keepalive }}" }')  # keepalive: per host
     runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS)
     with pytest.raises(RunbookError, match=r"params.timeout \(60s\) must be shorter than the step timeout \(60s\)"):
         build_plan(runbook, load_config(write_config(tmp_path / "config.toml")))
@@ -100,7 +112,12 @@ def test_a_rendered_value_out_of_range_fails_the_plan(tmp_path):
 def test_check_and_plan_say_it_in_one_line(tmp_path, command):
     runbook = write_runbook(
         tmp_path / "runbook.toml",
-        step("find", "mysql", '{ operation = "find-backup", rpo_minutes = "{{ app.rollback_ref }}" }'),
+        step(
+            "find",
+            "mysql",
+            '{ operation = "find-backup", database = "shop@127.0.0.1:3306/shop", '
+            'rpo_minutes = "{{ app.rollback_ref }}" }',
+        ),
     )
     config = write_config(tmp_path / "config.toml", rollback_ref="abc")
     result = warroom(command, "-c", str(config), "--runbook", str(runbook))
@@ -113,7 +130,11 @@ def test_check_and_plan_say_it_in_one_line(tmp_path, command):
 def test_plan_prints_the_rendered_number(tmp_path):
     runbook = write_runbook(
         tmp_path / "runbook.toml",
-        step("find", "mysql", '{ operation = "find-backup", rpo_minutes = "{{ hosts.h1.keepalive }}" }'),
+        step(
+            "find",
+            "mysql",
+            '{ operation = "find-backup", database = "shop@127.0.0.1:3306/shop", rpo_minutes = "{{ keepalive }}" }',
+        ),
     )
     result = warroom("plan", "-c", str(write_config(tmp_path / "config.toml")), "--runbook", str(runbook))
     assert result.returncode == 0, result.stderr
@@ -121,8 +142,8 @@ def test_plan_prints_the_rendered_number(tmp_path):
 
 
 def test_a_field_of_number_or_text_takes_the_number(tmp_path):
-    steps = step("wait", "docker", '{ operation = "status", wait = "{{ health.timeout }}" }') + step(
-        "logs", "docker", '{ operation = "logs", tail = "{{ hosts.h1.keepalive }}" }'
+    steps = step("wait", "docker", '{ operation = "status", project = "sm", wait = "{{ health.timeout }}" }') + step(
+        "logs", "docker", '{ operation = "logs", project = "sm", tail = "{{ keepalive }}" }'
     )
     runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS)
     plan = build_plan(runbook, load_config(write_config(tmp_path / "config.toml")))

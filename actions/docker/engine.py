@@ -1,5 +1,5 @@
 """Reaching a host's Docker engine: its socket forwarded over the step's SSH connection, or a
-configured ``base_url``; every blocking SDK call runs in a thread.
+``base_url`` the step gives; every blocking SDK call runs in a thread.
 
 The forwarded socket lives in a private temporary directory (mode 0700) for the length of one
 step on one host, so no other local user can talk to the remote engine through it.
@@ -74,19 +74,9 @@ async def bounded(
     raise Interrupted("cancelled" if ctx.cancelled.is_set() else "timed_out")
 
 
-def configured(ctx: StepContext) -> Any:
-    """The config's ``[docker]`` table, or None when the engine runs without a config."""
-    try:
-        return ctx.config.docker
-    except WarroomError:
-        return None
-
-
-def resolve_base_url(ctx: StepContext, params: DockerParams) -> str | None:
-    if params.base_url is not None:
-        return params.base_url or None
-    docker_cfg = configured(ctx)
-    return (docker_cfg.base_url or None) if docker_cfg is not None else None
+def resolve_base_url(params: DockerParams) -> str | None:
+    """The engine URL the step names, or None: the host's own engine over SSH."""
+    return params.base_url or None
 
 
 class Stopper:
@@ -129,9 +119,9 @@ class DockerEngine:
         return f"host {self.target.name} (step {self.ctx.step.id})"
 
     async def open(self) -> None:
-        base_url = resolve_base_url(self.ctx, self.params)
+        base_url = resolve_base_url(self.params)
         if base_url:
-            url, self.endpoint = base_url, f"{base_url} ([docker] base_url)"
+            url, self.endpoint = base_url, f"{base_url} (params.base_url)"
         else:
             conn = await self.ctx.connections.get(self.target)
             self._tmp = tempfile.mkdtemp(prefix="warroom-docker-")
@@ -175,7 +165,7 @@ class DockerEngine:
     async def _unreachable(self, exc: BaseException, base_url: str | None) -> str:
         reason = _explain(exc)
         if base_url:
-            return f"{self.where}: cannot reach the Docker engine at {base_url} ([docker] base_url): {reason}"
+            return f"{self.where}: cannot reach the Docker engine at {base_url} (params.base_url): {reason}"
         diagnosis = await self._diagnose()
         return f"{self.where}: cannot reach the Docker engine at {self.params.socket} over SSH: {diagnosis or reason}"
 

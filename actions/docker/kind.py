@@ -2,10 +2,9 @@
 compose CLI (``down`` / ``up -d``) over SSH.
 
 The engine is the host's own, reached through its socket forwarded over the step's SSH connection,
-unless a ``base_url`` is given (step parameter, else ``[docker] base_url``). The project comes
-from ``params.project``, else ``[docker] compose_project``. Runbooks should write both as
-placeholders (``project = "{{ docker.compose_project }}"``, ``base_url = "{{ docker.base_url }}"``)
-so that ``warroom plan`` shows the exact endpoint and project rather than where they come from.
+unless ``params.base_url`` names one. The project is ``params.project`` (required). Runbooks write
+both as variables (``project = "{{ docker.compose_project }}"``, ``base_url = "{{ docker.base_url }}"``),
+so a runbook may drive several projects and ``warroom plan`` shows each exact endpoint and project.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import asyncssh
 
 from actions.base import Action, HostOutcome, PlannedCommand, PreflightContext, Probe, StepContext, StepRun, Target
 from actions.docker.compose import compose, describe
-from actions.docker.engine import DockerEngine, Interrupted, Stopper, bounded, configured, resolve_base_url
+from actions.docker.engine import DockerEngine, Interrupted, Stopper, bounded, resolve_base_url
 from actions.docker.ops import OPERATIONS, HostJob
 from actions.docker.params import DockerParams, ParamError
 from actions.docker.project import load_project, summary_line
@@ -45,7 +44,7 @@ class DockerAction(Action):
             params = self.parse_params(step.params, step.timeout)
         except ParamError as exc:
             return [PlannedCommand(host, f"invalid {exc}") for host in step.hosts]
-        project = params.project or "<[docker] compose_project>"
+        project = params.project or "<no project>"
         return [
             PlannedCommand(host, _plan_text(params, project, step.cwd, _endpoint(params, host))) for host in step.hosts
         ]
@@ -115,12 +114,9 @@ def _prepare(ctx: StepContext) -> tuple[DockerParams, str]:
     step = ctx.step
     params: DockerParams = DockerAction.step_params(step)
     project = params.project
-    if project is None:
-        docker_cfg = configured(ctx)
-        project = docker_cfg.compose_project if docker_cfg is not None else None
     if not project:
-        raise ActionError(f"step {step.id}: no compose project: set params.project or [docker] compose_project")
-    base_url = resolve_base_url(ctx, params)
+        raise ActionError(f"step {step.id}: no compose project: set params.project")
+    base_url = resolve_base_url(params)
     if base_url and len(ctx.targets) > 1:
         names = ", ".join(t.name for t in ctx.targets)
         raise ActionError(
@@ -133,8 +129,7 @@ def _prepare(ctx: StepContext) -> tuple[DockerParams, str]:
 def _endpoint(params: DockerParams, host: str) -> str:
     if params.base_url:
         return f"engine {params.base_url}"
-    ssh = f"engine unix://{params.socket} on {host} forwarded over SSH"
-    return ssh if params.base_url == "" else f"{ssh} (unless [docker] base_url is set)"
+    return f"engine unix://{params.socket} on {host} forwarded over SSH"
 
 
 def _plan_text(params: DockerParams, project: str, cwd: str, endpoint: str) -> str:

@@ -45,10 +45,10 @@ class DockerParams(StepParams):
     operation: str
     """One of :data:`OPERATIONS`; which other keys a step may give depends on it."""
     project: str | None = None
-    """None: the config's ``[docker] compose_project``."""
+    """The compose project, usually a variable (``"{{ docker.compose_project }}"``). Required."""
     services: tuple[str, ...] = ()
     base_url: str | None = None
-    """None: not given, so the config's ``[docker] base_url`` decides; "": over SSH."""
+    """The engine's URL; None or "": each host's own engine, its socket forwarded over SSH."""
     socket: str = DEFAULT_SOCKET
     expect_image_tag: str | dict[str, str] | None = None
     """One tag for every service, or a tag per service."""
@@ -102,6 +102,8 @@ class DockerParams(StepParams):
             raise ParamError("compose", f'give the compose subcommand, e.g. "up -d" ({", ".join(COMPOSE_SUBCOMMANDS)})')
         if self.operation == "compose" and "file" not in given:
             raise ParamError("file", 'give the compose file, e.g. "{{ app.compose_file }}"')
+        if "project" not in given:
+            raise ParamError("project", 'missing; give the compose project, e.g. "{{ docker.compose_project }}"')
         return self
 
     @field_validator("*", mode="before")

@@ -15,7 +15,7 @@ def probes(ctx: PreflightContext, params: DockerParams) -> list[Probe]:
     found = cwd_probes(ctx) if compose else []
     if (compose and not params.verify) or not ctx.targets:
         return found  # the compose CLI alone runs on the host: warroom makes no engine call of its own
-    base_url = resolve_base_url(ctx, params)
+    base_url = resolve_base_url(params)
     if base_url:  # one engine, reached from this machine
         return [*found, _ping(ctx, params, ctx.targets[0], LOCAL_HOST, f"docker engine {base_url}")]
     check = f"docker engine unix://{params.socket} (over SSH)"

@@ -31,12 +31,11 @@ if TYPE_CHECKING:
 
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 5.0
 HISTORY = 50
-CONFIG_URL = "<[health] url>"
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The step's parameters with the config's [health] defaults filled in."""
+    """The step's parameters, ready for the checks."""
 
     url: str
     method: str
@@ -72,14 +71,11 @@ class HttpAction(Action):
             p = self.parse_params(step.params, step.timeout)
         except ParamError as exc:
             return [PlannedCommand(host, f"invalid {exc}") for host in step.hosts or (LOCAL,)]
-        url = display(p.url) if p.url else CONFIG_URL
-        status = 200 if p.expect_status is None else p.expect_status
-        expect = Expectation(status, p.expect_body, flatten(p.expect_json or {})).describe()
-        if p.expect_status is None:
-            expect = expect.replace("status 200", "status from [health] (default 200)", 1)
+        url = display(p.url)
+        expect = Expectation(p.expect_status, p.expect_body, flatten(p.expect_json or {})).describe()
         retry = p.retry_until
         deadline = f"retry until {retry:g}s (backoff up to {BACKOFF_MAX:g}s)" if retry else "one attempt"
-        timeout = f"{p.timeout:g}s" if p.timeout is not None else "[health] timeout"
+        timeout = f"{p.timeout:g}s"
         ca = f", extra CA {p.ca_file}" if p.ca_file else ""
         commands = []
         for host in step.hosts or (LOCAL,):
@@ -94,8 +90,6 @@ class HttpAction(Action):
             return "from the warroom machine"
         if params.via_ssh is True:
             return f"through an SSH tunnel to {host}"
-        if url == CONFIG_URL:
-            return f"through an SSH tunnel to {host} if the URL is on localhost"
         try:
             local = is_loopback(origin(url).host)
         except ValueError as exc:
@@ -220,13 +214,9 @@ def _outcome(host: str, prefix: str, history: list, facts: dict[str, Any]) -> Ho
 
 def _settings(ctx: StepContext | PreflightContext) -> Settings:
     p = HttpAction.step_params(ctx.step)
-    try:
-        health = ctx.config.health
-    except WarroomError:
-        health = None
-    url = p.url or (health.url if health else "")
+    url = p.url
     if not url:
-        raise ActionError(f"step {ctx.step.id}: no url: give params.url or set [health] url in the config")
+        raise ActionError(f"step {ctx.step.id}: no url: give params.url")
     try:
         origin(url)
     except ValueError as exc:
@@ -235,12 +225,12 @@ def _settings(ctx: StepContext | PreflightContext) -> Settings:
         url=url,
         method=p.method,
         expect=Expectation(
-            p.expect_status if p.expect_status is not None else (health.expect_status if health else 200),
+            p.expect_status,
             p.expect_body,
             flatten(p.expect_json or {}),
         ),
         retry_until=p.retry_until,
-        timeout=p.timeout if p.timeout is not None else float(health.timeout if health else 5.0),
+        timeout=p.timeout,
         ca_file=p.ca_file,
         via_ssh=p.via_ssh,
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from actions.params import ParamError, StepParams, step_timeout
+from actions.params import ParamError, StepParams, later, step_timeout
 from actions.urls import origin
 
 METHODS = ("GET", "HEAD")
@@ -14,16 +14,15 @@ TLS_OFF = ("verify", "insecure", "verify_tls", "tls_verify")
 
 
 class HttpParams(StepParams):
-    url: str = ""
-    """Empty: the config's ``[health] url``."""
+    url: str = Field("", validate_default=True)
+    """Usually a variable (``"{{ health.url }}"``). Required."""
     method: str = "GET"
-    expect_status: int | None = None
-    """None: the config's ``[health] expect_status`` (default 200)."""
+    expect_status: int = 200
     expect_body: str = ""
     expect_json: dict[str, Any] | None = None
     retry_until: float = 0.0
-    timeout: float | None = None
-    """Seconds per request; None: the config's ``[health] timeout``."""
+    timeout: float = 5.0
+    """Seconds per request."""
     ca_file: str = ""
     via_ssh: bool | None = None
     """None: through SSH when the URL is on the host's loopback."""
@@ -36,6 +35,13 @@ class HttpParams(StepParams):
                 raise ParamError(key, "TLS verification is always on; give ca_file to trust a private CA")
         return data
 
+    @field_validator("url")
+    @classmethod
+    def _given(cls, value: str, info: ValidationInfo) -> str:
+        if not value and "url" not in later(info):
+            raise ParamError("url", 'missing; give the URL to check, e.g. "{{ health.url }}"')
+        return value
+
     @field_validator("method")
     @classmethod
     def _known_method(cls, value: str) -> str:
@@ -45,8 +51,8 @@ class HttpParams(StepParams):
 
     @field_validator("expect_status")
     @classmethod
-    def _http_status(cls, value: int | None) -> int | None:
-        if value is not None and not 100 <= value <= 599:
+    def _http_status(cls, value: int) -> int:
+        if not 100 <= value <= 599:
             raise ParamError("expect_status", f"{value} is not an HTTP status (100-599)")
         return value
 
@@ -62,11 +68,11 @@ class HttpParams(StepParams):
         """The timings, then the URL, after the other values: the order an http step always
         reported them in."""
         timings = {"timeout": self.timeout, "retry_until": self.retry_until}
-        if (self.timeout is not None and self.timeout <= 0) or self.retry_until < 0:
+        if self.timeout <= 0 or self.retry_until < 0:
             raise ParamError("", "params.timeout must be > 0 and params.retry_until >= 0")
         limit = step_timeout(info)
         for name, value in timings.items():
-            if value is not None and limit is not None and value >= limit:
+            if limit is not None and value >= limit:
                 raise ParamError("", f"params.{name} ({value:g}s) must be shorter than the step timeout ({limit}s)")
         if self.url:
             try:

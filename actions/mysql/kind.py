@@ -33,6 +33,7 @@ STOP_GRACE = 20.0
 class MySQLAction(Action):
     kind = "mysql"
     params_model = MySQLParams
+    secret_params = ("password",)
     unknown_params = "unknown parameter for a {kind} step (known: {known})"
     commands_hint = "a mysql step runs no shell commands; its params say what it does"
 
@@ -51,6 +52,9 @@ class MySQLAction(Action):
             return problem
         if step.params.get("operation") == "restore" and not step.destructive:
             return ("destructive", "a mysql restore replaces the database: set destructive = true and a confirm word")
+        if step.params.get("operation") == "restore" and step.run_on != "one":
+            # also what keeps hosts that see the step differently (per-host values) from each restoring
+            return ("run_on", 'a mysql restore runs on one host (the database is shared): set run_on = "one"')
         return None
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
@@ -58,7 +62,7 @@ class MySQLAction(Action):
             p = self.parse_params(step.params, step.timeout)
         except ParamError as exc:
             return [PlannedCommand(host, f"invalid {exc}") for host in step.hosts]
-        target = p.database or "the config's [database] (user@host:port/name)"
+        target = str(parse_target(p.database or "") or p.database)
         if p.operation == "restore" and len(step.hosts) > 1:
             text = f'refused: a restore runs on one host, not {len(step.hosts)} (set run_on = "one")'
             return [PlannedCommand(host, text) for host in step.hosts]
@@ -87,15 +91,10 @@ class MySQLAction(Action):
 
     @staticmethod
     def _target(ctx: StepContext | PreflightContext, p: MySQLParams) -> DbTarget:
-        if p.database:
-            db = parse_target(p.database)
-            if db is None:
-                raise ActionError(f"step {ctx.step.id}: params.database: expected user@host:port/name")
-            return db
-        cfg = ctx.config.database
-        if cfg is None:
-            raise ActionError(f"step {ctx.step.id}: a mysql step needs a [database] section in the config")
-        return DbTarget(cfg.user, cfg.host, cfg.port, cfg.name)
+        db = parse_target(p.database or "")
+        if db is None:
+            raise ActionError(f"step {ctx.step.id}: params.database: expected user@host:port/name")
+        return db
 
     async def _host(self, ctx: StepContext, target: Target, p: MySQLParams, db: DbTarget, password: str) -> HostOutcome:
         from actions.mysql.job import Job  # the restore machinery loads when a mysql step runs, not at start-up

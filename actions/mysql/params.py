@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from pydantic import Field, ValidationInfo, field_validator
 
 from actions.mysql.conn import parse_target
-from actions.params import ParamError, StepParams
+from actions.params import ParamError, StepParams, later
+from console.model.quoting import cwd_text
 
 if TYPE_CHECKING:
     from console.model.plan import PlannedStep
@@ -21,10 +22,11 @@ SAFETY_SUBDIR = "warroom-safety"
 class MySQLParams(StepParams):
     operation: str | None = Field(None, validate_default=True)
     """One of :data:`OPERATIONS`."""
-    database: str | None = None
-    """``user@host:port/name``; None: the config's ``[database]``."""
+    database: str | None = Field(None, validate_default=True)
+    """``user@host:port/name``, usually rendered from variables
+    (``"{{ db.user }}@{{ db.host }}:{{ db.port }}/{{ db.name }}"``). Required."""
     password: str = "database.password"
-    """The config key of the password (a secret reference, never the password)."""
+    """The name of the secret variable holding the password (its reference, never the password)."""
     backup_dir: str = DEFAULT_BACKUP_DIR
     backup: str | None = None
     """One backup file; None: the newest usable one in ``backup_dir``."""
@@ -67,7 +69,13 @@ class MySQLParams(StepParams):
 
     @field_validator("database")
     @classmethod
-    def _target(cls, value: str | None) -> str | None:
+    def _target(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and "database" not in later(info):
+            raise ParamError(
+                "database",
+                "missing; give the database as user@host:port/name, e.g. "
+                '"{{ db.user }}@{{ db.host }}:{{ db.port }}/{{ db.name }}"',
+            )
         if value is not None and parse_target(value) is None:
             raise ParamError("database", f"expected user@host:port/name, got {value!r}")
         return value
@@ -76,7 +84,8 @@ class MySQLParams(StepParams):
 def _on_host(step: PlannedStep, path: str) -> str:
     """A path on the host as given (quoted, never expanded); relative ones are taken from the
     step's cwd, like its commands, or else from the login directory."""
-    return posixpath.normpath(posixpath.join(step.cwd, path)) if step.cwd else path
+    cwd = cwd_text(step.cwd)  # the plan's cwd is a shell word's body: its escapes undone
+    return posixpath.normpath(posixpath.join(cwd, path)) if cwd else path
 
 
 def backup_dir(step: PlannedStep, p: MySQLParams) -> str:

@@ -18,6 +18,7 @@ import tomli_w
 from console.drill.sandbox import USER, Sandbox
 from console.model import defaults
 from console.model.runbook import LoadedRunbook
+from console.model.variables import flatten
 
 PASSWORD_ENV = "WARROOM_DRILL_DB_PASSWORD"
 HEADER = """\
@@ -66,14 +67,25 @@ def drill_config(
             }
         },
         "groups": {"app": ["app1"]},
-        "app": defaults.app_table(str(sandbox.app)),
-        "database": defaults.database_table(f"env:{PASSWORD_ENV}"),
-        "health": defaults.health_table(health_url),
+        "vars": _declared(runbook, defaults.vars_table(str(sandbox.app), f"env:{PASSWORD_ENV}", health_url)),
         "contacts": [c.model_dump() for c in rb.contacts],
     }
     if server:
         config["server"] = server
     return config
+
+
+def _declared(runbook: LoadedRunbook, table: dict[str, Any]) -> dict[str, Any]:
+    """The sandbox's values for the variables ``runbook`` declares (a value for an undeclared one
+    would be refused: a rehearsal of another runbook gets only what it asks for)."""
+    found: dict[str, Any] = {}
+    for path, value in flatten(table):
+        if ".".join(path) in runbook.variables:
+            node = found
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node[path[-1]] = value
+    return found
 
 
 def write_drill_config(sandbox: Sandbox, runbook: LoadedRunbook, **kwargs: Any) -> Path:

@@ -15,6 +15,7 @@ from console.model import events
 from console.model.clock import Clock
 from console.model.errors import SecretError
 from console.model.plan import PlannedStep
+from console.model.secrets import resolve_ref
 from console.model.spool import OutputSpool
 from console.model.state import IncidentState
 
@@ -32,11 +33,25 @@ class StepContext:
         self.targets: list[Target] = [targets[h] for h in step.hosts if h in targets]
         self.spools: dict[str, OutputSpool] = {}
 
+    def narrowed(self, rendering: PlannedStep) -> StepContext:
+        """The context of one group of identically-rendered hosts (``rendering`` is the step as they
+        see it): the kind runs once per group, sharing this attempt's cancel flag and spools."""
+        child = StepContext(self._engine, rendering, self.attempt)
+        child.cancelled = self.cancelled
+        child.spools = self.spools
+        return child
+
     @property
     def connections(self) -> ConnectionPool:
         return self._engine.connections
 
     def secret(self, key: str) -> str:
+        """A secret by the key the step names: a variable through the step's own references
+        first (per host, from the plan), else a config key (``notify.slack.webhook_url``)."""
+        ref = self.step.secrets.get(key)
+        if ref is not None:
+            where = f"step {self.step.id}: {key}"
+            return resolve_ref(ref, where=where, redactor=self._engine.redactor)
         return self._engine.resolve_secret(key, self.step.id)
 
     @property

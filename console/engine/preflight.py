@@ -25,7 +25,7 @@ from actions.transport import ConnectionPool, reach
 from console.engine.preflight_table import GateResult, Line, render
 from console.model.config import LoadedConfig
 from console.model.errors import CheckWarning, PreflightFailed, SecretError, WarroomError
-from console.model.plan import Plan, PlannedStep
+from console.model.plan import Plan, PlannedStep, needed_secrets
 from console.model.secrets import Redactor, lookup, resolve_ref
 
 __all__ = ["CHECK_TIMEOUT", "GateResult", "Line", "needed_secrets", "preflight_gate", "render", "run_gate"]
@@ -34,23 +34,18 @@ log = logging.getLogger("warroom.preflight")
 CHECK_TIMEOUT = 20.0
 """Seconds each check may take (a host's login: its ``connect_timeout`` plus a little)."""
 SSH_CHECK = "ssh: reachable, host key verified, login"
-MYSQL_PASSWORD = "database.password"
 
 
-def needed_secrets(plan: Plan) -> dict[str, tuple[str, ...]]:
-    """Config key of every secret the plan's steps resolve -> the steps that need it: ``secret_env``
-    values and a mysql step's ``password`` key. (Notification channels are the notify kind's own
-    preflight: a notification never blocks a rollback.)"""
-    found: dict[str, list[str]] = {}
-    for step in plan.ordered_steps():
-        keys = list(step.secret_env.values())
-        if step.kind == "mysql":
-            keys.append(str(step.params.get("password") or MYSQL_PASSWORD))
-        for key in keys:
-            found.setdefault(key, [])
-            if step.id not in found[key]:
-                found[key].append(step.id)
-    return {key: tuple(steps) for key, steps in found.items()}
+def _secrets_by_reference(plan: Plan) -> dict[tuple[str, str], tuple[str, ...]]:
+    """``(key, reference)`` of every secret the plan's steps need (each host's own too, from
+    :func:`console.model.plan.needed_secrets`) -> the steps that need it. (Notification channels
+    are the notify kind's own preflight: a notification never blocks a rollback.)"""
+    found: dict[tuple[str, str], list[str]] = {}
+    for step_id, key, ref in needed_secrets(plan):
+        steps = found.setdefault((key, ref), [])
+        if step_id not in steps:
+            steps.append(step_id)
+    return {pair: tuple(steps) for pair, steps in found.items()}
 
 
 class GateContext:
@@ -73,6 +68,10 @@ class GateContext:
         return self._config.model
 
     def secret(self, key: str) -> str:
+        """Like the step's own context: a variable through the step's references, else a config key."""
+        ref = self.step.secrets.get(key)
+        if ref is not None:
+            return resolve_ref(ref, where=f"step {self.step.id}: {key}", redactor=Redactor())
         return _resolve(self._config, key)
 
 
@@ -88,14 +87,10 @@ def _resolve(config: LoadedConfig, key: str) -> str:
 def _secret_lines(plan: Plan, config: LoadedConfig) -> tuple[list[Line], set[str]]:
     """A line per needed secret, and the keys of those that do not resolve."""
     lines, unresolved = [], set()
-    for key, steps in needed_secrets(plan).items():
-        try:
-            ref = str(lookup(config.model, key))
-        except KeyError:
-            ref = "not set"
+    for (key, ref), steps in _secrets_by_reference(plan).items():
         check = f"secret {key} ({ref})"
         try:
-            _resolve(config, key)
+            resolve_ref(ref, where=f"{config.source.name}: {key}", redactor=Redactor())
         except WarroomError as exc:
             lines.append(Line(LOCAL_HOST, check, "fail", str(exc), steps))
             unresolved.add(key)
@@ -113,14 +108,17 @@ def _probes(plan: Plan, config: LoadedConfig, pool: ConnectionPool, kinds: Mappi
     for step in plan.ordered_steps():
         if not step.automated or step.kind not in kinds:
             continue
-        targets = [plan.targets[h] for h in step.hosts if h in plan.targets]
         try:
-            found = kinds[step.kind]().preflight(GateContext(step, targets, pool, config))
+            found = [
+                probe
+                for rendering in step.renderings()  # each host checked with its own values
+                for probe in kinds[step.kind]().preflight(_gate_context(plan, rendering, pool, config))
+            ]
         except WarroomError as exc:
             broken.append(Line(LOCAL_HOST, f"step {step.id} ({step.kind})", "fail", str(exc), (step.id,)))
             continue
         except Exception as exc:  # a kind's bug must not take the gate (or a traceback) with it
-            log.exception("the preflight of step %s (%s) could not be listed", step.id, step.kind)
+            log.debug("the preflight of step %s (%s) could not be listed", step.id, step.kind, exc_info=True)
             problem = f"its checks could not be listed: {type(exc).__name__}: {exc}"
             broken.append(Line(LOCAL_HOST, f"step {step.id} ({step.kind})", "fail", problem, (step.id,)))
             continue
@@ -129,6 +127,10 @@ def _probes(plan: Plan, config: LoadedConfig, pool: ConnectionPool, kinds: Mappi
             probes.setdefault(key, probe)
             steps.setdefault(key, []).append(step.id)
     return probes, {k: tuple(v) for k, v in steps.items()}, broken
+
+
+def _gate_context(plan: Plan, step: PlannedStep, pool: ConnectionPool, config: LoadedConfig) -> GateContext:
+    return GateContext(step, [plan.targets[h] for h in step.hosts if h in plan.targets], pool, config)
 
 
 async def run_gate(
@@ -191,7 +193,7 @@ async def _run(probe: Probe, steps: tuple[str, ...], unresolved: set[str], timeo
     except (OSError, asyncssh.Error) as exc:
         return Line(probe.host, probe.check, "fail", f"connection problem: {exc}", steps)
     except Exception as exc:  # a check must never take the gate (or a traceback) with it
-        log.exception("preflight check %r on %s failed unexpectedly", probe.check, probe.host)
+        log.debug("preflight check %r on %s failed unexpectedly", probe.check, probe.host, exc_info=True)
         return Line(probe.host, probe.check, "fail", f"check failed unexpectedly: {type(exc).__name__}: {exc}", steps)
     return Line(probe.host, probe.check, "ok", found, steps)
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from actions.base import StepRun
+from actions.base import HostOutcome, StepRun
 from console.engine.actor import Actor
 from console.engine.context import StepContext
 from console.engine.core import EngineCore
@@ -72,14 +72,13 @@ class StepsMixin(EngineCore):
 
     async def _execute(self, actor: Actor, ctx: StepContext) -> None:
         step = ctx.step
-        error = ""
         try:
-            run = await self.kinds[step.kind]().run(ctx)
-        except WarroomError as exc:
-            run, error = StepRun(), str(exc)
-        except Exception as exc:
-            log.exception("step %s crashed", step.id)
-            run, error = StepRun(), f"internal error in {step.kind} action: {type(exc).__name__}: {exc}"
+            groups = step.renderings()
+            if len(groups) == 1:
+                run, error = await self._run_kind(ctx)
+            else:  # hosts see the step differently: the kind runs once per identically-rendered group
+                done = await asyncio.gather(*(self._run_kind(ctx.narrowed(g)) for g in groups))
+                run, error = _merge(groups, done)
         finally:
             for spool in ctx.spools.values():
                 spool.close()
@@ -104,15 +103,28 @@ class StepsMixin(EngineCore):
             self._tasks.pop(step.id, None)
             self._contexts.pop(step.id, None)
 
+    async def _run_kind(self, ctx: StepContext) -> tuple[StepRun, str]:
+        """One run of the step's kind: its StepRun and the error that stopped it ("" if none)."""
+        step = ctx.step
+        try:
+            return await self.kinds[step.kind]().run(ctx), ""
+        except WarroomError as exc:
+            return StepRun(), str(exc)
+        except Exception as exc:
+            log.exception("step %s crashed", step.id)
+            return StepRun(), f"internal error in {step.kind} action: {type(exc).__name__}: {exc}"
+
     async def preview_step(self, actor: Actor, step_id: str) -> dict[str, str]:
         """Read-only facts per host before a step is confirmed; only the driver may query hosts."""
         self._require(actor, "preview", step=step_id)
         step = self._step(actor, "preview", step_id)
-        ctx = StepContext(self, step, 0)
-        try:
-            return await self.kinds[step.kind]().preview(ctx)
-        except WarroomError as exc:
-            return {host: f"cannot preview: {exc}" for host in step.hosts}
+        found: dict[str, str] = {}
+        for rendering in step.renderings():
+            try:
+                found.update(await self.kinds[step.kind]().preview(StepContext(self, rendering, 0)))
+            except WarroomError as exc:
+                found.update({host: f"cannot preview: {exc}" for host in rendering.hosts})
+        return found
 
     async def remote_alive(self, step_id: str) -> dict[str, int]:
         """Hosts where the last attempt's remote process group still runs (after a crash, an
@@ -178,6 +190,17 @@ class StepsMixin(EngineCore):
         if not reason.strip():
             raise self.refuse(actor, "skip", "a skip needs a reason", step=step_id)
         self._commit(events.STEP_SKIPPED, {"step": step_id, "reason": reason.strip(), "was": status}, actor)
+
+
+def _merge(groups: list[PlannedStep], done: list[tuple[StepRun, str]]) -> tuple[StepRun, str]:
+    """One StepRun of the per-group runs; a group that raised gets its error on each of its hosts."""
+    merged = StepRun()
+    for group, (run, error) in zip(groups, done, strict=True):
+        merged.outcomes.update(run.outcomes)
+        if error:
+            for host in group.hosts:
+                merged.outcomes.setdefault(host, HostOutcome(host, "error", error=error))
+    return merged, ""
 
 
 def _outcome(run: StepRun, cancelled: bool, error: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
@@ -18,6 +18,7 @@ from console.model.runbook import Contact, Ident
 from console.model.secrets import Redactor, resolve_ref
 from console.model.tomlsource import TomlSource, load_toml
 from console.model.validation import StrictModel, pattern, validate
+from console.model.variables import flatten, is_secret_ref
 
 
 def _secret_ref(value: str) -> str:
@@ -49,35 +50,8 @@ class Host(StrictModel):
     known_hosts: str = defaults.KNOWN_HOSTS
     connect_timeout: float = Field(default=10.0, gt=0)
     keepalive: int = Field(default=15, ge=0)
-
-
-class App(StrictModel):
-    root: str
-    backend_dir: str = defaults.BACKEND_DIR
-    frontend_dir: str = defaults.FRONTEND_DIR
-    compose_file: str = defaults.COMPOSE_FILE
-    rollback_ref: str = defaults.ROLLBACK_REF
-    services: list[str] = list(defaults.SERVICES)
-
-
-class Database(StrictModel):
-    host: str = defaults.DB_HOST
-    port: Port = defaults.DB_PORT
-    name: str
-    user: str
-    password: SecretRef
-    dump_file: str = defaults.DUMP_FILE
-
-
-class Docker(StrictModel):
-    base_url: str = ""
-    compose_project: str = defaults.COMPOSE_PROJECT
-
-
-class Health(StrictModel):
-    url: str
-    expect_status: int = Field(default=defaults.HEALTH_STATUS, ge=100, le=599)
-    timeout: float = Field(default=defaults.HEALTH_TIMEOUT, gt=0)
+    vars: dict[str, Any] = {}
+    """This host's own values of the runbook's variables (the most specific level)."""
 
 
 class Slack(StrictModel):
@@ -126,10 +100,10 @@ class Config(StrictModel):
     variants: dict[Ident, Ident] = {}
     hosts: dict[Ident, Host] = Field(min_length=1)
     groups: dict[Ident, list[Ident]] = {}
-    app: App | None = None
-    database: Database | None = None
-    docker: Docker = Docker()
-    health: Health | None = None
+    vars: dict[str, Any] = {}
+    """Values of the runbook's variables for every host (checked against its declarations by the plan)."""
+    group_vars: dict[Ident, dict[str, Any]] = {}
+    """Values per group: ``[group_vars.GROUP]``, over ``[vars]``."""
     notify: Notify = Notify()
     contacts: list[Contact] = []
     server: Server = Server()
@@ -163,10 +137,24 @@ def load_config(path: str | Path) -> LoadedConfig:
     """Load and validate a config file on its own (the runbook is checked in :mod:`console.model.plan`)."""
     file = Path(path).expanduser()
     source = load_toml(file, display=str(path))
+    _refuse_old_sections(source)
     model = validate(Config, source, secret_keys=SECRET_FIELDS)
     loaded = LoadedConfig(model, source, file)
     _check_references(loaded)
     return loaded
+
+
+OLD_SECTIONS = ("app", "database", "health", "docker")
+"""Fixed sections of earlier configs; their values are now variables the runbook declares."""
+
+
+def _refuse_old_sections(source: TomlSource) -> None:
+    for name in OLD_SECTIONS:
+        if name in source.data:
+            raise source.error(
+                (name,),
+                f"[{name}] is now [vars.{name}] (values the runbook declares; see warroom init --runbook NAME)",
+            )
 
 
 def _check_references(cfg: LoadedConfig) -> None:
@@ -180,14 +168,6 @@ def _check_references(cfg: LoadedConfig) -> None:
             if member not in model.hosts:
                 known = ", ".join(sorted(model.hosts))
                 raise cfg.error(("groups", group), f"host {member!r} is not defined in [hosts] (defined: {known})")
-    for name, host in model.hosts.items():
-        for key in ("identity_file", "known_hosts"):
-            value = getattr(host, key)
-            if value is None:
-                continue
-            problem = _unreadable(Path(os.path.expanduser(value)))
-            if problem:
-                raise cfg.error(("hosts", name, key), f"file {value} {problem}")
     seen_users: set[str] = set()
     for i, user in enumerate(model.server.users):
         if user.name in seen_users:
@@ -197,8 +177,11 @@ def _check_references(cfg: LoadedConfig) -> None:
             raise cfg.error(("server", "users", i), "give public_keys or authorized_keys")
 
 
-def _unreadable(file: Path) -> str | None:
-    """Why ``file`` cannot serve as a key or known_hosts file, or None if it can be read."""
+def unreadable(file: Path) -> str | None:
+    """Why ``file`` cannot serve as a key or known_hosts file, or None if it can be read.
+
+    Asked when a host is connected to (and by ``warroom check``), not when the config loads:
+    ``init`` and ``plan`` touch no host and work on a machine without ~/.ssh/known_hosts."""
     if file.is_symlink() and not file.exists():
         return f"is a dangling symlink (to {file.readlink()})"
     if not file.exists():
@@ -235,13 +218,27 @@ def secret_refs(node: object, prefix: str = "") -> list[tuple[str, str]]:
     return found
 
 
+def variable_refs(config: Config) -> list[tuple[str, str]]:
+    """``(key path, reference)`` of every variable value that is a secret reference, at any level
+    (the config alone cannot tell a secret variable: every reference-shaped value is taken)."""
+    tables = [("vars", config.vars)]
+    tables += [(f"group_vars.{g}", t) for g, t in config.group_vars.items()]
+    tables += [(f"hosts.{h}.vars", host.vars) for h, host in config.hosts.items()]
+    return [
+        (".".join((prefix, *path)), value)
+        for prefix, table in tables
+        for path, value in flatten(table)
+        if is_secret_ref(value)
+    ]
+
+
 def config_redactor(config: LoadedConfig | None) -> Redactor:
     """A redactor holding every secret the config can resolve now, so each is masked wherever it
     turns up (output, journal, report), not only where a step asked for it."""
     redactor = Redactor()
     if config is None:
         return redactor
-    for key, ref in secret_refs(config.model):
+    for key, ref in [*secret_refs(config.model), *variable_refs(config.model)]:
         try:
             resolve_ref(ref, where=key, redactor=redactor)
         except SecretError:

@@ -1,9 +1,9 @@
 """The SalonManager deployment's defaults, in one place.
 
-The config schema (:mod:`console.model.config`), the starter written by ``warroom init``
-(:mod:`console.model.starter`) and the drill's generated config (:mod:`console.drill.drillconfig`)
-all describe the same application; they read its paths, names and URLs from here so that they
-cannot drift apart.
+The built-in runbook's variable defaults (``console/model/runbooks/salonmanager.toml``, checked
+equal by tests/test_defaults.py), the drill's sandbox and its generated config
+(:mod:`console.drill.drillconfig`) all describe the same application; they read its paths, names
+and URLs from here so that they cannot drift apart.
 """
 
 from __future__ import annotations
@@ -35,33 +35,29 @@ STORAGE_ARCHIVE = f"{BACKUP_DIR}/storage_backup.tar.gz"
 
 HEALTH_URL = "http://localhost:8000/api/v1/health"
 HEALTH_STATUS = 200
-HEALTH_TIMEOUT = 5.0
+HEALTH_TIMEOUT = 5
 
 
-def app_table(root: str) -> dict[str, Any]:
-    """The ``[app]`` table of a config for a checkout at ``root``."""
+def vars_table(root: str, password: str, health_url: str) -> dict[str, Any]:
+    """The ``[vars]`` of a config for the built-in runbook: a checkout at ``root``, the database
+    password behind the reference ``password``, the health check at ``health_url``."""
     return {
-        "root": root,
-        "backend_dir": BACKEND_DIR,
-        "frontend_dir": FRONTEND_DIR,
-        "compose_file": COMPOSE_FILE,
-        "rollback_ref": ROLLBACK_REF,
-        "services": list(SERVICES),
+        "app": {
+            "root": root,
+            "backend_dir": BACKEND_DIR,
+            "frontend_dir": FRONTEND_DIR,
+            "compose_file": COMPOSE_FILE,
+            "rollback_ref": ROLLBACK_REF,
+            "services": list(SERVICES),
+        },
+        "database": {
+            "host": DB_HOST,
+            "port": DB_PORT,
+            "name": DB_NAME,
+            "user": DB_USER,
+            "password": password,
+            "dump_file": DUMP_FILE,
+        },
+        "docker": {"base_url": "", "compose_project": COMPOSE_PROJECT},
+        "health": {"url": health_url, "expect_status": HEALTH_STATUS, "timeout": HEALTH_TIMEOUT},
     }
-
-
-def database_table(password: str) -> dict[str, Any]:
-    """The ``[database]`` table of a config whose password is the secret reference ``password``."""
-    return {
-        "host": DB_HOST,
-        "port": DB_PORT,
-        "name": DB_NAME,
-        "user": DB_USER,
-        "password": password,
-        "dump_file": DUMP_FILE,
-    }
-
-
-def health_table(url: str) -> dict[str, Any]:
-    """The ``[health]`` table of a config probing ``url``."""
-    return {"url": url, "expect_status": HEALTH_STATUS, "timeout": HEALTH_TIMEOUT}

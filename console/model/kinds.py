@@ -23,6 +23,10 @@ class StepKind(Protocol):
         """Static checks of a runbook ``Step``: ``(field, problem)`` or None."""
 
     @classmethod
+    def secret_keys(cls, params: dict[str, Any]) -> dict[str, str]:
+        """``{param: secret variable name}`` for the params that name a secret (mysql ``password``)."""
+
+    @classmethod
     def rendered_params(cls, params: dict[str, Any], held: Collection[str]) -> dict[str, Any]:
         """The params once rendered; ``held`` are the keys whose value held a placeholder (text now,
         read back as the number or bool its field takes)."""

@@ -1,5 +1,7 @@
 """Binding a runbook to a config: the exact steps, hosts and commands of one environment.
 
+Variables resolve per target host (:mod:`console.model.render`); a step keeps its first host's
+rendering and, in ``per_host``, that of each host that sees it differently.
 The result, :class:`Plan`, is plain data. It is printed by ``warroom plan``, shown in
 confirmations, and stored in the incident's first journal record, so the incident (and its
 report) never depends on the config or runbook files changing later.
@@ -8,15 +10,14 @@ report) never depends on the config or runbook files changing later.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from pydantic import BaseModel
-
-from console.model.config import SECRET_FIELDS, LoadedConfig
+from console.model.config import LoadedConfig
 from console.model.errors import RunbookError
-from console.model.runbook import PLACEHOLDER, LoadedRunbook, Step, placeholders
-from console.model.secrets import Redactor, lookup
+from console.model.render import StepRenderer
+from console.model.runbook import LoadedRunbook, placeholders
+from console.model.secrets import Redactor
 
 # The pseudo-host of automated steps that run on the warroom machine itself (notifications).
 LOCAL_HOST = "warroom"
@@ -55,14 +56,50 @@ class PlannedStep:
     optional: bool = False
     note: str = ""
     checks: tuple[tuple[str, str], ...] = ()
+    secrets: dict[str, str] = field(default_factory=dict)
+    """Every secret the step needs, by key (a variable or config key): its reference, never its value."""
+    per_host: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``{host: {cwd, commands, params, secrets}}`` for the hosts that see the step differently
+    from the first (whose rendering is the step's own fields)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PlannedStep:
-        data = dict(data)
+        data = dict(data)  # a journal from before variables has no secrets or per_host: the defaults
         for key in ("hosts", "commands", "seed"):
             data[key] = tuple(data.get(key, ()))
         data["checks"] = tuple(tuple(c) for c in data.get("checks", ()))
         return cls(**data)
+
+    def for_host(self, host: str) -> PlannedStep:
+        """The step as ``host`` sees it (its own cwd, commands, params and secrets)."""
+        own = self.per_host.get(host)
+        if own is None:
+            return replace(self, per_host={}) if self.per_host else self
+        return replace(
+            self,
+            per_host={},
+            cwd=own.get("cwd", self.cwd),
+            commands=tuple(own.get("commands", self.commands)),
+            params=dict(own.get("params", self.params)),
+            secrets=dict(own.get("secrets", self.secrets)),
+        )
+
+    def renderings(self) -> list[PlannedStep]:
+        """The step once per group of hosts that see it identically, each narrowed to its hosts
+        (in host order); one entry, the step itself, when every host sees the same."""
+        if not self.per_host:
+            return [self]
+        groups: dict[str, list[str]] = {}
+        seen: list[tuple[Any, str]] = []  # (a host's own view, or None for the first's; its first host)
+        for host in self.hosts:
+            view = self.per_host.get(host)
+            first = next((h for v, h in seen if v == view), None)
+            if first is None:
+                seen.append((view, host))
+                groups[host] = [host]
+            else:
+                groups[first].append(host)
+        return [replace(self.for_host(first), hosts=tuple(hosts)) for first, hosts in groups.items()]
 
 
 @dataclass(frozen=True)
@@ -123,9 +160,10 @@ class Plan:
 
 
 def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
-    """Resolve variants, targets and placeholders; every dangling reference is an error here."""
+    """Resolve variants, targets and variables per host; every dangling reference is an error here."""
     rb, cfg = runbook.model, config.model
     variants = _choose_variants(runbook, config)
+    renderer = StepRenderer(runbook, config)
     steps: dict[str, PlannedStep] = {}
     phases: list[PlannedPhase] = []
     excluded: list[tuple[str, str]] = []
@@ -141,15 +179,13 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
             action = runbook.kinds[step.kind]
             hosts: tuple[str, ...] = (LOCAL_HOST,) if action.automated and not action.needs_targets else ()
             if step.targets:
-                hosts = _resolve_targets(
-                    runbook, config, loc, step.id, _render(step.targets, config, runbook, (*loc, "targets"), step.id)
-                )
+                hosts = _resolve_targets(runbook, config, loc, step.id, renderer.targets(step, loc))
                 if step.run_on == "one":
                     hosts = hosts[:1]
                 used_hosts.update(hosts)
-            for key in step.secret_env.values():
-                _check_secret_key(runbook, config, loc, step.id, key)
             _refuse_credentials(runbook, loc, step.id, [step.cwd, *step.commands, *map(str, step.params.values())])
+            renders = {h: renderer.render(step, loc, h) for h in hosts if h in cfg.hosts}
+            first = next(iter(renders.values()), None) or renderer.render(step, loc, None)
             steps[step.id] = PlannedStep(
                 id=step.id,
                 title=step.title,
@@ -157,12 +193,10 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
                 phase=phase.id,
                 automated=action.automated,
                 hosts=hosts,
-                cwd=_render(step.cwd, config, runbook, (*loc, "cwd"), step.id),
-                commands=tuple(
-                    _render(c, config, runbook, (*loc, "commands", i), step.id) for i, c in enumerate(step.commands)
-                ),
+                cwd=first["cwd"],
+                commands=first["commands"],
                 seed=tuple(step.seed),
-                params=_params(runbook, config, loc, step),
+                params=first["params"],
                 timeout=step.timeout,
                 destructive=step.destructive,
                 confirm=step.confirm,
@@ -170,6 +204,8 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
                 optional=step.optional,
                 note=step.note,
                 checks=tuple((c.id, c.text) for c in step.checks),
+                secrets=first["secrets"],
+                per_host={h: r for h, r in renders.items() if r != first},
             )
             ids.append(step.id)
         phases.append(PlannedPhase(phase.id, phase.title, phase.start_minute, phase.end_minute, tuple(ids)))
@@ -207,21 +243,15 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
     )
 
 
-def _params(runbook: LoadedRunbook, config: LoadedConfig, loc: tuple, step: Step) -> dict[str, Any]:
-    """The step's params rendered, and checked by its kind now: a value that only a placeholder
-    gave (``rpo_minutes = "{{ database.rpo }}"``) is judged here, so ``warroom check`` and
-    ``warroom plan`` refuse a bad one before any incident rather than the step failing in one."""
-    held = [k for k, v in step.params.items() if isinstance(v, str) and PLACEHOLDER.search(v)]
-    rendered = {
-        k: _render(v, config, runbook, (*loc, "params", k), step.id) if isinstance(v, str) else v
-        for k, v in step.params.items()
-    }
-    kind = runbook.kinds[step.kind]
-    rendered = kind.rendered_params(rendered, held)
-    problem = kind.check_rendered(rendered, step.timeout)
-    if problem:
-        raise runbook.source.error((*loc, "params"), f"step {step.id!r}: {problem} (once rendered)", RunbookError)
-    return rendered
+def needed_secrets(plan: Plan) -> list[tuple[str, str, str]]:
+    """``(step id, key, reference)`` of every secret the plan's steps need (each host's too),
+    in plan order without repeats: what must resolve before an incident's first step."""
+    found: dict[tuple[str, str, str], None] = {}
+    for step in plan.ordered_steps():
+        for rendering in step.renderings():
+            for key, ref in rendering.secrets.items():
+                found[(step.id, key, ref)] = None
+    return list(found)
 
 
 def _refuse_credentials(runbook: LoadedRunbook, loc: tuple, step_id: str, texts: list[str]) -> None:
@@ -268,37 +298,13 @@ def _resolve_targets(runbook, config, loc, step_id: str, name: str) -> tuple[str
     )
 
 
-def _render(text: str, config: LoadedConfig, runbook: LoadedRunbook, loc: tuple, step_id: str) -> str:
-    def value(match) -> str:
-        key = match.group(1)
-        if key.split(".")[-1] in SECRET_FIELDS and key.split(".")[0] in ("database", "notify"):
-            raise runbook.source.error(
-                loc, f"step {step_id!r} reads secret {key!r} in a command; use secret_env", RunbookError
-            )
-        try:
-            found = lookup(config.model, key)
-        except KeyError:
-            raise config.error(
-                tuple(key.split(".")), f"missing: needed by runbook {runbook.id!r} step {step_id!r} ({{{{ {key} }}}})"
-            ) from None
-        if isinstance(found, list) and not any(isinstance(v, BaseModel | dict | list) for v in found):
-            return " ".join(str(v) for v in found)
-        if isinstance(found, BaseModel | dict | list):
-            raise runbook.source.error(loc, f"placeholder {key!r} names a table, not a value", RunbookError)
-        return str(found)
-
-    return PLACEHOLDER.sub(value, text)
-
-
-def _check_secret_key(runbook, config, loc, step_id: str, key: str) -> None:
-    try:
-        lookup(config.model, key)
-    except KeyError:
-        raise config.error(
-            tuple(key.split(".")), f"missing: secret needed by runbook {runbook.id!r} step {step_id!r}"
-        ) from None
-    if key.split(".")[-1] not in SECRET_FIELDS:
-        raise runbook.source.error((*loc, "secret_env"), f"{key!r} is not a secret field", RunbookError)
-
-
-__all__ = ["LOCAL_HOST", "Plan", "PlannedPhase", "PlannedStep", "Target", "build_plan", "placeholders"]
+__all__ = [
+    "LOCAL_HOST",
+    "Plan",
+    "PlannedPhase",
+    "PlannedStep",
+    "Target",
+    "build_plan",
+    "needed_secrets",
+    "placeholders",
+]

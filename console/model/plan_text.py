@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from console.model.kinds import KindTable
-from console.model.plan import Plan
+from console.model.plan import Plan, PlannedStep
+
+
+def planned_commands(step: PlannedStep, kinds: KindTable) -> list[Any]:
+    """What a step would run, from its kind, each host with its own rendering (in host order):
+    the one source of ``plan``, confirmations and previews."""
+    found = [c for rendering in step.renderings() for c in kinds[step.kind]().plan(rendering)]
+    order = {host: i for i, host in enumerate(step.hosts)}
+    return sorted(found, key=lambda c: order.get(c.host, len(order)))
 
 
 def _minutes(value: int) -> str:
@@ -45,7 +55,7 @@ def render_plan(plan: Plan, kinds: KindTable, severity: str | None = None) -> st
             out.append(f"  {number}.{index} {step.id}: {step.title} ({step.kind}{where}{timeout})")
             if flags:
                 out.append(f"      ⚠ {'; '.join(flags)}")
-            for command in kinds[step.kind]().plan(step):
+            for command in planned_commands(step, kinds):
                 out.append(f"      {command.host}$ {command.text}")
             if step.kind != "ssh":
                 out.extend(f"      runbook: {line}" for line in step.seed)

@@ -2,14 +2,14 @@
 
 A runbook is data (TOML). The built-in one, ``salonmanager``, transcribes the SalonManager v1.0.0
 rollback plan; any other team's runbook is another file in the same format (``--runbook PATH``).
-Steps name the config values they need as ``{{ section.key }}`` placeholders (double braces, so
-shell braces in commands stay literal); they are filled in by :mod:`console.model.plan`.
+A runbook declares the values it needs from an environment under ``[vars]``
+(:mod:`console.model.variables`); steps use them as ``{{ name }}`` placeholders (double braces, so
+shell braces in commands stay literal), filled in per host by :mod:`console.model.plan`.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,13 +19,15 @@ from pydantic import Field, StringConstraints, model_validator
 from console.model.errors import RunbookError, RunbookMissing
 from console.model.kinds import KindTable
 from console.model.tomlsource import TomlSource, load_toml, parse_toml
+from console.model.usage import check_secret_key, check_step_usage
 from console.model.validation import FieldError, StrictModel, pattern, validate
+from console.model.variables import PLACEHOLDER as PLACEHOLDER
+from console.model.variables import Variable, declarations
 
 IDENT_PATTERN = pattern(
     r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "use letters, digits, '_', '.' and '-', starting with a letter or digit"
 )
 Ident = Annotated[str, StringConstraints(pattern=IDENT_PATTERN, max_length=64)]
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
 SEVERITY_KEY = pattern(r"^P[0-9]$", "a severity is named P0 to P9")
 ENV_NAME = pattern(r"^[A-Za-z_][A-Za-z0-9_]*$", "an environment variable name uses letters, digits and '_'")
 
@@ -155,6 +157,8 @@ class BackupLocation(StrictModel):
 class Runbook(StrictModel):
     runbook: RunbookMeta
     triggers: list[str] = Field(min_length=1)
+    vars: dict[str, Any] = {}
+    """The variables it declares (checked by :func:`console.model.variables.declarations`)."""
     variants: dict[Ident, Variant] = {}
     severity: dict[Annotated[str, StringConstraints(pattern=SEVERITY_KEY)], Severity] = Field(min_length=1)
     rpo: list[RpoTarget] = []
@@ -173,16 +177,32 @@ class Runbook(StrictModel):
 class LoadedRunbook:
     """A validated runbook together with its source, so later checks can still point at lines."""
 
-    def __init__(self, model: Runbook, source: TomlSource, origin: str, kinds: KindTable) -> None:
+    def __init__(
+        self,
+        model: Runbook,
+        source: TomlSource,
+        origin: str,
+        kinds: KindTable,
+        variables: dict[str, Variable] | None = None,
+    ) -> None:
         self.model = model
         self.source = source
         self.origin = origin
         self.kinds = kinds
         """The step kinds it was validated against; the plan binding asks them too."""
+        self.variables = variables if variables is not None else declarations(model.vars, source)
+        """The declared variables by dotted name."""
 
     @property
     def id(self) -> str:
         return self.model.runbook.id
+
+    @property
+    def origin_ref(self) -> str:
+        """How a config names this runbook: the built-in name, or the file's absolute path."""
+        if self.origin.startswith("built-in:"):
+            return self.origin.removeprefix("built-in:")
+        return str(Path(self.origin).resolve())
 
 
 RUNBOOKS = "console.model.runbooks"
@@ -207,8 +227,14 @@ def load_runbook(ref: str | Path, kinds: KindTable) -> LoadedRunbook:
         source = load_toml(path, cls=RunbookError)
         origin = str(path)
     model = validate(Runbook, source, cls=RunbookError)
+    variables = declarations(model.vars, source)
     _check_consistency(model, source, kinds)
-    return LoadedRunbook(model, source, origin, kinds)
+    for p, s, step in model.steps():
+        loc = ("phases", p, "steps", s)
+        check_step_usage(step, loc, variables, source)
+        for param, key in kinds[step.kind].secret_keys(step.params).items():
+            check_secret_key(step, loc, param, key, variables, source)
+    return LoadedRunbook(model, source, origin, kinds, variables)
 
 
 def _require_file(path: Path, ref: str) -> None:
@@ -248,8 +274,8 @@ def _check_consistency(model: Runbook, source: TomlSource, kinds: KindTable) -> 
                 RunbookError,
             )
         problem = action.check_step(step)
-        if problem:
-            raise source.error((*loc, problem[0]), problem[1], RunbookError)
+        if problem:  # a field such as "params.database" is a key path
+            raise source.error((*loc, *problem[0].split(".")), problem[1], RunbookError)
         for name, option in step.variant.items():
             variant = model.variants.get(name)
             if variant is None:

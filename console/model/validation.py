@@ -197,3 +197,7 @@ def _unwrap(annotation: Any) -> Any:
                 return annotation
         else:
             return annotation
+
+
+show_value = _show
+"""A value as the TOML author wrote it, shortened (for messages about values validated elsewhere)."""
