@@ -153,15 +153,13 @@ def _load(args: argparse.Namespace) -> tuple[LoadedConfig, LoadedRunbook]:
     config = load_config(args.config)
     if args.runbook:
         return config, load_runbook(args.runbook, KINDS)
-    ref = config.model.environment.runbook
+    ref = config.runbook_ref()  # a relative path is read beside the config
     try:
         return config, load_runbook(ref, KINDS)
     except RunbookMissing as exc:
-        problem = f"{ref}: {exc.problem}"
-        beside = config.path.parent / Path(ref).expanduser()
-        if not Path(ref).expanduser().is_absolute() and beside.is_file():
-            problem += f"; a relative path is read from the current directory: did you mean {beside}?"
-        raise config.error(("environment", "runbook"), problem) from None
+        written = config.model.environment.runbook
+        looked = f" (looked for {ref}, beside the config)" if ref != written else ""
+        raise config.error(("environment", "runbook"), f"{written}: {exc.problem}{looked}") from None
 
 
 def _cmd_init(args: argparse.Namespace) -> int:

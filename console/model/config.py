@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from console.model import defaults
 from console.model.errors import ConfigError, SecretError
-from console.model.runbook import Contact, Ident
+from console.model.runbook import BUILTIN, Contact, Ident
 from console.model.secrets import Redactor, resolve_ref
 from console.model.tomlsource import TomlSource, load_toml
 from console.model.validation import StrictModel, pattern, validate
@@ -131,6 +131,20 @@ class LoadedConfig:
 
     def error(self, loc: tuple, problem: str) -> ConfigError:
         return self.source.error(loc, problem)
+
+    def runbook_ref(self) -> str:
+        """``environment.runbook`` as :func:`console.model.runbook.load_runbook` takes it: a built-in
+        name as is, a relative path read from the config's own directory (not wherever warroom
+        happens to be started), like every tool that keeps its files beside its config."""
+        ref = self.model.environment.runbook
+        if ref in BUILTIN:
+            return ref
+        path = Path(ref).expanduser()
+        if path.is_absolute():
+            return str(path)
+        beside = self.path.parent / path
+        looks_like_a_file = "/" in ref or path.suffix == ".toml" or beside.exists()
+        return str(beside) if looks_like_a_file else ref  # else a mistyped built-in name, said as such
 
 
 def load_config(path: str | Path) -> LoadedConfig:
