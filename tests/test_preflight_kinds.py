@@ -18,7 +18,7 @@ from threading import Thread
 import asyncssh
 import pytest
 from conftest import ALICE, OLIVE, ssh_step, write_config, write_runbook
-from mysql_support import PASSWORD_ENV, database_extra, mysql_step
+from mysql_support import PASSWORD_ENV, database_extra, mysql_step, write_mysql_runbook
 from sshd import _spawn_sshd, _wait_ready
 
 from actions.registry import KINDS
@@ -35,7 +35,7 @@ pytest_plugins = ["mysql_fixtures"]
 
 def plan_for(tmp_path: Path, lab, steps: str, hosts=("h1",), extra: str = ""):
     config = load_config(write_config(tmp_path / "config.toml", lab, list(hosts), extra=extra))
-    runbook = load_runbook(write_runbook(tmp_path / "runbook.toml", steps), KINDS)
+    runbook = load_runbook(write_mysql_runbook(tmp_path / "runbook.toml", steps), KINDS)
     return build_plan(runbook, config), config
 
 
@@ -53,7 +53,7 @@ def test_a_failing_database_login_refuses_the_run_before_the_database_or_a_host_
     (host.root / "storage" / "app" / "backups").mkdir(parents=True)
     cfg = write_config(tmp_path / "config.toml", lab, ["h1"], extra=database_extra(host.root, db.name, db.user))
     steps = ssh_step("maintenance", 'touch "$HOSTDIR/maintenance"') + mysql_step(safety_dump=False)
-    rb = write_runbook(tmp_path / "runbook.toml", steps)
+    rb = write_mysql_runbook(tmp_path / "runbook.toml", steps)
     wrong = "not-the-password-4711"
     result = subprocess.run(
         [sys.executable, "-m", "console.cli", "run", "-c", str(cfg), "--runbook", str(rb), "--headless"],

@@ -30,10 +30,11 @@ def render_plan(plan: Plan, kinds: KindTable, severity: str | None = None) -> st
         out.append("Variants: " + ", ".join(f"{k} = {v}" for k, v in plan.variants.items()))
     out.append("")
     out.append("Severity (decision matrix):")
+    width = max((len(sev["label"]) for sev in plan.severity.values()), default=0)
     for key, sev in plan.severity.items():
         mark = "▶" if key == severity else " "
         out.append(
-            f" {mark} {key} {sev['label']:<9} respond < {_minutes(sev['response_minutes']):<7} "
+            f" {mark} {key} {sev['label']:<{width}} respond < {_minutes(sev['response_minutes']):<7} "
             f"rollback: {sev['rollback']:<5} RTO {_minutes(sev['rto_minutes'])}"
         )
     if plan.rpo:

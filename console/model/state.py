@@ -82,6 +82,8 @@ class IncidentState:
     breached_at: str = ""
     presence: dict[str, dict[str, Any]] = field(default_factory=dict)
     seat_requests: list[dict[str, Any]] = field(default_factory=list)
+    preflight: dict[str, Any] = field(default_factory=dict)
+    """The gate the incident opened behind: its journaled record's type and data (passed or overridden)."""
     seq: int = 0
 
     @property
@@ -225,6 +227,10 @@ def _ticked(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) 
     )
 
 
+def _preflight(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.preflight = {"type": record["type"], "at": record["ts"], "by": record["actor"], **data}
+
+
 def _note(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
     state.notes.append({"at": record["ts"], "by": record["actor"], "text": data["text"]})
 
@@ -287,6 +293,8 @@ _HANDLERS = {
     events.STEP_SKIPPED: _skipped,
     events.CHECK_TICKED: _ticked,
     events.NOTE_ADDED: _note,
+    events.PREFLIGHT_PASSED: _preflight,
+    events.PREFLIGHT_OVERRIDDEN: _preflight,
     events.COMMS_SENT: _comms,
     events.COMMS_FAILED: _comms_failed,
     events.COMMAND_REFUSED: _refused,
