@@ -1,0 +1,212 @@
+"""The shipped Orders API example (examples/orders-api) runs headless, end to end, against real hosts.
+
+Two real sshd hosts (web1, web2) hold the app's releases; a real MariaDB is restored from a dump on
+web1; the load balancer admin API and each host's health endpoint are real HTTP servers on
+127.0.0.1 (the health endpoints reached through each host's SSH tunnel, as the http kind does for
+loopback URLs). systemd cannot run in this container, so ``<root>/bin/systemctl`` stands in for it
+(``service.ctl`` is a per-host value, as it would be for a host without sudo). The config is the
+shipped one with its hosts and values replaced by the lab's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import tomli_w
+from example_orders_support import (
+    CONFIG,
+    PASSWORD_ENV,
+    PREVIOUS,
+    RUNBOOK,
+    UNITS,
+    Recorder,
+    lab_config,
+    prepare_app_host,
+    recording_server,
+    systemctl_calls,
+    units_active,
+    warroom,
+)
+from mysql_support import assert_restored, place, small_dump
+
+pytestmark = pytest.mark.sshd
+pytest_plugins = ["mysql_fixtures"]
+
+CHECKS = ("test-order", "payment-webhook", "error-rate")
+AUTOMATED = (
+    "record-current-release",
+    "database-preflight",
+    "drain",
+    "stop-units",
+    "restore-database",
+    "switch-release",
+    "start-units",
+    "health-check",
+    "undrain",
+)
+SUMMARY = "Rolled back to 2.2.4 and restored the orders database; checkout verified"
+
+
+def journal(state: Path, incident: str) -> list[dict]:
+    path = state / "incidents" / incident / "journal.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_orders_example_runs_headless_against_real_hosts(tmp_path, lab, db):
+    web = {name: lab.start(name) for name in ("web1", "web2")}
+    for host in web.values():
+        prepare_app_host(host.root)
+    backups = web["web1"].root / "backups" / "orders"
+    backups.mkdir(parents=True)
+    dump = small_dump(tmp_path / "orders.sql")
+    place(dump.sql, backups, "orders-2026-12-04-0300.sql", age_minutes=20)
+    db.reset()  # the database as the bad release left it
+    env = {PASSWORD_ENV: db.password}
+
+    with (
+        recording_server(Recorder()) as balancer,
+        recording_server(Recorder(health_root=web["web1"].root)) as health1,
+        recording_server(Recorder(health_root=web["web2"].root)) as health2,
+    ):
+        cfg = lab_config(
+            tmp_path / "config.toml",
+            lab,
+            lb_url=balancer.url("/api"),
+            health={"web1": health1.url("/healthz"), "web2": health2.url("/healthz")},
+            backup_dir=backups,
+            db_name=db.name,
+            db_user=db.user,
+        )
+        assert "10.20." not in cfg.read_text()  # every production value was replaced by the lab's
+        state = tmp_path / "state"
+
+        check = warroom("check", "-c", str(cfg), env=env)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "FAIL" not in check.stdout
+        assert "web1" in check.stdout and "web2" in check.stdout
+        assert not (state / "incidents").exists() or not any((state / "incidents").iterdir())
+
+        run = warroom(
+            "run", "-c", str(cfg), "--headless", "--severity", "P1", "--trigger", "Error rate above 5%",
+            "--confirm", "stop,restore,switch", env=env,
+        )  # fmt: skip
+        output = run.stdout + run.stderr
+        assert run.returncode == 0, output
+        for step in AUTOMATED:
+            assert f"✓ {step} succeeded" in run.stdout, output
+        assert "3 manual checks still open" in run.stdout, output
+        assert "Verify orders end to end: A test order goes through checkout" in run.stdout
+        [incident] = [d.name for d in (state / "incidents").iterdir()]
+        health_requests = (list(health1.seen), list(health2.seen))
+
+    # The balancer: both hosts drained before anything stopped, put back only at the end.
+    drains = {"POST /api/servers/web1/drain", "POST /api/servers/web2-rack-b/drain"}
+    readies = {"POST /api/servers/web1/ready", "POST /api/servers/web2-rack-b/ready"}
+    assert len(balancer.seen) == 4 and set(balancer.seen[:2]) == drains and set(balancer.seen[2:]) == readies
+    # Each host: both units stopped then started, the release switched back, the app healthy again.
+    for name, host in web.items():
+        assert systemctl_calls(host.root) == [f"stop {' '.join(UNITS)}", f"start {' '.join(UNITS)}"], name
+        assert units_active(host.root), name
+        assert (host.root / "current").resolve() == (host.root / "releases" / PREVIOUS).resolve(), name
+    assert all("GET /healthz" in seen for seen in health_requests)
+    assert_restored(db, dump)
+    assert list((backups / "warroom-safety").iterdir()), "a safety dump of the damaged database was taken first"
+
+    records = journal(state, incident)
+    finished = {r["data"]["step"]: r["data"]["outcome"] for r in records if r["type"] == "step.finished"}
+    assert finished == dict.fromkeys(AUTOMATED, "succeeded")
+    health = {
+        r["data"]["host"]: r["data"]["result"]
+        for r in records
+        if r["type"] == "step.host_finished" and r["data"]["step"] == "health-check"
+    }
+    for name, endpoint in (("web1", health1), ("web2", health2)):  # each host its own URL, through its tunnel
+        assert health[name]["status"] == "ok", health
+        facts = health[name]["facts"]
+        assert (facts["status"], facts["url"], facts["via"]) == (200, endpoint.url("/healthz"), f"ssh {name}")
+    restored_on = [
+        r["data"]["host"]
+        for r in records
+        if r["type"] == "step.host_finished" and r["data"]["step"] == "restore-database"
+    ]
+    assert restored_on == ["web1"]  # run_on = "one": the shared database is restored once
+
+    for check_id in CHECKS:
+        tick = warroom("tick", incident, "verify-orders", check_id, "pass", "-c", str(cfg), "--as", "alice", env=env)
+        assert tick.returncode == 0, tick.stdout + tick.stderr
+    close = warroom("close", incident, "resolved", "--summary", SUMMARY, "-c", str(cfg), "--as", "alice", env=env)
+    assert close.returncode == 0, close.stdout + close.stderr
+
+    verify = warroom("journal", "verify", incident, "-c", str(cfg))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    report = warroom("report", incident, "-c", str(cfg), "--format", "md", env=env)
+    assert report.returncode == 0, report.stderr
+    for step in (*AUTOMATED, "verify-orders"):
+        assert step in report.stdout, step
+    assert SUMMARY in report.stdout
+    assert "resolved" in report.stdout.lower()
+
+    journal_text = (state / "incidents" / incident / "journal.jsonl").read_text()
+    for text in (journal_text, report.stdout, run.stdout, check.stdout):
+        assert db.password not in text  # the secret is a reference everywhere
+
+
+def test_shipped_config_plans_without_ssh_files(tmp_path):
+    home = tmp_path / "home"  # no ~/.ssh: plan reads no known_hosts or identity file
+    home.mkdir()
+    result = warroom("plan", "-c", str(CONFIG), "--severity", "P1", env={"HOME": str(home)})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "web2$ test -d /srv/orders/releases/2.2.4 && ln -sfn /srv/orders/releases/2.2.4 /srv/orders/current" in out
+    assert "web1$ test -d /opt/orders/releases/2.2.4 && ln -sfn /opt/orders/releases/2.2.4 /opt/orders/current" in out
+    assert "web2$ curl -fsS -X POST http://10.20.0.5:8404/api/servers/web2-rack-b/drain" in out
+    assert "web1$ curl -fsS -X POST http://10.20.0.5:8404/api/servers/web1/drain" in out
+    assert "orders_admin@10.20.0.30:3306/orders through an SSH tunnel from web1" in out
+    assert not (home / ".local").exists()  # planning touches nothing, not even the state dir
+
+
+def _declared(table: dict, prefix: str = "") -> dict[str, dict]:
+    """The runbook's ``[vars]`` as dotted names -> declaration."""
+    found: dict[str, dict] = {}
+    for key, value in table.items():
+        if "type" in value and not isinstance(value["type"], dict):
+            found[prefix + key] = value
+        else:
+            found |= _declared(value, f"{prefix}{key}.")
+    return found
+
+
+def test_init_from_the_example_runbook_round_trips(tmp_path):
+    out = tmp_path / "config.toml"
+    result = warroom("init", "--runbook", str(RUNBOOK), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    written = tomllib.loads(text)
+    declared = _declared(tomllib.loads(RUNBOOK.read_text())["vars"])
+    assert len(declared) == 14
+    for name, declaration in declared.items():
+        line = re.search(rf"^(# )?{re.escape(name)} = (.+)$", text, re.MULTILINE)
+        assert line, f"{name} missing from the starter config"
+        if "default" in declaration:
+            assert line.group(1) == "# ", name  # a default is shown, commented out
+        else:
+            assert line.group(1) is None and ("CHANGE-ME" in line.group(2) or "env:" in line.group(2)), name
+
+    written["hosts"] = {
+        name: {"address": address, "user": "deploy", "known_hosts": str(tmp_path / "known_hosts")}
+        for name, address in (("web1", "10.20.0.11"), ("web2", "10.20.0.12"))
+    }
+    written["groups"] = {"web": ["web1", "web2"], "db_via": ["web1"]}
+    written["vars"]["app"]["previous_release"] = PREVIOUS
+    written["vars"]["lb"]["admin_url"] = "http://10.20.0.5:8404/api"
+    written["vars"]["lb"]["server"] = "pool"
+    out.write_text(tomli_w.dumps(written))
+    plan = warroom("plan", "-c", str(out))
+    assert plan.returncode == 0, plan.stderr
+    assert "web2$ test -d /opt/orders/releases/2.2.4" in plan.stdout
+    assert "web1$ sudo systemctl stop orders-api orders-worker" in plan.stdout
+    assert "CHANGE-ME" not in plan.stdout
