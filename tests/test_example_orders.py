@@ -15,6 +15,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import jsonschema
 import pytest
 import tomli_w
 from example_orders_support import (
@@ -48,6 +49,7 @@ AUTOMATED = (
     "health-check",
     "undrain",
 )
+SCHEMA = Path(__file__).resolve().parents[1] / "console" / "report" / "report.schema.json"
 SUMMARY = "Rolled back to 2.2.4 and restored the orders database; checkout verified"
 
 
@@ -149,6 +151,16 @@ def test_orders_example_runs_headless_against_real_hosts(tmp_path, lab, db):
         assert step in report.stdout, step
     assert SUMMARY in report.stdout
     assert "resolved" in report.stdout.lower()
+    for name, host in web.items():  # per-host values: each host's own commands, not the first host's for all
+        assert f"On {name}:\n\n```sh\n{host.root / 'bin' / 'systemctl'} stop orders-api orders-worker" in report.stdout
+    assert "On web2:\n\n```sh\ncurl -fsS -X POST " + balancer.url("/api/servers/web2-rack-b/ready") in report.stdout
+    as_json = warroom("report", incident, "-c", str(cfg), "--format", "json", env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    jsonschema.validate(data, json.loads(SCHEMA.read_text()))
+    steps = {step["id"]: step for step in data["steps"]}
+    assert [group["hosts"] for group in steps["switch-release"]["per_host"]] == [["web1"], ["web2"]]
+    assert steps["health-check"]["per_host"] == []  # no commands; its per-host URLs are in the facts
 
     journal_text = (state / "incidents" / incident / "journal.jsonl").read_text()
     for text in (journal_text, report.stdout, run.stdout, check.stdout):
