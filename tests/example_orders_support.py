@@ -19,8 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import tomli_w
+from mysql_dump import Dump
+from mysql_support import place, small_dump
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "orders-api"
@@ -187,3 +190,58 @@ def lab_config(
     del data["group_vars"]["web"]["health"]  # each lab host has its own health port
     path.write_text(tomli_w.dumps(data))
     return path
+
+
+# ----- the whole lab -------------------------------------------------------------------------------
+
+
+@dataclass
+class OrdersLab:
+    web: dict[str, Any]
+    """web1 and web2: the lab's SSHHost of each."""
+    backups: Path
+    dump: Dump
+    balancer: Recorder
+    health: dict[str, Recorder]
+    config: Path
+    state: Path
+    env: dict[str, str]
+
+    def warroom(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The CLI with this lab's config and the database password in the environment."""
+        return warroom(*args, "-c", str(self.config), env=self.env)
+
+    def incident(self) -> str:
+        [incident] = [d.name for d in (self.state / "incidents").iterdir()]
+        return incident
+
+
+@contextmanager
+def orders_lab(tmp_path: Path, lab, db) -> Iterator[OrdersLab]:
+    """web1 and web2 running release 2.3.0, a damaged database with a dump on web1, the balancer
+    and both health endpoints serving, and the shipped config pointed at all of it."""
+    web = {name: lab.start(name) for name in ("web1", "web2")}
+    for host in web.values():
+        prepare_app_host(host.root)
+    backups = web["web1"].root / "backups" / "orders"
+    backups.mkdir(parents=True)
+    dump = small_dump(tmp_path / "orders.sql")
+    place(dump.sql, backups, "orders-2026-12-04-0300.sql", age_minutes=20)
+    db.reset()  # the database as the bad release left it
+    with (
+        recording_server(Recorder()) as balancer,
+        recording_server(Recorder(health_root=web["web1"].root)) as health1,
+        recording_server(Recorder(health_root=web["web2"].root)) as health2,
+    ):
+        health = {"web1": health1, "web2": health2}
+        config = lab_config(
+            tmp_path / "config.toml",
+            lab,
+            lb_url=balancer.url("/api"),
+            health={name: server.url("/healthz") for name, server in health.items()},
+            backup_dir=backups,
+            db_name=db.name,
+            db_user=db.user,
+        )
+        env = {PASSWORD_ENV: db.password}
+        yield OrdersLab(web, backups, dump, balancer, health, config, tmp_path / "state", env)

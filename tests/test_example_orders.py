@@ -20,19 +20,15 @@ import pytest
 import tomli_w
 from example_orders_support import (
     CONFIG,
-    PASSWORD_ENV,
     PREVIOUS,
     RUNBOOK,
     UNITS,
-    Recorder,
-    lab_config,
-    prepare_app_host,
-    recording_server,
+    orders_lab,
     systemctl_calls,
     units_active,
     warroom,
 )
-from mysql_support import assert_restored, place, small_dump
+from mysql_support import assert_restored
 
 pytestmark = pytest.mark.sshd
 pytest_plugins = ["mysql_fixtures"]
@@ -50,6 +46,9 @@ AUTOMATED = (
     "undrain",
 )
 SCHEMA = Path(__file__).resolve().parents[1] / "console" / "report" / "report.schema.json"
+CONFIRM = ("--confirm", "stop,restore,switch")
+DRAINS = {"POST /api/servers/web1/drain", "POST /api/servers/web2-rack-b/drain"}
+READIES = {"POST /api/servers/web1/ready", "POST /api/servers/web2-rack-b/ready"}
 SUMMARY = "Rolled back to 2.2.4 and restored the orders database; checkout verified"
 
 
@@ -58,103 +57,73 @@ def journal(state: Path, incident: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def host_results(records: list[dict], step: str) -> dict[str, dict]:
+    return {
+        r["data"]["host"]: r["data"]["result"]
+        for r in records
+        if r["type"] == "step.host_finished" and r["data"]["step"] == step
+    }
+
+
 def test_orders_example_runs_headless_against_real_hosts(tmp_path, lab, db):
-    web = {name: lab.start(name) for name in ("web1", "web2")}
-    for host in web.values():
-        prepare_app_host(host.root)
-    backups = web["web1"].root / "backups" / "orders"
-    backups.mkdir(parents=True)
-    dump = small_dump(tmp_path / "orders.sql")
-    place(dump.sql, backups, "orders-2026-12-04-0300.sql", age_minutes=20)
-    db.reset()  # the database as the bad release left it
-    env = {PASSWORD_ENV: db.password}
+    with orders_lab(tmp_path, lab, db) as orders:
+        web, balancer, health_servers = orders.web, orders.balancer, orders.health
+        assert "10.20." not in orders.config.read_text()  # every production value was replaced by the lab's
 
-    with (
-        recording_server(Recorder()) as balancer,
-        recording_server(Recorder(health_root=web["web1"].root)) as health1,
-        recording_server(Recorder(health_root=web["web2"].root)) as health2,
-    ):
-        cfg = lab_config(
-            tmp_path / "config.toml",
-            lab,
-            lb_url=balancer.url("/api"),
-            health={"web1": health1.url("/healthz"), "web2": health2.url("/healthz")},
-            backup_dir=backups,
-            db_name=db.name,
-            db_user=db.user,
-        )
-        assert "10.20." not in cfg.read_text()  # every production value was replaced by the lab's
-        state = tmp_path / "state"
-
-        check = warroom("check", "-c", str(cfg), env=env)
+        check = orders.warroom("check")
         assert check.returncode == 0, check.stdout + check.stderr
         assert "FAIL" not in check.stdout
         assert "web1" in check.stdout and "web2" in check.stdout
-        assert not (state / "incidents").exists() or not any((state / "incidents").iterdir())
+        assert not (orders.state / "incidents").exists()  # check opens nothing
 
-        run = warroom(
-            "run", "-c", str(cfg), "--headless", "--severity", "P1", "--trigger", "Error rate above 5%",
-            "--confirm", "stop,restore,switch", env=env,
-        )  # fmt: skip
+        run = orders.warroom("run", "--headless", "--severity", "P1", "--trigger", "Error rate above 5%", *CONFIRM)
         output = run.stdout + run.stderr
         assert run.returncode == 0, output
         for step in AUTOMATED:
             assert f"✓ {step} succeeded" in run.stdout, output
         assert "3 manual checks still open" in run.stdout, output
         assert "Verify orders end to end: A test order goes through checkout" in run.stdout
-        [incident] = [d.name for d in (state / "incidents").iterdir()]
-        health_requests = (list(health1.seen), list(health2.seen))
+        incident = orders.incident()
 
     # The balancer: both hosts drained before anything stopped, put back only at the end.
-    drains = {"POST /api/servers/web1/drain", "POST /api/servers/web2-rack-b/drain"}
-    readies = {"POST /api/servers/web1/ready", "POST /api/servers/web2-rack-b/ready"}
-    assert len(balancer.seen) == 4 and set(balancer.seen[:2]) == drains and set(balancer.seen[2:]) == readies
+    assert len(balancer.seen) == 4 and set(balancer.seen[:2]) == DRAINS and set(balancer.seen[2:]) == READIES
     # Each host: both units stopped then started, the release switched back, the app healthy again.
     for name, host in web.items():
         assert systemctl_calls(host.root) == [f"stop {' '.join(UNITS)}", f"start {' '.join(UNITS)}"], name
         assert units_active(host.root), name
         assert (host.root / "current").resolve() == (host.root / "releases" / PREVIOUS).resolve(), name
-    assert all("GET /healthz" in seen for seen in health_requests)
-    assert_restored(db, dump)
-    assert list((backups / "warroom-safety").iterdir()), "a safety dump of the damaged database was taken first"
+        assert "GET /healthz" in health_servers[name].seen, name
+    assert_restored(db, orders.dump)
+    assert list((orders.backups / "warroom-safety").iterdir()), "a safety dump of the damaged database comes first"
 
-    records = journal(state, incident)
+    records = journal(orders.state, incident)
     finished = {r["data"]["step"]: r["data"]["outcome"] for r in records if r["type"] == "step.finished"}
     assert finished == dict.fromkeys(AUTOMATED, "succeeded")
-    health = {
-        r["data"]["host"]: r["data"]["result"]
-        for r in records
-        if r["type"] == "step.host_finished" and r["data"]["step"] == "health-check"
-    }
-    for name, endpoint in (("web1", health1), ("web2", health2)):  # each host its own URL, through its tunnel
+    health = host_results(records, "health-check")
+    for name, endpoint in health_servers.items():  # each host its own URL, through its own tunnel
         assert health[name]["status"] == "ok", health
         facts = health[name]["facts"]
         assert (facts["status"], facts["url"], facts["via"]) == (200, endpoint.url("/healthz"), f"ssh {name}")
-    restored_on = [
-        r["data"]["host"]
-        for r in records
-        if r["type"] == "step.host_finished" and r["data"]["step"] == "restore-database"
-    ]
-    assert restored_on == ["web1"]  # run_on = "one": the shared database is restored once
+    assert list(host_results(records, "restore-database")) == ["web1"]  # run_on = "one": the shared database once
 
     for check_id in CHECKS:
-        tick = warroom("tick", incident, "verify-orders", check_id, "pass", "-c", str(cfg), "--as", "alice", env=env)
+        tick = orders.warroom("tick", incident, "verify-orders", check_id, "pass", "--as", "alice")
         assert tick.returncode == 0, tick.stdout + tick.stderr
-    close = warroom("close", incident, "resolved", "--summary", SUMMARY, "-c", str(cfg), "--as", "alice", env=env)
+    close = orders.warroom("close", incident, "resolved", "--summary", SUMMARY, "--as", "alice")
     assert close.returncode == 0, close.stdout + close.stderr
 
-    verify = warroom("journal", "verify", incident, "-c", str(cfg))
+    verify = orders.warroom("journal", "verify", incident)
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    report = warroom("report", incident, "-c", str(cfg), "--format", "md", env=env)
+    report = orders.warroom("report", incident, "--format", "md")
     assert report.returncode == 0, report.stderr
     for step in (*AUTOMATED, "verify-orders"):
-        assert step in report.stdout, step
+        assert f"`{step}`" in report.stdout, step
     assert SUMMARY in report.stdout
     assert "resolved" in report.stdout.lower()
     for name, host in web.items():  # per-host values: each host's own commands, not the first host's for all
         assert f"On {name}:\n\n```sh\n{host.root / 'bin' / 'systemctl'} stop orders-api orders-worker" in report.stdout
     assert "On web2:\n\n```sh\ncurl -fsS -X POST " + balancer.url("/api/servers/web2-rack-b/ready") in report.stdout
-    as_json = warroom("report", incident, "-c", str(cfg), "--format", "json", env=env)
+    as_json = orders.warroom("report", incident, "--format", "json")
     assert as_json.returncode == 0, as_json.stderr
     data = json.loads(as_json.stdout)
     jsonschema.validate(data, json.loads(SCHEMA.read_text()))
@@ -162,9 +131,38 @@ def test_orders_example_runs_headless_against_real_hosts(tmp_path, lab, db):
     assert [group["hosts"] for group in steps["switch-release"]["per_host"]] == [["web1"], ["web2"]]
     assert steps["health-check"]["per_host"] == []  # no commands; its per-host URLs are in the facts
 
-    journal_text = (state / "incidents" / incident / "journal.jsonl").read_text()
-    for text in (journal_text, report.stdout, run.stdout, check.stdout):
+    journal_text = (orders.state / "incidents" / incident / "journal.jsonl").read_text()
+    for text in (journal_text, report.stdout, as_json.stdout, run.stdout, check.stdout):
         assert db.password not in text  # the secret is a reference everywhere
+
+
+def test_a_host_without_the_previous_release_stops_the_run_and_a_retry_finishes_it(tmp_path, lab, db):
+    """web2 lacks releases/2.2.4: the switch fails there, nothing is started and no host goes back into
+    the balancer; once the release is put in place, a retry of that step alone finishes the rollback."""
+    with orders_lab(tmp_path, lab, db) as orders:
+        web2 = orders.web["web2"].root
+        (web2 / "releases" / PREVIOUS).rmdir()
+        run = orders.warroom("run", "--headless", *CONFIRM)
+        assert run.returncode == 1, run.stdout + run.stderr
+        assert "web2: failed (exit 1" in run.stdout and "✗ switch-release failed" in run.stdout
+        incident = orders.incident()
+        assert f"--incident {incident} (--retry switch-release or --skip switch-release" in run.stdout
+        assert set(orders.balancer.seen) == DRAINS  # drained, and not put back mid-rollback
+        assert all(systemctl_calls(host.root) == [f"stop {' '.join(UNITS)}"] for host in orders.web.values())
+        assert (web2 / "current").resolve() == web2 / "releases" / "2.3.0"
+
+        (web2 / "releases" / PREVIOUS).mkdir()
+        resumed = orders.warroom("run", "--headless", "--incident", incident, "--retry", "switch-release", *CONFIRM)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert "✓ undrain succeeded" in resumed.stdout
+        assert "▶ Restore data and code / restore-database" not in resumed.stdout  # settled steps are not re-run
+    assert set(orders.balancer.seen[2:]) == READIES
+    for host in orders.web.values():
+        assert (host.root / "current").resolve() == (host.root / "releases" / PREVIOUS).resolve()
+        assert units_active(host.root)
+    records = journal(orders.state, incident)
+    assert [r["data"]["step"] for r in records if r["type"] == "step.started"].count("restore-database") == 1
+    assert_restored(db, orders.dump)
 
 
 def test_shipped_config_plans_without_ssh_files(tmp_path):
