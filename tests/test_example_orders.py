@@ -36,6 +36,7 @@ pytest_plugins = ["mysql_fixtures"]
 CHECKS = ("test-order", "payment-webhook", "error-rate")
 AUTOMATED = (
     "record-current-release",
+    "check-previous-release",
     "database-preflight",
     "drain",
     "stop-units",
@@ -136,32 +137,35 @@ def test_orders_example_runs_headless_against_real_hosts(tmp_path, lab, db):
         assert db.password not in text  # the secret is a reference everywhere
 
 
-def test_a_host_without_the_previous_release_stops_the_run_and_a_retry_finishes_it(tmp_path, lab, db):
-    """web2 lacks releases/2.2.4: the switch fails there, nothing is started and no host goes back into
-    the balancer; once the release is put in place, a retry of that step alone finishes the rollback."""
+def test_a_host_without_the_previous_release_stops_the_run_before_anything_changes(tmp_path, lab, db):
+    """web2 lacks releases/2.2.4: the Prepare phase finds it, so no host is drained or stopped and the
+    database is not restored; once the release is in place, a retry of that step finishes the rollback."""
     with orders_lab(tmp_path, lab, db) as orders:
         web2 = orders.web["web2"].root
         (web2 / "releases" / PREVIOUS).rmdir()
         run = orders.warroom("run", "--headless", *CONFIRM)
         assert run.returncode == 1, run.stdout + run.stderr
-        assert "web2: failed (exit 1" in run.stdout and "✗ switch-release failed" in run.stdout
+        assert "web2: failed (exit" in run.stdout and "✗ check-previous-release failed" in run.stdout
+        assert f"{web2}/releases/{PREVIOUS}" in run.stdout  # the failing host's output tail names what is missing
         incident = orders.incident()
-        assert f"--incident {incident} (--retry switch-release or --skip switch-release" in run.stdout
-        assert set(orders.balancer.seen) == DRAINS  # drained, and not put back mid-rollback
-        assert all(systemctl_calls(host.root) == [f"stop {' '.join(UNITS)}"] for host in orders.web.values())
-        assert (web2 / "current").resolve() == web2 / "releases" / "2.3.0"
+        assert f"--incident {incident} (--retry check-previous-release or --skip" in run.stdout
+        assert orders.balancer.seen == []  # nothing drained
+        assert all(systemctl_calls(host.root) == [] for host in orders.web.values())
+        assert all(units_active(host.root) for host in orders.web.values())
+        assert db.query("SELECT name FROM customers WHERE id = 1") == [("damaged by v1.0.0",)]  # not restored
+        assert not (orders.backups / "warroom-safety").exists()
 
         (web2 / "releases" / PREVIOUS).mkdir()
-        resumed = orders.warroom("run", "--headless", "--incident", incident, "--retry", "switch-release", *CONFIRM)
+        resumed = orders.warroom(
+            "run", "--headless", "--incident", incident, "--retry", "check-previous-release", *CONFIRM
+        )
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert "✓ undrain succeeded" in resumed.stdout
-        assert "▶ Restore data and code / restore-database" not in resumed.stdout  # settled steps are not re-run
-    assert set(orders.balancer.seen[2:]) == READIES
+        assert "record-current-release" not in resumed.stdout  # a settled step is not run again
+    assert len(orders.balancer.seen) == 4 and set(orders.balancer.seen[2:]) == READIES
     for host in orders.web.values():
         assert (host.root / "current").resolve() == (host.root / "releases" / PREVIOUS).resolve()
         assert units_active(host.root)
-    records = journal(orders.state, incident)
-    assert [r["data"]["step"] for r in records if r["type"] == "step.started"].count("restore-database") == 1
     assert_restored(db, orders.dump)
 
 
