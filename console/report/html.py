@@ -216,9 +216,12 @@ def _step(step: dict[str, Any], phase: int, base: str) -> str:
     if step["skip"]:
         s = step["skip"]
         out.append(f"<p>Skipped by {e(s['by'])} at {_w(s, base)}: {e(s['reason'])}</p>")
-    if step["commands"]:
-        lines = ([f"cd {step['cwd']}"] if step["cwd"] else []) + step["commands"]
-        out.append(f"<pre>{e(chr(10).join(lines))}</pre>")
+    for group in step["per_host"] or [step]:  # per-host values: what each group of hosts ran
+        if group["commands"]:
+            lines = ([f"cd {group['cwd']}"] if group["cwd"] else []) + group["commands"]
+            if step["per_host"]:
+                out.append(f"<p class=meta>On {e(', '.join(group['hosts']))}:</p>")
+            out.append(f"<pre>{e(chr(10).join(lines))}</pre>")
     checks = [
         [
             e(c["text"]),

@@ -172,9 +172,11 @@ def _step(step: dict[str, Any], phase: int, base: str) -> list[str]:
     if step["skip"]:
         s = step["skip"]
         out += [f"Skipped by {esc(s['by'])} at {_w(s, base)}: {esc(s['reason'])}", ""]
-    if step["commands"]:
-        lines = ([f"cd {step['cwd']}"] if step["cwd"] else []) + step["commands"]
-        out += [*fence(lines, "sh"), ""]
+    for group in step["per_host"] or [step]:  # per-host values: what each group of hosts ran
+        if group["commands"]:
+            lines = ([f"cd {group['cwd']}"] if group["cwd"] else []) + group["commands"]
+            on = [f"On {esc(', '.join(group['hosts']))}:", ""] if step["per_host"] else []
+            out += [*on, *fence(lines, "sh"), ""]
     checks = [
         [esc(c["text"]), esc(c["result"] or "not ticked"), esc(c["by"]), _w(c, base), esc(c["note"])]
         for c in step["checks"]

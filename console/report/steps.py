@@ -46,12 +46,25 @@ def step_section(
         "hosts": list(planned.hosts),
         "cwd": planned.cwd,
         "commands": list(planned.commands),
+        "per_host": _per_host(planned),
         "status": status,
         "status_text": text,
         "skip": _skip_of(step_id, records, at),
         "checks": [_check(state, step_id, cid, ctext, at) for cid, ctext in planned.checks],
         "attempts": [_attempt(step_id, a, confirmed.get(a.number, False), at, excerpt) for a in step.attempts],
     }
+
+
+def _per_host(planned: Any) -> list[dict[str, Any]]:
+    """What each group of hosts ran, when per-host values gave them different commands (the step's
+    own ``cwd``/``commands`` are its first host's); empty when every host ran the same."""
+    groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for host in planned.hosts:
+        own = planned.for_host(host)
+        groups.setdefault((own.cwd, own.commands), []).append(host)
+    if len(groups) < 2:
+        return []
+    return [{"hosts": hosts, "cwd": cwd, "commands": list(commands)} for (cwd, commands), hosts in groups.items()]
 
 
 def _check(state: IncidentState, step_id: str, check_id: str, text: str, at: Moments) -> dict[str, Any]:
