@@ -123,7 +123,7 @@ def test_orders_example_runs_headless_against_real_hosts(tmp_path, lab, db):
     assert "resolved" in report.stdout.lower()
     for name, host in web.items():  # per-host values: each host's own commands, not the first host's for all
         assert f"On {name}:\n\n```sh\n{host.root / 'bin' / 'systemctl'} stop orders-api orders-worker" in report.stdout
-    assert "On web2:\n\n```sh\ncurl -fsS -X POST " + balancer.url("/api/servers/web2-rack-b/ready") in report.stdout
+    assert "On web2:\n\n```sh\ncurl -fsS --max-time 10 -X POST " + balancer.url("/api/servers/web2-rack-b/ready") in report.stdout
     as_json = orders.warroom("report", incident, "--format", "json")
     assert as_json.returncode == 0, as_json.stderr
     data = json.loads(as_json.stdout)
@@ -177,8 +177,8 @@ def test_shipped_config_plans_without_ssh_files(tmp_path):
     out = result.stdout
     assert "web2$ test -d /srv/orders/releases/2.2.4 && ln -sfn /srv/orders/releases/2.2.4 /srv/orders/current" in out
     assert "web1$ test -d /opt/orders/releases/2.2.4 && ln -sfn /opt/orders/releases/2.2.4 /opt/orders/current" in out
-    assert "web2$ curl -fsS -X POST http://10.20.0.5:8404/api/servers/web2-rack-b/drain" in out
-    assert "web1$ curl -fsS -X POST http://10.20.0.5:8404/api/servers/web1/drain" in out
+    assert "web2$ curl -fsS --max-time 10 -X POST http://10.20.0.5:8404/api/servers/web2-rack-b/drain" in out
+    assert "web1$ curl -fsS --max-time 10 -X POST http://10.20.0.5:8404/api/servers/web1/drain" in out
     assert "orders_admin@10.20.0.30:3306/orders through an SSH tunnel from web1" in out
     assert not (home / ".local").exists()  # planning touches nothing, not even the state dir
 
