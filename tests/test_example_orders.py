@@ -123,7 +123,10 @@ def test_orders_example_runs_headless_against_real_hosts(tmp_path, lab, db):
     assert "resolved" in report.stdout.lower()
     for name, host in web.items():  # per-host values: each host's own commands, not the first host's for all
         assert f"On {name}:\n\n```sh\n{host.root / 'bin' / 'systemctl'} stop orders-api orders-worker" in report.stdout
-    assert "On web2:\n\n```sh\ncurl -fsS --max-time 10 -X POST " + balancer.url("/api/servers/web2-rack-b/ready") in report.stdout
+    assert (
+        "On web2:\n\n```sh\ncurl -fsS --max-time 10 -X POST " + balancer.url("/api/servers/web2-rack-b/ready")
+        in report.stdout
+    )
     as_json = orders.warroom("report", incident, "--format", "json")
     assert as_json.returncode == 0, as_json.stderr
     data = json.loads(as_json.stdout)

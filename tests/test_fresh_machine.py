@@ -24,6 +24,8 @@ def test_init_then_plan_work_with_an_empty_home(tmp_path):
     assert not (home / ".ssh").exists()
     checked = warroom(home, "check", "-c", "config.toml")  # check reaches the hosts: there it is said
     assert checked.returncode == 1 and "Traceback" not in checked.stderr
+    unset = next(line for line in checked.stdout.splitlines() if "value vars.app.root" in line)
+    assert "FAIL: still the starter's CHANGE-ME: set it in config.toml" in unset  # init's marks are not values
     row = next(line for line in checked.stdout.splitlines() if line.startswith("app1"))
     assert f"hosts.app1.known_hosts: file {home}/.ssh/known_hosts does not exist" in row
 

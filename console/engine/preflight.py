@@ -27,6 +27,7 @@ from console.model.config import LoadedConfig
 from console.model.errors import CheckWarning, PreflightFailed, SecretError, WarroomError
 from console.model.plan import Plan, PlannedStep, needed_secrets
 from console.model.secrets import Redactor, lookup, resolve_ref
+from console.model.starter import CHANGE_ME
 
 __all__ = ["CHECK_TIMEOUT", "GateResult", "Line", "needed_secrets", "preflight_gate", "render", "run_gate"]
 
@@ -129,6 +130,28 @@ def _probes(plan: Plan, config: LoadedConfig, pool: ConnectionPool, kinds: Mappi
     return probes, {k: tuple(v) for k, v in steps.items()}, broken
 
 
+def _unset_starter_values(config: LoadedConfig) -> list[Line]:
+    """A line per config value still holding ``warroom init``'s CHANGE-ME: a value nobody set
+    would otherwise run (``cd /CHANGE-ME``) or connect somewhere made up."""
+    data = config.model.model_dump()
+    tables = [("vars", data.get("vars") or {})]
+    tables += [(f"group_vars.{g}", t) for g, t in (data.get("group_vars") or {}).items()]
+    tables += [(f"hosts.{h}.vars", t.get("vars") or {}) for h, t in data["hosts"].items()]
+    unset = [key for prefix, table in tables for key in _starter_keys(table, prefix)]
+    if not unset:
+        return []
+    problem = f"still the starter's {CHANGE_ME}: set it in {config.source.name}"
+    return [Line(LOCAL_HOST, f"value {key}", "fail", problem) for key in unset]
+
+
+def _starter_keys(node: Any, prefix: str) -> list[str]:
+    if isinstance(node, dict):
+        return [key for name, value in node.items() for key in _starter_keys(value, f"{prefix}.{name}")]
+    if isinstance(node, list):
+        return [prefix] if any(CHANGE_ME in str(v) for v in node) else []
+    return [prefix] if isinstance(node, str) and CHANGE_ME in node else []
+
+
 def _gate_context(plan: Plan, step: PlannedStep, pool: ConnectionPool, config: LoadedConfig) -> GateContext:
     return GateContext(step, [plan.targets[h] for h in step.hosts if h in plan.targets], pool, config)
 
@@ -155,7 +178,7 @@ async def run_gate(
         groups = await asyncio.gather(local, *remote)
     finally:
         await pool.close()
-    lines = [*secrets, *broken, *(line for group in groups for line in group)]
+    lines = [*_unset_starter_values(config), *secrets, *broken, *(line for group in groups for line in group)]
     return GateResult(tuple(lines), tuple(plan.targets), time.monotonic() - started)
 
 

@@ -27,8 +27,11 @@ HEADER = """\
 
 """
 
+CHANGE_ME = "CHANGE-ME"
+"""The mark of a starter value nobody has set yet; the preflight gate refuses a plan that still holds one."""
+
 EXAMPLES: dict[str, Any] = {
-    "string": "CHANGE-ME",
+    "string": CHANGE_ME,
     "path": "/CHANGE-ME",
     "integer": 1,
     "url": "http://127.0.0.1/CHANGE-ME",  # loopback: a check of the untouched starter leaves no machine
