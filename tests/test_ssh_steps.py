@@ -103,21 +103,25 @@ async def test_timeout_stops_the_remote_process(tmp_path, lab):
 
 async def test_cancel_kills_the_remote_command_on_every_host(tmp_path, lab):
     marker = f"warroom-cancel-{uuid.uuid4().hex[:8]}"
+    token = str(uuid.uuid4().int)[:9]  # this test's own sleeps: other runs on the machine may sleep 300 too
+    sleeps = f"sleep 30[01]\\.{token}"
     # a child of the shell, then a grandchild in the background: both must die
-    steps = ssh_step("long", f"(sleep 300; echo {marker}-bg) &", f"sleep 301 && echo {marker}", timeout=600)
+    steps = ssh_step(
+        "long", f"(sleep 300.{token}; echo {marker}-bg) &", f"sleep 301.{token} && echo {marker}", timeout=600
+    )
     engine = open_engine(tmp_path, lab, ["h1", "h2"], steps)
     try:
         task = engine.start_step(ALICE, "long")
         await wait_for(
             lambda: (
-                subprocess.run(["pgrep", "-fc", "sleep 30[01]"], capture_output=True).stdout.strip()
+                subprocess.run(["pgrep", "-fc", sleeps], capture_output=True).stdout.strip()
                 not in (b"", b"0", b"1", b"2", b"3")
             )
         )
         engine.cancel_step(ALICE, "long")
         await asyncio.wait_for(task, 15)
         assert engine.state.steps["long"].status == "cancelled"
-        await wait_for(lambda: not remote_alive("sleep 30[01]"), 5)
+        await wait_for(lambda: not remote_alive(sleeps), 5)
         types = [r["type"] for r in journal(engine)]
         assert types.index("step.cancel_requested") < types.index("step.finished")
     finally:
