@@ -93,6 +93,12 @@ class Server(StrictModel):
     users: list[ServerUser] = []
     seat_grace: float = Field(default=60.0, ge=0)
     keepalive: int = Field(default=15, ge=1)
+    max_sessions: int = Field(default=64, ge=1)
+    max_sessions_per_user: int = Field(default=16, ge=1)
+    driver_reserved_sessions: int = Field(default=8, ge=0)
+    """Of ``max_sessions``, the slots only driver-eligible users may take."""
+    max_unauthenticated: int = Field(default=16, ge=1)
+    """Connections still logging in at once; more are dropped at once."""
 
 
 class Config(StrictModel):
