@@ -154,6 +154,38 @@ async def test_one_observer_hits_the_per_user_cap_with_a_clear_message(ssh_room)
             await (await room.session(alice)).wait_for(b"READY")
 
 
+async def test_one_user_cannot_hold_connections_without_end(ssh_room):
+    room = await ssh_room()
+    before = open_fds()
+    conns = [await room.connect("olive") for _ in range(16)]
+    lost: list[Exception | None] = []
+
+    class Watcher(asyncssh.SSHClient):
+        def connection_lost(self, exc: Exception | None) -> None:
+            lost.append(exc)
+
+    extra = await asyncssh.connect(
+        "127.0.0.1",
+        room.port,
+        username="olive",
+        client_keys=[room.keys["olive"]],
+        known_hosts=None,
+        client_factory=Watcher,
+    )
+    await asyncio.wait_for(extra.wait_closed(), 5)  # the server hangs up at once, saying why
+    assert isinstance(lost[0], asyncssh.DisconnectError)
+    assert lost[0].reason.startswith("olive already has 16 connections open (server.max_sessions_per_user)")
+    async with await room.connect("alice") as alice:  # the driver is not held back by her
+        await (await room.session(alice)).wait_for(b"READY")
+    for conn in conns:
+        conn.close()
+        await conn.wait_closed()
+    await asyncio.sleep(0.2)
+    assert open_fds() <= before + 2
+    async with await room.connect("olive"):  # connections given back
+        pass
+
+
 async def test_a_driver_always_gets_in_when_observers_filled_their_slots(ssh_room):
     room = await ssh_room(max_sessions=6, max_sessions_per_user=3, driver_reserved_sessions=2)
     olive, oscar, alice = [await room.connect(name) for name in ("olive", "oscar", "alice")]

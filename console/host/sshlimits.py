@@ -67,6 +67,8 @@ class SessionLimits:
     unauthenticated: int
     held: Counter[str] = field(default_factory=Counter)
     """Open sessions per user name."""
+    connected: Counter[str] = field(default_factory=Counter)
+    """Logged-in connections per user name (each may carry sessions)."""
     observers: int = 0
     pending: int = 0
     """Connections that have not logged in yet."""
@@ -103,6 +105,18 @@ class SessionLimits:
 
     def logged_in_or_gone(self) -> None:
         self.pending -= 1
+
+    def connect(self, name: str) -> str | None:
+        """Count a logged-in connection of ``name``, or say why it may not have one more."""
+        if self.connected[name] >= self.per_user:
+            return f"{name} already has {self.per_user} connections open (server.max_sessions_per_user)"
+        self.connected[name] += 1
+        return None
+
+    def disconnect(self, name: str) -> None:
+        self.connected[name] -= 1
+        if self.connected[name] <= 0:
+            del self.connected[name]
 
 
 __all__ = ["EnvFilteringChannel", "SessionLimits", "accept_env", "clamp_size"]

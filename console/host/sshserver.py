@@ -260,6 +260,7 @@ class _Connection(PublicKeyOnlyServer):
         self._peer = "?"
         self._logging_in = False
         self._channels = 0
+        self._user: str | None = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
@@ -277,6 +278,9 @@ class _Connection(PublicKeyOnlyServer):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._logged_in_or_gone()
+        if self._user is not None:
+            self._server.limits.disconnect(self._user)
+            self._user = None
         if self._conn is not None:
             self._server._connections.discard(self._conn)
 
@@ -295,7 +299,14 @@ class _Connection(PublicKeyOnlyServer):
     def auth_completed(self) -> None:
         assert self._conn is not None
         self._logged_in_or_gone()
-        log.info("%s logged in from %s", self._conn.get_extra_info("username"), self._peer)
+        name = self._conn.get_extra_info("username")
+        refusal = self._server.limits.connect(name)
+        if refusal:
+            log.info("refused a connection of %s from %s: %s", name, self._peer, refusal)
+            self._conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, refusal)
+            return
+        self._user = name
+        log.info("%s logged in from %s", name, self._peer)
 
     def session_requested(self) -> tuple[asyncssh.SSHServerChannel, asyncssh.SSHServerSession]:
         assert self._conn is not None
