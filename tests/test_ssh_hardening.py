@@ -13,6 +13,9 @@ import asyncssh
 import pytest
 from ssh_hardening_support import TESTS, Client, open_fds, rss_mb, start_room
 
+from console.model.config import load_config
+from console.model.errors import ConfigError
+
 
 @pytest.fixture
 async def ssh_room(tmp_path, engine, monkeypatch):
@@ -260,3 +263,16 @@ async def test_a_client_that_never_reads_a_flood_costs_bounded_memory_and_never_
         assert buffered <= 1024 * 1024
         assert grown < 20
         assert lag < 0.5
+
+
+def test_a_reserve_that_leaves_observers_no_slot_is_refused_in_one_line(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[environment]\nname = "t"\n\n[hosts.h1]\naddress = "127.0.0.1"\nuser = "root"\n\n[groups]\napp = ["h1"]\n\n'
+        "[server]\nmax_sessions = 4\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert str(caught.value) == (
+        f"{config}:11: server: driver_reserved_sessions must be below max_sessions, or no observer could ever join"
+    )
