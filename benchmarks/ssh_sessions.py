@@ -153,7 +153,9 @@ def _write_files(base: Path, checks: int) -> tuple[Path, Path]:
     config.write_text(
         f'[environment]\nname = "bench"\nstate_dir = "{base / "state"}"\n\n'
         f'[hosts.app1]\naddress = "127.0.0.1"\nport = 1\nuser = "nobody"\nknown_hosts = "{base / "kh"}"\n\n'
-        f'[groups]\napp = ["app1"]\n\n[server]\nkeepalive = 15\n{users}'
+        f'[groups]\napp = ["app1"]\n\n[server]\nkeepalive = 15\n'
+        "max_sessions_per_user = 56\n"  # one observer account stands for every watcher here
+        f"{users}"
     )
     (base / "kh").write_text("")
     items = ",\n".join(f'  {{ id = "c{k:02d}", text = "chk-{k:02d} done" }}' for k in range(1, checks + 1))

@@ -20,6 +20,9 @@ from typing import Protocol
 STOP_GRACE = 1.0  # seconds between SIGHUP/SIGTERM and SIGKILL
 DRAIN_GRACE = 0.5  # after the child exits, how long its last output may take to arrive
 READ_SIZE = 65536
+INPUT_HIGH_WATER = 64 * 1024  # keyboard bytes held for a child that does not read: past it, stop taking more
+INPUT_LOW_WATER = 16 * 1024
+MAX_SIZE = 65535  # TIOCSWINSZ holds unsigned shorts
 
 
 def _become_controlled() -> None:
@@ -55,18 +58,35 @@ async def exec_on(terminal: int, argv: Sequence[str], env: Mapping[str, str]) ->
 
 
 def set_window_size(fd: int, cols: int, rows: int, xpixels: int = 0, ypixels: int = 0) -> None:
+    """Sizes past what the kernel holds are cut, never an error (a client chooses them)."""
+    rows, cols, xpixels, ypixels = (max(0, min(value, MAX_SIZE)) for value in (rows, cols, xpixels, ypixels))
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, xpixels, ypixels))
 
 
 class PtyChild:
     """Spawns ``argv`` on a new pty and relays bytes: ``write`` feeds its keyboard, ``on_output``
-    receives its screen. Input written before the child starts waits in the pty."""
+    receives its screen. Input written before the child starts waits in the pty; past
+    ``INPUT_HIGH_WATER`` waiting bytes ``pause_input`` is called (the caller stops reading its
+    client, whose flow control then holds the rest), ``resume_input`` once the child caught up."""
 
-    def __init__(self, on_output: Callable[[bytes], None], size: tuple[int, int, int, int]) -> None:
+    def __init__(
+        self,
+        on_output: Callable[[bytes], None],
+        size: tuple[int, int, int, int],
+        pause_input: Callable[[], None] = lambda: None,
+        resume_input: Callable[[], None] = lambda: None,
+    ) -> None:
         self._on_output = on_output
+        self._pause_input, self._resume_input = pause_input, resume_input
+        self._input_paused = False
         self.master, self._slave = os.openpty()
-        os.set_blocking(self.master, False)
-        set_window_size(self.master, *size)
+        try:
+            os.set_blocking(self.master, False)
+            set_window_size(self.master, *size)
+        except BaseException:
+            os.close(self.master)
+            os.close(self._slave)
+            raise
         self.proc: Process | None = None
         self._loop = asyncio.get_running_loop()
         self._pending = bytearray()
@@ -105,11 +125,18 @@ class PtyChild:
             self._loop.add_writer(self.master, self._flush)
         else:
             self._loop.remove_writer(self.master)
+        if not self._input_paused and len(self._pending) > INPUT_HIGH_WATER:
+            self._input_paused = True
+            self._pause_input()
+        elif self._input_paused and len(self._pending) <= INPUT_LOW_WATER:
+            self._input_paused = False
+            self._resume_input()
 
     def resize(self, cols: int, rows: int, xpixels: int = 0, ypixels: int = 0) -> None:
         """The kernel then sends SIGWINCH to the pty's foreground process group."""
         if not self._closed and cols > 0 and rows > 0:
-            set_window_size(self.master, cols, rows, xpixels, ypixels)
+            with contextlib.suppress(OSError):  # the child is gone: its size no longer matters
+                set_window_size(self.master, cols, rows, xpixels, ypixels)
 
     # ----- screen ---------------------------------------------------------------------------------
     def pause_output(self) -> None:

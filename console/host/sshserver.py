@@ -24,6 +24,13 @@ from console.host.attach import AttachServer
 from console.host.ptychild import Process, PtyChild, exec_on
 from console.host.ptyzygote import ForkServer, ForkServerGone
 from console.host.sshauth import PublicKeyOnlyServer
+from console.host.sshlimits import (
+    CHANNELS_PER_CONNECTION,
+    SESSION_WINDOW,
+    EnvFilteringChannel,
+    SessionLimits,
+    clamp_size,
+)
 from console.model.config import LoadedConfig, ServerUser
 from console.model.errors import InputError, WarroomError
 
@@ -32,7 +39,6 @@ log = logging.getLogger("warroom.sshserver")
 SPAWN_ENV = "WARROOM_SSH_SPAWN"  # "exec": no fork server, each session starts its own interpreter
 HOST_KEY_NAME = "ssh_host_ed25519_key"
 KEEPALIVE_COUNT_MAX = 3
-MAX_SESSIONS = 64  # each session is a process of ~25 MB: a ceiling for a key holder's mistakes
 PASSED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "PYTHONPATH", "TZ", "TMPDIR")
 DEEP_COLOUR = ("truecolor", "24bit", "direct")
 NO_TERMINAL = b"warroom: this server only offers the war room console, which needs a terminal (ssh -t)\r\n"
@@ -41,7 +47,6 @@ RESET_TERMINAL = (
     b"\x1b[0m\x1b[?1049l\x1b[?25h\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l"
     b"\x1b[?2004l\x1b[?1004l\x1b[<u\r\n"
 )
-TOO_MANY = b"warroom: too many sessions on this server; try again later\r\n"
 
 
 class UnsafeFile(InputError):
@@ -153,6 +158,13 @@ class SessionServer:
         self.host_key_path = host_key_path(config)
         self.fingerprint = ""
         self.sessions: set[_Session] = set()
+        settings = config.model.server
+        self.limits = SessionLimits(
+            total=settings.max_sessions,  # each session is a process of ~25 MB
+            per_user=settings.max_sessions_per_user,
+            driver_reserved=settings.driver_reserved_sessions,
+            unauthenticated=settings.max_unauthenticated,
+        )
         self._accounts: dict[str, Account] = {}
         self._connections: set[asyncssh.SSHServerConnection] = set()
         self._acceptor: asyncssh.SSHAcceptor | None = None
@@ -246,13 +258,29 @@ class _Connection(PublicKeyOnlyServer):
         self._server = server
         self._conn: asyncssh.SSHServerConnection | None = None
         self._peer = "?"
+        self._logging_in = False
+        self._channels = 0
+        self._user: str | None = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
         self._peer = "{}:{}".format(*(conn.get_extra_info("peername") or ("?", "?"))[:2])
+        if not self._server.limits.admit_unauthenticated(self._peer):
+            asyncio.get_running_loop().call_soon(conn.abort)  # its fd is free at once, not after the login timeout
+            return
+        self._logging_in = True
         self._server._connections.add(conn)
 
+    def _logged_in_or_gone(self) -> None:
+        if self._logging_in:
+            self._logging_in = False
+            self._server.limits.logged_in_or_gone()
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self._logged_in_or_gone()
+        if self._user is not None:
+            self._server.limits.disconnect(self._user)
+            self._user = None
         if self._conn is not None:
             self._server._connections.discard(self._conn)
 
@@ -270,12 +298,27 @@ class _Connection(PublicKeyOnlyServer):
 
     def auth_completed(self) -> None:
         assert self._conn is not None
-        log.info("%s logged in from %s", self._conn.get_extra_info("username"), self._peer)
-
-    def session_requested(self) -> asyncssh.SSHServerSession:
-        assert self._conn is not None
+        self._logged_in_or_gone()
         name = self._conn.get_extra_info("username")
-        return _Session(self._server, Actor(name, self._server._accounts[name].role), self._peer)
+        refusal = self._server.limits.connect(name)
+        if refusal:
+            log.info("refused a connection of %s from %s: %s", name, self._peer, refusal)
+            self._conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, refusal)
+            return
+        self._user = name
+        log.info("%s logged in from %s", name, self._peer)
+
+    def session_requested(self) -> tuple[asyncssh.SSHServerChannel, asyncssh.SSHServerSession]:
+        assert self._conn is not None
+        if self._channels >= CHANNELS_PER_CONNECTION:
+            raise asyncssh.ChannelOpenError(asyncssh.OPEN_RESOURCE_SHORTAGE, "too many sessions on one connection")
+        self._channels += 1
+        name = self._conn.get_extra_info("username")
+        chan = EnvFilteringChannel.adopt(self._conn.create_server_channel(window=SESSION_WINDOW))
+        return chan, _Session(self._server, Actor(name, self._server._accounts[name].role), self._peer, self)
+
+    def channel_closed(self) -> None:
+        self._channels -= 1
 
     def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> bool:
         self._refuse("a local port forward", dest_host, dest_port)
@@ -300,8 +343,10 @@ class _Connection(PublicKeyOnlyServer):
 class _Session(asyncssh.SSHServerSession):
     """One SSH session: a pty and a shell request start the console; anything else is refused."""
 
-    def __init__(self, server: SessionServer, actor: Actor, peer: str) -> None:
+    def __init__(self, server: SessionServer, actor: Actor, peer: str, connection: _Connection) -> None:
         self._server = server
+        self._connection = connection
+        self._counted = False
         self.actor = actor
         self._peer = peer
         self._chan: asyncssh.SSHServerChannel | None = None
@@ -316,8 +361,7 @@ class _Session(asyncssh.SSHServerSession):
 
     def pty_requested(self, term_type: str, term_size: tuple[int, int, int, int], term_modes) -> bool:
         self._term = term_type
-        cols, rows, xpix, ypix = term_size
-        self._size = (cols or 80, rows or 24, xpix, ypix)
+        self._size = clamp_size(*term_size)
         return True
 
     def shell_requested(self) -> bool:
@@ -333,11 +377,22 @@ class _Session(asyncssh.SSHServerSession):
 
     def session_started(self) -> None:
         assert self._chan is not None
-        if self._term is None or len(self._server.sessions) >= MAX_SESSIONS:
-            self._chan.write(NO_TERMINAL if self._term is None else TOO_MANY)
+        limits = self._server.limits
+        refusal = None if self._term is None else limits.refusal(self.actor.name, self.actor.role)
+        if self._term is None or refusal:
+            log.info("refused a session for %s (%s): %s", self.actor.name, self._peer, refusal or "no terminal")
+            self._chan.write(NO_TERMINAL if self._term is None else f"warroom: {refusal}\r\n".encode())
             self._chan.exit(1)
             return
-        self.child = PtyChild(self._output, self._size)
+        try:
+            self.child = PtyChild(self._output, self._size, self._chan.pause_reading, self._chan.resume_reading)
+        except OSError as exc:  # out of ptys or file descriptors: this session only
+            log.warning("cannot open a terminal for %s: %s", self.actor.name, exc)
+            self._chan.write(f"warroom: cannot open a terminal: {exc.strerror or exc}\r\n".encode())
+            self._chan.exit(1)
+            return
+        limits.take(self.actor.name, self.actor.role)
+        self._counted = True
         self._server.sessions.add(self)
         self._task = asyncio.get_running_loop().create_task(self._run())
         self._task.add_done_callback(self._finished)
@@ -350,6 +405,9 @@ class _Session(asyncssh.SSHServerSession):
         if self.child is not None:
             self.child.close()  # the pty, even when the task was cancelled before it ran
         self._server.sessions.discard(self)
+        if self._counted:
+            self._counted = False
+            self._server.limits.give_back(self.actor.name, self.actor.role)
 
     async def _run(self) -> None:
         assert self._chan is not None and self.child is not None
@@ -407,7 +465,7 @@ class _Session(asyncssh.SSHServerSession):
 
     def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
         if self.child is not None:
-            self.child.resize(width, height, pixwidth, pixheight)
+            self.child.resize(*clamp_size(width, height, pixwidth, pixheight))
 
     def pause_writing(self) -> None:
         if self.child is not None:
@@ -422,6 +480,7 @@ class _Session(asyncssh.SSHServerSession):
 
     def connection_lost(self, exc: Exception | None) -> None:
         """The channel closed or the client vanished: the child must not outlive it."""
+        self._connection.channel_closed()
         self._hang_up()
 
 

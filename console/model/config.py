@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
 from console.model import defaults
 from console.model.errors import ConfigError, SecretError
@@ -93,6 +93,18 @@ class Server(StrictModel):
     users: list[ServerUser] = []
     seat_grace: float = Field(default=60.0, ge=0)
     keepalive: int = Field(default=15, ge=1)
+    max_sessions: int = Field(default=64, ge=1)
+    max_sessions_per_user: int = Field(default=16, ge=1)
+    driver_reserved_sessions: int = Field(default=8, ge=0)
+    """Of ``max_sessions``, the slots only driver-eligible users may take."""
+    max_unauthenticated: int = Field(default=16, ge=1)
+    """Connections still logging in at once; more are dropped at once."""
+
+    @model_validator(mode="after")
+    def _observers_get_a_slot(self) -> Server:
+        if self.driver_reserved_sessions >= self.max_sessions:
+            raise ValueError("driver_reserved_sessions must be below max_sessions, or no observer could ever join")
+        return self
 
 
 class Config(StrictModel):
