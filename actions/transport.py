@@ -128,8 +128,10 @@ def wrap_script(commands: list[str] | tuple[str, ...], *, cwd: str = "", secret_
 
 def shell_path(path: str) -> str:
     """Double-quote a path for the remote shell: spaces are safe, ``$VARS`` and a leading ``~``
-    still expand (``~/srv`` is a natural thing to write for a deploy user's home)."""
-    return cwd_word(path.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`"))
+    still expand (``~/srv`` is a natural thing to write for a deploy user's home); a command
+    substitution (``$(...)``, backticks) does not run."""
+    body = path.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`").replace("$(", "\\$(")
+    return cwd_word(body)
 
 
 def cwd_word(body: str) -> str:
