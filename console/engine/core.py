@@ -25,6 +25,7 @@ from console.model.incident_dir import output_path
 from console.model.journal import Journal
 from console.model.kinds import KindTable
 from console.model.plan import Plan, PlannedStep
+from console.model.sanitize import neutralise_tree
 from console.model.secrets import Redactor, lookup, resolve_ref
 from console.model.state import IncidentState, apply, fold, unfoldable
 
@@ -94,6 +95,8 @@ class EngineCore:
         problem = unfoldable(self.state, type_, data)
         if problem:  # a bug, but one that must not reach the journal: resume and the report would fail
             raise JournalError(f"{type_} not journaled: {problem}")
+        if type_ != events.INCIDENT_OPENED:  # the plan is journaled exactly as it runs
+            data = neutralise_tree(data)
         record = self.journal.append(type_, data, actor=actor.name, role=actor.role, ts=iso(self.clock.now()))
         apply(self.state, record)
         self.records.append(record)

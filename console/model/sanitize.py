@@ -7,6 +7,7 @@ worse in the operator's terminal. Everything but newline and tab is shown as a v
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -23,6 +24,18 @@ def _visible(match: re.Match[str]) -> str:
 def neutralise(text: str) -> str:
     """Replace control characters (ESC, CR, BEL, C1, ...) with harmless visible forms."""
     return _CONTROL.sub(_visible, text)
+
+
+def neutralise_tree(value: Any) -> Any:
+    """Every string in a JSON-like value (keys too) neutralised: remote-derived facts and errors
+    as they enter the journal, so no screen, watcher or report gets a raw control sequence."""
+    if isinstance(value, str):
+        return neutralise(value) if _CONTROL.search(value) else value
+    if isinstance(value, dict):
+        return {neutralise_tree(k): neutralise_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(neutralise_tree(v) for v in value)
+    return value
 
 
 def neutralise_lines(lines) -> list[str]:
