@@ -45,7 +45,6 @@ def refused(tmp_path, steps: str, body: str) -> str:
         plan_for(tmp_path, steps, body)
     message = str(caught.value)
     assert "\n" not in message and "s3cr3t" not in message, message
-    print(message)
     return message
 
 
