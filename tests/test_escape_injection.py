@@ -21,9 +21,14 @@ from mysql_support import ALICE, SOCKET, mysql_step, rig, small_dump
 from ui_support import make_app, make_session
 
 from actions.base import Target
+from actions.registry import KINDS
 from actions.transport import connect
 from console.cli import main
+from console.engine import Engine
+from console.model.config import load_config
 from console.model.errors import HostUnreachable
+from console.model.plan import build_plan
+from console.model.runbook import load_runbook
 
 pytest_plugins = ["mysql_fixtures"]
 ESCAPES = "\x1b]0;PWNED\x07\x1b[2J\x1b[31m"
@@ -130,3 +135,27 @@ async def test_every_notification_and_the_confirm_preview_show_escapes_as_text(t
         for note in shown:
             clean(note.message + note.title)
         assert any("host said ^[]0;PWNED^G" in n.message for n in shown)
+
+
+async def test_what_a_host_said_reaches_the_confirm_preview_as_text(tmp_path, rude_server):
+    """A destructive step's preview (shown in the confirm dialog) of a host that hangs up with
+    escape sequences in its reason."""
+    from test_storage_git import step
+
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[environment]\nname = "t"\n\n[hosts.h1]\naddress = "127.0.0.1"\nport = {rude_server}\nuser = "ops"\n'
+        f'known_hosts = "{known}"\nconnect_timeout = 5\n\n[groups]\napp = ["h1"]\n'
+    )
+    runbook = load_runbook(write_runbook(tmp_path / "rb.toml", step("checkout", "git", cwd="/srv/app")), KINDS)
+    plan = build_plan(runbook, load_config(config))
+    engine = Engine.open(tmp_path / "state", plan, ALICE, severity="P0", trigger="t")
+    engine.take_seat(ALICE)
+    try:
+        preview = await engine.preview_step(ALICE, "checkout")
+    finally:
+        await engine.aclose()
+    clean(preview["h1"])
+    assert "cannot read HEAD" in preview["h1"] and "go away ^[]0;PWNED^G^[[2J" in preview["h1"], preview
