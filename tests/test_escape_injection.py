@@ -159,3 +159,14 @@ async def test_what_a_host_said_reaches_the_confirm_preview_as_text(tmp_path, ru
         await engine.aclose()
     clean(preview["h1"])
     assert "cannot read HEAD" in preview["h1"] and "go away ^[]0;PWNED^G^[[2J" in preview["h1"], preview
+
+
+async def test_a_secret_holding_a_control_character_is_masked_before_it_is_neutralised(engine):
+    """A key file with CRLF line ends: neutralising first would turn its CR into ``^M`` and the
+    secret would no longer match its mask."""
+    secret = "line-one-of-the-key\r\nline-two-of-the-key"
+    engine.redactor.add(secret)
+    engine.step_warning("restore", 0, "h1", f"the host printed {secret} and {ESCAPES}")
+    journal = engine.journal.path.read_text()
+    assert "line-one-of-the-key" not in journal and "line-two-of-the-key" not in journal
+    assert "\\u001b" not in journal and "^[]0;PWNED^G" in journal

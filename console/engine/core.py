@@ -96,7 +96,7 @@ class EngineCore:
         if problem:  # a bug, but one that must not reach the journal: resume and the report would fail
             raise JournalError(f"{type_} not journaled: {problem}")
         if type_ != events.INCIDENT_OPENED:  # the plan is journaled exactly as it runs
-            data = neutralise_tree(data)
+            data = neutralise_tree(data, self.redactor)
         record = self.journal.append(type_, data, actor=actor.name, role=actor.role, ts=iso(self.clock.now()))
         apply(self.state, record)
         self.records.append(record)

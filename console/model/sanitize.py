@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from console.model.secrets import Redactor
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -26,15 +28,19 @@ def neutralise(text: str) -> str:
     return _CONTROL.sub(_visible, text)
 
 
-def neutralise_tree(value: Any) -> Any:
+def neutralise_tree(value: Any, redactor: Redactor | None = None) -> Any:
     """Every string in a JSON-like value (keys too) neutralised: remote-derived facts and errors
-    as they enter the journal, so no screen, watcher or report gets a raw control sequence."""
+    as they enter the journal, so no screen, watcher or report gets a raw control sequence.
+    Secrets are masked first: a secret holding a control character (a CR in a key file) would
+    no longer match once neutralised."""
     if isinstance(value, str):
+        if redactor is not None and redactor.needed(value):
+            value = redactor.text(value)
         return neutralise(value) if _CONTROL.search(value) else value
     if isinstance(value, dict):
-        return {neutralise_tree(k): neutralise_tree(v) for k, v in value.items()}
+        return {neutralise_tree(k): neutralise_tree(v, redactor) for k, v in value.items()}  # keys stay
     if isinstance(value, list | tuple):
-        return type(value)(neutralise_tree(v) for v in value)
+        return type(value)(neutralise_tree(v, redactor) for v in value)
     return value
 
 

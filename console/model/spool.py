@@ -40,6 +40,9 @@ class OutputSpool:
         What is held is already masked; masking again leaves it unchanged.
         """
         data = self._pending + data
+        if b"\n" not in data and len(data) < LINE_CUT:
+            self._pending = data  # nothing to write yet: masked when it is
+            return
         if self._redactor.values or b"://" in data:
             data = self._redactor.bytes(data)
         hold = self._redactor.hold_from(data)
