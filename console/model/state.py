@@ -147,8 +147,6 @@ _OF_A_STEP = frozenset(
 def unfoldable(state: IncidentState, type_: str, data: dict[str, Any]) -> str | None:
     """Why a record about to be written could not be applied to ``state``, or None: checked
     before writing, because a record the fold rejects makes the incident unreadable for good."""
-    if type_ not in _HANDLERS:
-        return f"unknown record type {type_!r}"
     if type_ == events.INCIDENT_OPENED:
         return None if state.plan is None else "the incident is already open"
     if state.plan is None:
