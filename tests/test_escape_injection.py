@@ -170,3 +170,15 @@ async def test_a_secret_holding_a_control_character_is_masked_before_it_is_neutr
     journal = engine.journal.path.read_text()
     assert "line-one-of-the-key" not in journal and "line-two-of-the-key" not in journal
     assert "\\u001b" not in journal and "^[]0;PWNED^G" in journal
+
+
+async def test_a_progress_label_naming_a_host_file_is_published_as_text(engine):
+    from console.engine.context import StepContext
+
+    seen = []
+    engine.subscribe(seen.append)
+    ctx = StepContext(engine, engine.plan.steps["restore"], 1)
+    ctx.progress("h1", 10, 100, "bytes", f"reading 2025 {ESCAPES}.sql.gz")
+    [progress] = [e for e in seen if type(e).__name__ == "Progress"]
+    clean(progress.label)
+    assert progress.label == "reading 2025 ^[]0;PWNED^G^[[2J^[[31m.sql.gz"
