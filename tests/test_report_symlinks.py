@@ -4,8 +4,10 @@ read, and print, a local file."""
 
 from __future__ import annotations
 
+import pytest
 from report_support import copy_fixture, reports, validate
 
+from console.model.errors import IncidentError
 from console.report.outputs import excerpt
 
 LOCAL = "LOCAL-FILE-NOT-FOR-THE-REPORT"
@@ -65,3 +67,12 @@ def test_the_refused_output_is_named_in_every_format(tmp_path):
     assert "NOT READ (unsafe path)" in found["md"] and "NOT READ (unsafe path)" in found["html"]
     assert '"check": "refused"' in found["json"]
     validate(found["json"])
+
+
+def test_a_journal_that_is_a_symlink_is_refused_in_one_line(tmp_path):
+    incident = copy_fixture(tmp_path / "foreign" / "incident")
+    elsewhere = copy_fixture(tmp_path / "local" / "other")
+    (incident / "journal.jsonl").unlink()
+    (incident / "journal.jsonl").symlink_to(elsewhere / "journal.jsonl")
+    with pytest.raises(IncidentError, match=r"journal\.jsonl: is a symbolic link: not followed$"):
+        reports(incident)
