@@ -9,6 +9,7 @@ from __future__ import annotations
 from actions.base import OutputSink
 
 FACT = "warroom-fact "
+LINE_CAP = 4096  # a fact line is short; of a longer line only its start is kept (never a copy per read)
 
 
 class FactSink:
@@ -18,12 +19,20 @@ class FactSink:
         self.facts: dict[str, str] = {}
 
     def write(self, data: bytes) -> None:
+        """Pass ``data`` on; read the fact lines in it. The unfinished last line is kept only up
+        to :data:`LINE_CAP` bytes, so a flood without newlines costs neither memory nor copying."""
         self._inner.write(data)
-        data = self._partial + data
-        lines = data.split(b"\n")
-        self._partial = lines.pop()
+        end = data.find(b"\n")
+        if end < 0:
+            if len(self._partial) < LINE_CAP:
+                self._partial = self._partial + data[: LINE_CAP - len(self._partial)]
+            return
+        self._take((self._partial + data[:end])[:LINE_CAP])
+        lines = data[end + 1 :].split(b"\n")
+        last = lines.pop()
         for raw in lines:
-            self._take(raw)
+            self._take(raw[:LINE_CAP])
+        self._partial = last[:LINE_CAP]
 
     def _take(self, raw: bytes) -> None:
         line = raw.decode("utf-8", errors="replace").strip()

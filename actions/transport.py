@@ -19,9 +19,16 @@ import asyncssh
 from actions.base import HostOutcome, OutputSink, PreflightContext, Probe, StepContext, Target
 from console.model.config import unreadable
 from console.model.errors import ActionError, AuthError, HostKeyError, HostUnreachable
+from console.model.sanitize import neutralise
 
 PID_MARK = b"\x1ewarroom-pid "
 KILL_GRACE = 3.0
+
+
+def _said(exc: BaseException) -> str:
+    """An exception's text as warroom may show it: a server chooses a disconnect reason (and
+    sends it before its host key is checked), so its control sequences are neutralised here."""
+    return neutralise(str(exc)) or type(exc).__name__
 
 
 def _describe(target: Target) -> str:
@@ -78,10 +85,11 @@ async def connect(target: Target) -> asyncssh.SSHClientConnection:
             + (f" with key {target.identity_file}" if target.identity_file else "")
         ) from None
     except asyncssh.KeyImportError as exc:
-        raise AuthError(f"{_describe(target)}: cannot load identity file {target.identity_file}: {exc}") from None
+        raise AuthError(
+            f"{_describe(target)}: cannot load identity file {target.identity_file}: {_said(exc)}"
+        ) from None
     except (OSError, TimeoutError, asyncssh.Error) as exc:
-        reason = str(exc) or type(exc).__name__
-        raise HostUnreachable(f"{_describe(target)}: cannot connect: {reason}") from None
+        raise HostUnreachable(f"{_describe(target)}: cannot connect: {_said(exc)}") from None
 
 
 def check_files(target: Target) -> None:
@@ -128,8 +136,10 @@ def wrap_script(commands: list[str] | tuple[str, ...], *, cwd: str = "", secret_
 
 def shell_path(path: str) -> str:
     """Double-quote a path for the remote shell: spaces are safe, ``$VARS`` and a leading ``~``
-    still expand (``~/srv`` is a natural thing to write for a deploy user's home)."""
-    return cwd_word(path.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`"))
+    still expand (``~/srv`` is a natural thing to write for a deploy user's home); a command
+    substitution (``$(...)``, backticks) does not run."""
+    body = path.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`").replace("$(", "\\$(")
+    return cwd_word(body)
 
 
 def cwd_word(body: str) -> str:
@@ -156,7 +166,7 @@ async def run_script(
     except ActionError as exc:
         outcome.error = str(exc)
     except (OSError, asyncssh.Error) as exc:
-        outcome.error = f"{_describe(target)}: connection lost during step {ctx.step.id}: {exc}"
+        outcome.error = f"{_describe(target)}: connection lost during step {ctx.step.id}: {_said(exc)}"
     finally:
         outcome.bytes, outcome.sha256 = sink.close()
         outcome.duration = time.monotonic() - started
@@ -182,7 +192,7 @@ async def _execute(ctx: StepContext, conn, target: Target, script: str, stdin: b
             error = await _stop_remote(conn, target, pgid)
             proc.close()
             return HostOutcome(
-                target.name, "error", error=f"output could not be spooled ({exc}); command stopped {error}"
+                target.name, "error", error=f"output could not be spooled ({_said(exc)}); command stopped {error}"
             )
         return _finished(target, proc)
     status = "cancelled" if ctx.cancelled.is_set() else "timed_out"
@@ -241,7 +251,7 @@ async def _stop_remote(conn, target: Target, pgid: list[int]) -> str:
     try:
         result = await asyncio.wait_for(conn.run(script, check=False), timeout=KILL_GRACE + 10)
     except (OSError, asyncssh.Error, TimeoutError) as exc:
-        return f"could not confirm the remote process stopped on {target.name}: {exc}"
+        return f"could not confirm the remote process stopped on {target.name}: {_said(exc)}"
     if result.exit_status != 0:
         return f"remote process group {pgid[0]} on {target.name} is still alive after SIGKILL"
     return ""
@@ -276,10 +286,10 @@ async def reach(pool: ConnectionPool, target: Target) -> str:
     try:
         result = await conn.run("true", check=False)
     except (OSError, asyncssh.Error) as exc:
-        raise HostUnreachable(f"{_describe(target)}: logged in but cannot run a command: {exc}") from None
+        raise HostUnreachable(f"{_describe(target)}: logged in but cannot run a command: {_said(exc)}") from None
     if result.exit_status != 0:
         raise ActionError(f"{_describe(target)}: logged in but `true` exited {result.exit_status} (login shell?)")
-    return str(conn.get_extra_info("server_version", "")) or "ok"
+    return neutralise(str(conn.get_extra_info("server_version", ""))) or "ok"
 
 
 async def ask(ctx: PreflightContext, target: Target, script: str) -> str:
@@ -289,7 +299,7 @@ async def ask(ctx: PreflightContext, target: Target, script: str) -> str:
     try:
         result = await conn.run(script, check=False)
     except (OSError, asyncssh.Error) as exc:
-        raise HostUnreachable(f"{_describe(target)}: connection lost during the preflight: {exc}") from None
+        raise HostUnreachable(f"{_describe(target)}: connection lost during the preflight: {_said(exc)}") from None
     words = str(result.stdout or "").split()
     return words[0] if words else f"exit-{result.exit_status}"
 
@@ -312,7 +322,7 @@ def directory_problem(answer: str, target: Target, path: str, what: str) -> str 
         "missing": f"{where}: {what} {path} does not exist: create it or fix the path",
         "not-dir": f"{where}: {what} {path} is not a directory",
         "denied": f"{where}: user {target.user} may not read {what} {path}: fix its permissions",
-    }.get(answer, f"{where}: cannot check {what} {path} (the shell answered {answer!r})")
+    }.get(answer, f"{where}: cannot check {what} {path} (the shell answered {neutralise(answer)!r})")
 
 
 def cwd_probes(ctx: PreflightContext) -> list[Probe]:

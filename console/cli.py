@@ -25,6 +25,7 @@ from console.model.journal import verify
 from console.model.plan import build_plan
 from console.model.plan_text import render_plan
 from console.model.runbook import LoadedRunbook, load_runbook
+from console.model.sanitize import neutralise
 from console.model.starter import write_starter
 
 if TYPE_CHECKING:  # the drill is imported lazily, by the commands that run it
@@ -176,7 +177,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     plan = build_plan(runbook, config)
     print(f"{config.source.name}: valid; runbook {runbook.id} {runbook.model.runbook.version}: valid")
     result = asyncio.run(run_gate(plan, config))
-    sys.stdout.write(render(result))
+    sys.stdout.write(neutralise(render(result)))  # a host's answers (a disconnect reason) shown as text
     if not result.passed:
         print("a run would be refused: fix the failed lines (or start it anyway with warroom run --force)")
         return 1
@@ -410,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except WarroomError as exc:
-        print(f"warroom: {exc.title}: {exc}", file=sys.stderr)
+        print(neutralise(f"warroom: {exc.title}: {exc}"), file=sys.stderr)
         return 2 if isinstance(exc, InputError) else 1
     except KeyboardInterrupt:
         print("warroom: interrupted", file=sys.stderr)

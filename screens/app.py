@@ -12,6 +12,7 @@ from textual.binding import Binding
 from console.host.session import Session
 from console.model.errors import WarroomError
 from console.model.plan import Plan
+from console.model.sanitize import neutralise
 
 from .commands import WarroomCommands
 from .modals.open_incident import OpenIncidentModal, Opening
@@ -64,19 +65,24 @@ class WarroomApp(App[int]):
         self.show_score = show_score
         self._connect = connect
 
+    def notify(self, message: str, *, title: str = "", **kwargs) -> None:
+        """Every notification (the screens' too) passes here: its text can hold what a host said
+        (a disconnect reason, a file name, git's stderr), shown without its control sequences."""
+        super().notify(neutralise(str(message)), title=neutralise(str(title)), **kwargs)
+
     async def on_mount(self) -> None:
         self.set_keymap(self._keymap)
         if self._connect is not None:
             try:
                 self.session = await self._connect()
             except WarroomError as exc:
-                self.exit(2, message=Text(f"warroom: {exc.title}: {exc}"))
+                self.exit(2, message=Text(neutralise(f"warroom: {exc.title}: {exc}")))
                 return
         if self._startup_hook is not None:
             try:
                 self._plan, self._opener = await self._startup_hook()
             except WarroomError as exc:
-                self.exit(2, message=Text(f"warroom: {exc.title}: {exc}"))
+                self.exit(2, message=Text(neutralise(f"warroom: {exc.title}: {exc}")))
                 return
         if self.session is not None:
             await self._enter(self.session)

@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import string
 from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from actions.notify.send import CHANNELS
 from actions.params import ParamError, StepParams, later, rendered, step_timeout
-from console.model.facts import FACTS
-
-
-def template_problem(template: str) -> str | None:
-    """Why ``template`` cannot be filled with :data:`FACTS`, or None; for load-time checks."""
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-    except ValueError as exc:
-        return f"not a valid template ({exc}); write a literal brace as {{{{ or }}}}"
-    for name in fields:
-        if name == "" or name.isdigit():
-            return "positional field {} - name an incident fact, e.g. {incident_id}"
-        if name not in FACTS:
-            return f"unknown field {{{name}}} (known: {', '.join('{' + f + '}' for f in FACTS)})"
-    try:
-        template.format(**dict.fromkeys(FACTS, "x"))
-    except (ValueError, KeyError, IndexError) as exc:
-        return f"not a valid template ({exc})"
-    return None
+from console.model.templates import template_problem
 
 
 class NotifyParams(StepParams):

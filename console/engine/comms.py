@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.engine.actor import Actor
+from console.engine.actor import SYSTEM, Actor
 from console.engine.core import EngineCore
 from console.model import events
 from console.model.errors import ActionError
@@ -56,9 +56,11 @@ class CommsMixin(EngineCore):
         facts = incident_facts(self.state, self.clock.now())
         try:
             text = (comm["template"] or comm["summary"]).format(**facts)
-        except (KeyError, IndexError, ValueError) as exc:
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+            # Only a plan journaled before templates were checked at load gets here.
             text = comm["summary"]
-            self.step_warning("comms", 0, channel, f"template of {comm_id} not filled ({exc}); summary sent")
+            message = f"template of {comm_id} not filled ({type(exc).__name__}: {exc}); summary sent"
+            self._commit(events.COMMS_WARNING, {"comm": comm_id, "channel": channel, "message": message}, SYSTEM)
         subject = f"[{self.state.severity}] {self.plan.runbook['title']} — {comm['summary']} ({self.state.id})"
         result = await send(
             self.config.model if self.config else None,

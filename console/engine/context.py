@@ -15,6 +15,7 @@ from console.model import events
 from console.model.clock import Clock
 from console.model.errors import SecretError
 from console.model.plan import PlannedStep
+from console.model.sanitize import neutralise
 from console.model.secrets import resolve_ref
 from console.model.spool import OutputSpool
 from console.model.state import IncidentState
@@ -70,7 +71,8 @@ class StepContext:
         return self._engine.config.model
 
     def progress(self, host: str, done: float, total: float | None, unit: str = "bytes", label: str = "") -> None:
-        self._engine.publish(Progress(self.step.id, self.attempt, host, done, total, unit, label))
+        # the label can name what is read on the host (a backup's file name): shown, so neutralised
+        self._engine.publish(Progress(self.step.id, self.attempt, host, done, total, unit, neutralise(label)))
 
     def warn(self, host: str, message: str) -> None:
         self._engine.step_warning(self.step.id, self.attempt, host, message)

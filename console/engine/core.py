@@ -20,13 +20,14 @@ from console.engine.stream import Subscriber
 from console.model import events, rules
 from console.model.clock import Clock, iso
 from console.model.config import LoadedConfig
-from console.model.errors import CommandRefused, SecretError
+from console.model.errors import CommandRefused, JournalError, SecretError
 from console.model.incident_dir import output_path
 from console.model.journal import Journal
 from console.model.kinds import KindTable
 from console.model.plan import Plan, PlannedStep
+from console.model.sanitize import neutralise_tree
 from console.model.secrets import Redactor, lookup, resolve_ref
-from console.model.state import IncidentState, apply, fold
+from console.model.state import IncidentState, apply, fold, unfoldable
 
 log = logging.getLogger("warroom.engine")
 
@@ -91,6 +92,11 @@ class EngineCore:
                 log.exception("subscriber failed on %s", type(event).__name__)
 
     def _commit(self, type_: str, data: dict[str, Any], actor: Actor) -> dict[str, Any]:
+        problem = unfoldable(self.state, type_, data)
+        if problem:  # a bug, but one that must not reach the journal: resume and the report would fail
+            raise JournalError(f"{type_} not journaled: {problem}")
+        if type_ != events.INCIDENT_OPENED:  # the plan is journaled exactly as it runs
+            data = neutralise_tree(data, self.redactor)
         record = self.journal.append(type_, data, actor=actor.name, role=actor.role, ts=iso(self.clock.now()))
         apply(self.state, record)
         self.records.append(record)

@@ -13,6 +13,7 @@ from console.engine.core import EngineCore
 from console.model import events, rules
 from console.model.errors import WarroomError
 from console.model.plan import PlannedStep
+from console.model.sanitize import neutralise
 from console.model.state import IncidentState
 
 log = logging.getLogger("warroom.engine")
@@ -124,7 +125,7 @@ class StepsMixin(EngineCore):
                 found.update(await self.kinds[step.kind]().preview(StepContext(self, rendering, 0)))
             except WarroomError as exc:
                 found.update({host: f"cannot preview: {exc}" for host in rendering.hosts})
-        return found
+        return {host: neutralise(text) for host, text in found.items()}  # git stderr, file names: remote text
 
     async def remote_alive(self, step_id: str) -> dict[str, int]:
         """Hosts where the last attempt's remote process group still runs (after a crash, an

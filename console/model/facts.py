@@ -10,10 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from console.model.state import IncidentState
+from console.model.templates import FACTS as FACTS
 from console.model.timeline import rto_status
-
-FACTS = ("incident_id", "severity", "severity_label", "phase", "eta", "runbook", "environment", "trigger")
-"""The names a message template may use (the keys of :func:`incident_facts`)."""
 
 
 def incident_facts(state: IncidentState, now: datetime) -> dict[str, str]:

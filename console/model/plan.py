@@ -16,6 +16,7 @@ from typing import Any
 from console.model.config import LoadedConfig
 from console.model.errors import RunbookError
 from console.model.render import StepRenderer
+from console.model.rendered_credentials import refuse_rendered_credentials
 from console.model.runbook import LoadedRunbook, placeholders
 from console.model.secrets import Redactor
 
@@ -186,6 +187,8 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
             _refuse_credentials(runbook, loc, step.id, [step.cwd, *step.commands, *map(str, step.params.values())])
             renders = {h: renderer.render(step, loc, h) for h in hosts if h in cfg.hosts}
             first = next(iter(renders.values()), None) or renderer.render(step, loc, None)
+            for host, rendering in renders.items() or [(None, first)]:
+                refuse_rendered_credentials(runbook, config, loc, step, host, rendering, renderer.values(host))
             steps[step.id] = PlannedStep(
                 id=step.id,
                 title=step.title,

@@ -103,7 +103,9 @@ def render_cwd(text: str, lookup: Lookup) -> str:
 
 
 def _author_cwd(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`")
+    """``$VARS`` and ``${VAR}`` expand; a command substitution ``$(...)`` does not (a directory
+    is named, nothing is run to find it)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`").replace("$(", "\\$(")
 
 
 def cwd_text(body: str) -> str:

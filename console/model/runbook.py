@@ -18,6 +18,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from console.model.errors import RunbookError, RunbookMissing
 from console.model.kinds import KindTable
+from console.model.templates import template_problem
 from console.model.tomlsource import TomlSource, load_toml, parse_toml
 from console.model.usage import check_secret_key, check_step_usage
 from console.model.validation import FieldError, StrictModel, pattern, validate
@@ -298,6 +299,10 @@ def _check_consistency(model: Runbook, source: TomlSource, kinds: KindTable) -> 
         if comm.id in seen_comm:
             raise source.error(("comms", c, "id"), f"duplicate comms id {comm.id!r}", RunbookError)
         seen_comm.add(comm.id)
+        field_name = "template" if comm.template else "summary"  # the summary is sent when there is no template
+        problem = template_problem(comm.template or comm.summary)
+        if problem:
+            raise source.error(("comms", c, field_name), f"comms {comm.id!r}: {field_name}: {problem}", RunbookError)
 
 
 def placeholders(step: Step) -> list[tuple[str, str]]:

@@ -7,6 +7,9 @@ worse in the operator's terminal. Everything but newline and tab is shown as a v
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from console.model.secrets import Redactor
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -23,6 +26,22 @@ def _visible(match: re.Match[str]) -> str:
 def neutralise(text: str) -> str:
     """Replace control characters (ESC, CR, BEL, C1, ...) with harmless visible forms."""
     return _CONTROL.sub(_visible, text)
+
+
+def neutralise_tree(value: Any, redactor: Redactor | None = None) -> Any:
+    """Every string in a JSON-like value (keys too) neutralised: remote-derived facts and errors
+    as they enter the journal, so no screen, watcher or report gets a raw control sequence.
+    Secrets are masked first: a secret holding a control character (a CR in a key file) would
+    no longer match once neutralised."""
+    if isinstance(value, str):
+        if redactor is not None and redactor.needed(value):
+            value = redactor.text(value)
+        return neutralise(value) if _CONTROL.search(value) else value
+    if isinstance(value, dict):
+        return {neutralise_tree(k): neutralise_tree(v, redactor) for k, v in value.items()}  # keys stay
+    if isinstance(value, list | tuple):
+        return type(value)(neutralise_tree(v, redactor) for v in value)
+    return value
 
 
 def neutralise_lines(lines) -> list[str]:

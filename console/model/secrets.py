@@ -18,6 +18,8 @@ from console.model.errors import SecretError
 REDACTED = "********"
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/@\s:]+(?::[^/@\s]*)?)@", re.I)
 _URL_USERINFO_BYTES = re.compile(_URL_USERINFO.pattern.encode(), re.I)
+URL_HOLD = 1024  # user-info longer than this, cut in the middle of a line, is given up on
+_SCHEME_CHARS = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-"
 
 
 class Redactor:
@@ -54,8 +56,40 @@ class Redactor:
         """A URL with user-info, or a known secret value, is written in the text."""
         return bool(_URL_USERINFO.search(text)) or any(value in text for value in self._values)
 
+    def hold_from(self, data: bytes, *, mid_line: bool = False) -> int:
+        """Where the end of ``data`` could be the start of a secret still arriving: output up to
+        there can be written out, the rest must wait for the next read to be masked whole.
+        ``mid_line``: the cut is not at a newline, so a URL's user-info may be in the way too."""
+        hold = len(data)
+        for value in self._values:
+            secret = value.encode()
+            start = max(0, len(data) - len(secret) + 1)
+            while (start := data.find(secret[:1], start, hold)) >= 0:
+                if secret.startswith(data[start:]):
+                    hold = start
+                    break
+                start += 1
+        return min(hold, _url_hold(data)) if mid_line else hold
+
     def longest(self) -> int:
         return max((len(v.encode()) for v in self._values), default=0)
+
+
+def _url_hold(data: bytes) -> int:
+    """Where a ``scheme://user:pass@`` still incomplete at the end of ``data`` starts (it holds
+    no whitespace, so only the last word can be one), or ``len(data)``."""
+    tail_start = max(0, len(data) - URL_HOLD)
+    word_start = max(data.rfind(space, tail_start) for space in (b" ", b"\t", b"\n", b"\r", b"\x0b", b"\x0c")) + 1
+    word_start = max(word_start, tail_start)
+    word = data[word_start:]
+    scheme_end = word.rfind(b"://")
+    if scheme_end >= 0:
+        if b"/" in word[scheme_end + 3 :] or b"@" in word[scheme_end + 3 :]:
+            return len(data)  # past the user-info already: masked whole, or none there
+        head = word[:scheme_end]
+    else:
+        head = word[:-2] if word.endswith(b":/") else word[:-1] if word.endswith(b":") else word
+    return word_start + len(head.rstrip(_SCHEME_CHARS)) if head or scheme_end >= 0 else len(data)
 
 
 def resolve_ref(ref: str, *, where: str, redactor: Redactor | None = None) -> str:

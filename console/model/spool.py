@@ -12,6 +12,7 @@ from pathlib import Path
 
 from console.model.secrets import Redactor
 
+LINE_CUT = 65536  # a line longer than this is written out in pieces
 Publish = Callable[[str, list[str]], None]
 
 
@@ -33,20 +34,28 @@ class OutputSpool:
     def write(self, data: bytes) -> None:
         """Spool complete lines now; keep a partial last line until its end arrives.
 
-        Holding the partial line back means a secret split across two reads is still masked.
+        Masking runs on what is held plus what arrived, and the part that could be the start of a
+        secret (or of a URL's user-info) still arriving stays held: a secret split across two
+        reads, across a newline (a PEM) or across the forced cut of a 64 KiB line is masked whole.
+        What is held is already masked; masking again leaves it unchanged.
         """
         data = self._pending + data
-        cut = data.rfind(b"\n") + 1
-        if cut == 0 and len(data) < 65536:
+        if b"\n" not in data and len(data) < LINE_CUT:
+            self._pending = data  # nothing to write yet: masked when it is
+            return
+        if self._redactor.values or b"://" in data:
+            data = self._redactor.bytes(data)
+        hold = self._redactor.hold_from(data)
+        cut = data.rfind(b"\n", 0, hold) + 1
+        if cut == 0 and len(data) < LINE_CUT:
             self._pending = data
             return
         if cut == 0:
-            cut = len(data)
+            cut = self._redactor.hold_from(data, mid_line=True) or len(data)
         self._pending = data[cut:]
         self._emit(data[:cut])
 
-    def _emit(self, data: bytes) -> None:
-        clean = self._redactor.bytes(data) if self._redactor.values or b"://" in data else data
+    def _emit(self, clean: bytes) -> None:
         self._file.write(clean)
         self._file.flush()
         self._digest.update(clean)

@@ -75,6 +75,7 @@ class IncidentState:
     notes: list[dict[str, Any]] = field(default_factory=list)
     comms: dict[str, dict[str, Any]] = field(default_factory=dict)
     comms_failures: list[dict[str, Any]] = field(default_factory=list)
+    comms_warnings: list[dict[str, Any]] = field(default_factory=list)
     refusals: list[dict[str, Any]] = field(default_factory=list)
     seat_changes: list[dict[str, Any]] = field(default_factory=list)
     resumes: list[dict[str, Any]] = field(default_factory=list)
@@ -127,6 +128,32 @@ def apply(state: IncidentState, record: dict[str, Any]) -> IncidentState:
         handler(state, record, record["data"])
     state.seq = record["seq"]
     return state
+
+
+_OF_A_STEP = frozenset(
+    {
+        events.STEP_STARTED,
+        events.STEP_HOST_FINISHED,
+        events.STEP_FINISHED,
+        events.STEP_WARNING,
+        events.STEP_REMOTE_STARTED,
+        events.STEP_CANCEL_REQUESTED,
+        events.STEP_INTERRUPTED,
+        events.STEP_SKIPPED,
+    }
+)
+
+
+def unfoldable(state: IncidentState, type_: str, data: dict[str, Any]) -> str | None:
+    """Why a record about to be written could not be applied to ``state``, or None: checked
+    before writing, because a record the fold rejects makes the incident unreadable for good."""
+    if type_ == events.INCIDENT_OPENED:
+        return None if state.plan is None else "the incident is already open"
+    if state.plan is None:
+        return "the journal does not start with incident.opened"
+    if type_ in _OF_A_STEP and data.get("step") not in state.steps:
+        return f"no step {data.get('step')!r} in the plan"
+    return None
 
 
 def _opened(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
@@ -243,6 +270,10 @@ def _comms_failed(state: IncidentState, record: dict[str, Any], data: dict[str, 
     state.comms_failures.append({"at": record["ts"], "by": record["actor"], **data})
 
 
+def _comms_warning(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    state.comms_warnings.append({"at": record["ts"], "by": record["actor"], **data})
+
+
 def _refused(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
     state.refusals.append({"at": record["ts"], "by": record["actor"], "role": record["role"], **data})
 
@@ -297,6 +328,7 @@ _HANDLERS = {
     events.PREFLIGHT_OVERRIDDEN: _preflight,
     events.COMMS_SENT: _comms,
     events.COMMS_FAILED: _comms_failed,
+    events.COMMS_WARNING: _comms_warning,
     events.COMMAND_REFUSED: _refused,
     events.INCIDENT_RESUMED: _resumed,
     events.DECISION_RECORDED: _decision,

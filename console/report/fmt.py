@@ -73,6 +73,7 @@ def output_check(output: dict[str, Any]) -> str:
         "ok": "checksum matches the journal",
         "mismatch": "CHECKSUM MISMATCH",
         "missing": "output file missing",
+        "refused": "NOT READ (unsafe path)",
         "partial": "partial (step never finished)",
         "unrecorded": "no checksum recorded",
         "empty": "no output",

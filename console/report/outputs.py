@@ -6,7 +6,11 @@ its first and last lines. The text is returned raw; the report cleans it like ev
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +33,14 @@ def excerpt(directory: Path, relative: str, recorded: dict[str, Any] | None) -> 
     ``recorded`` is the host's journaled result (``bytes``, ``sha256``) or None while the step
     never finished (then the file is partial and nothing can be checked).
     """
-    path = directory / relative
     found: dict[str, Any] = {"path": relative, "size": None, "sha256": "", "check": "", "problem": ""}
     found.update(head=[], tail=[], omitted_lines=0, total_lines=0)
-    if not path.is_file():
+    try:
+        handle = open_inside(directory, relative)
+    except UnsafePath as exc:
+        found["check"], found["problem"] = "refused", f"{relative} {exc}: not {'followed' if exc.link else 'read'}"
+        return found
+    if handle is None:
         if recorded is None or recorded.get("bytes"):
             found["check"] = "missing"
             found["problem"] = f"{relative} is missing from the incident directory"
@@ -43,7 +51,7 @@ def excerpt(directory: Path, relative: str, recorded: dict[str, Any] | None) -> 
     size = newlines = 0
     head = b""
     last = b""
-    with path.open("rb") as handle:
+    with handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
@@ -63,6 +71,55 @@ def excerpt(directory: Path, relative: str, recorded: dict[str, Any] | None) -> 
     found["omitted_lines"] = lines - len(first) - len(final)
     found["check"], found["problem"] = _check(relative, size, found["sha256"], recorded)
     return found
+
+
+class UnsafePath(Exception):
+    def __init__(self, message: str, *, link: bool) -> None:
+        super().__init__(message)
+        self.link = link
+
+
+def open_inside(directory: Path, relative: str):
+    """Open a regular file at ``relative`` under ``directory`` without following a symbolic link
+    at any step and without leaving the directory (the names come from a journal that may have
+    been written elsewhere); None when it is not there. Raises :class:`UnsafePath`."""
+    parts = relative.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise UnsafePath("is not a plain path inside the incident directory", link=False)
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            try:
+                child = os.open(part, flags | (os.O_NONBLOCK if last else os.O_DIRECTORY), dir_fd=fd)
+            except FileNotFoundError:
+                return None
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR) and _is_link(fd, part):
+                    raise UnsafePath("is a symbolic link", link=True) from None
+                if exc.errno == errno.ENOTDIR:
+                    return None
+                raise UnsafePath(f"cannot be opened ({exc.strerror})", link=False) from None
+            os.close(fd)
+            fd = child
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafePath("is not a regular file", link=False)
+        handle = os.fdopen(fd, "rb")
+        fd = -1
+        return handle
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _is_link(dir_fd: int, name: str) -> bool:
+    with contextlib.suppress(OSError):
+        return stat.S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode)
+    return False
 
 
 def _edge_lines(data: bytes, *, cut_start: bool = False, cut_end: bool = False) -> list[bytes]:

@@ -30,6 +30,8 @@ class IncidentSource:
 
 def read_incident(directory: Path) -> IncidentSource:
     path = directory / JOURNAL
+    if path.is_symlink():  # a report reads the incident directory itself, never a file elsewhere
+        raise IncidentError(f"{path}: is a symbolic link: not followed")
     records, tail = read_records(path, tolerate_torn_tail=True)
     if not records or records[0].get("type") != events.INCIDENT_OPENED:
         raise IncidentError(f"{path}: record 1: the journal does not start with incident.opened")

@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Static
 
 from actions.base import PlannedCommand
 from console.model.plan import PlannedStep
+from console.model.sanitize import neutralise
 
 
 class ConfirmStepModal(ModalScreen[str | None]):
@@ -47,7 +48,10 @@ class ConfirmStepModal(ModalScreen[str | None]):
             with VerticalScroll(id="confirm-body"):
                 yield Static(Text.assemble(("⚠ ", "bold yellow"), (step.title, "bold"), f"  ({step.id})"))
                 for command in self._commands:
-                    yield Static(Text.assemble((f"{command.host}$ ", "bold"), command.text), classes="confirm-command")
+                    yield Static(
+                        Text.assemble((f"{command.host}$ ", "bold"), neutralise(command.text)),
+                        classes="confirm-command",
+                    )
                 if step.note:
                     yield Static(Text(step.note, "italic"), id="confirm-note")
                 if self._preview is not None:
@@ -78,7 +82,7 @@ class ConfirmStepModal(ModalScreen[str | None]):
         text = Text()
         for host, fact in facts.items():
             text.append(f"{host}: ", "bold")
-            text.append(f"{fact}\n")
+            text.append(f"{neutralise(fact)}\n")  # what the hosts said: their control sequences made visible
         self.query_one("#confirm-preview", Static).update(text or Text("(nothing to preview)", "dim"))
 
     @on(Input.Submitted)

@@ -19,7 +19,7 @@ from textual.containers import Vertical
 from textual.widgets import Log, Static
 
 from console.host.session import Session
-from console.model.sanitize import neutralise_lines
+from console.model.sanitize import neutralise, neutralise_lines
 from console.model.spool import tail_lines
 
 RING_LINES = 5000
@@ -77,7 +77,7 @@ class LogPane(Vertical):
         first = self._progress_start.setdefault((update.step, update.host), (now, update.done))
         elapsed = max(now - first[0], 1e-6)
         rate = (update.done - first[1]) / elapsed
-        text = f"{update.label or 'progress'}: {_amount(update.done, update.unit)}"
+        text = f"{neutralise(update.label) or 'progress'}: {_amount(update.done, update.unit)}"
         if update.total:
             share = min(1.0, update.done / update.total)
             bar = "█" * int(share * 20) + "░" * (20 - int(share * 20))
