@@ -21,7 +21,7 @@ from console.model.config import LoadedConfig, load_config
 from console.model.errors import InputError, RunbookMissing, WarroomError
 from console.model.incident_dir import incident_dir, state_root
 from console.model.incidents import list_incidents
-from console.model.journal import verify
+from console.model.journal import check as check_journal
 from console.model.plan import build_plan
 from console.model.plan_text import render_plan
 from console.model.runbook import LoadedRunbook, load_runbook
@@ -362,12 +362,16 @@ def _cmd_incidents(args: argparse.Namespace) -> int:
 def _cmd_journal(args: argparse.Namespace) -> int:
     directory = incident_dir(_root_for(args), args.incident)
     path = directory / "journal.jsonl"
-    records = verify(path)
+    checked = check_journal(path)
+    records = checked.records
     last = records[-1] if records else None
     if last:
-        print(f"{path}: ok, {len(records)} records, chain intact, last #{last['seq']} {last['type']} at {last['ts']}")
+        print(
+            f"{path}: ok, {len(records)} records, chain intact, last #{last['seq']} {last['type']} at {last['ts']}; "
+            f"{checked.seal.describe()}"
+        )
     else:
-        print(f"{path}: ok, empty")
+        print(f"{path}: ok, empty; {checked.seal.describe()}")
     return 0
 
 
