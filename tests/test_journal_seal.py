@@ -158,3 +158,14 @@ def test_the_incident_list_names_a_cut_journal(tmp_path):
     (incident / "journal.jsonl").write_bytes(b"".join(lines[:-2]))
     [row] = list_incidents(tmp_path / "state")
     assert row.status.startswith("corrupt") and "2 records cut from the end" in row.status
+
+
+def test_an_empty_seal_after_a_power_cut_is_named_and_rewritten_on_resume(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    make_journal(path)
+    path.with_name("journal.seal").write_bytes(b"")
+    result = cli("journal", "verify", str(path))
+    assert result.returncode == 0 and "journal.seal is damaged" in result.stdout
+    journal, records, _ = Journal.open(path, Redactor())
+    journal.close()
+    assert seal_of(path) == {"seq": 8, "hash": records[-1]["hash"]}

@@ -137,7 +137,6 @@ class Journal:
         self._seq = len(records)
         self._prev = records[-1]["hash"] if records else GENESIS
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._dir_fd = os.open(path.parent, os.O_RDONLY)
         self._broken = ""
 
     @property
@@ -155,6 +154,7 @@ class Journal:
             raise JournalError(f"{path}: journal already exists")
         journal = cls(path, [], redactor)
         journal._seal(Seal(0, GENESIS))
+        _fsync_dir(path.parent)
         return journal
 
     @classmethod
@@ -185,7 +185,7 @@ class Journal:
 
     def _seal(self, sealed: Seal) -> None:
         try:
-            seal.write(self.path, sealed, self._dir_fd)
+            seal.write(self.path, sealed)
         except OSError as exc:
             self.close()
             raise JournalError(f"{seal.seal_path(self.path)}: cannot write the seal: {exc.strerror}") from None
@@ -220,7 +220,7 @@ class Journal:
             self._broken = f"record {record['seq']} could not be written ({exc.strerror})"
             raise JournalError(f"{self.path}: cannot append record {record['seq']}: {exc.strerror}") from None
         try:
-            seal.write(self.path, Seal(record["seq"], record["hash"]), self._dir_fd)
+            seal.write(self.path, Seal(record["seq"], record["hash"]))
         except OSError as exc:
             # The record is durable but unsealed, and nobody was told of it: take it back, so that
             # journal, seal and the state in memory agree (a crash here leaves it one past the seal).
@@ -239,9 +239,6 @@ class Journal:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        if self._dir_fd >= 0:
-            os.close(self._dir_fd)
-            self._dir_fd = -1
 
 
 def _masked(value: Any, redactor: Redactor, key: str = "") -> Any:
@@ -254,3 +251,11 @@ def _masked(value: Any, redactor: Redactor, key: str = "") -> Any:
     if isinstance(value, list):
         return [_masked(v, redactor, key) for v in value]
     return value
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -37,6 +37,10 @@ class Seal:
     hash: str
 
 
+DAMAGED = Seal(-1, "")
+"""What :func:`read` returns for a seal file that is no seal (empty after a power cut)."""
+
+
 @dataclass(frozen=True)
 class SealState:
     """How a journal stands against its seal (after :func:`check` found nothing cut)."""
@@ -46,6 +50,8 @@ class SealState:
     records: int
     closed: bool
     """The journal ends with its closing record (written when a closed incident's engine stops)."""
+    damaged: bool = False
+    """``journal.seal`` is there but holds no seal: checked like a journal without one."""
 
     @property
     def behind(self) -> int:
@@ -61,6 +67,11 @@ class SealState:
         return "sealed" if self.closed else "matches"
 
     def describe(self) -> str:
+        if self.damaged:
+            return (
+                "journal.seal is damaged (a power cut while it was replaced?): records cut from the end "
+                "cannot be detected until a resume writes it again"
+            )
         if self.seal is None:
             return "not sealed (no journal.seal): records cut from the end cannot be detected"
         if self.behind == 1:
@@ -93,7 +104,7 @@ def read(journal: Path) -> Seal | None:
         if not isinstance(seal.seq, int) or seal.seq < 0 or not isinstance(seal.hash, str) or len(seal.hash) != 64:
             raise ValueError(seal)
     except (ValueError, KeyError, TypeError):
-        raise SealMismatch(str(path), f"{path.name} is damaged: not a seal (seq and hash)") from None
+        return DAMAGED
     return seal
 
 
@@ -102,8 +113,8 @@ def check(journal: Path, seal: Seal | None, records: list[dict[str, Any]], tail:
     name = str(journal)
     count = len(records)
     closed = bool(records) and records[-1].get("type") == events.JOURNAL_CLOSED
-    if seal is None:
-        return SealState(None, count, closed)
+    if seal is None or seal is DAMAGED:
+        return SealState(None, count, closed, damaged=seal is DAMAGED)
     if seal.seq > count:
         if tail and seal.seq == count + 1:
             raise JournalCorrupt(
@@ -128,25 +139,25 @@ def check(journal: Path, seal: Seal | None, records: list[dict[str, Any]], tail:
     return SealState(seal, count, closed)
 
 
-def write(journal: Path, seal: Seal, dir_fd: int) -> None:
-    """Replace the seal atomically: a temporary file, fsynced, renamed over it, the directory fsynced.
+def write(journal: Path, seal: Seal) -> None:
+    """Replace the seal atomically: a temporary file renamed over it.
 
-    Raises :class:`OSError` (a full disk: the caller stops appending)."""
+    Not fsynced, on purpose: the record it names was fsynced before, so a power cut can only leave
+    the seal behind the journal (tolerated) or, on some file systems, empty (reported as damaged,
+    and rewritten by the next resume), never ahead of it. Raises :class:`OSError` (a full disk:
+    the caller stops appending)."""
     path = seal_path(journal)
     tmp = path.with_name(f".{path.name}.tmp")
     body = json.dumps({"seq": seal.seq, "hash": seal.hash}, sort_keys=True).encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        if os.write(fd, body) != len(body):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        os.fsync(fd)
-        os.close(fd)
-        fd = -1
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            if os.write(fd, body) != len(body):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        finally:
+            os.close(fd)
         tmp.replace(path)
     except OSError:
-        if fd >= 0:
-            os.close(fd)
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    os.fsync(dir_fd)
