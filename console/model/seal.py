@@ -80,7 +80,10 @@ class SealState:
                 "resume brings the seal up to date"
             )
         if self.behind:
-            return f"{self.behind} records past journal.seal (seq {self.seal.seq}): appended since it was read"
+            return (
+                f"{self.behind} records past journal.seal (seq {self.seal.seq}): appended while it was read, "
+                "or the seal is an older copy"
+            )
         closing = ", closed with its closing record" if self.closed else ""
         return f"sealed: journal.seal matches seq {self.seal.seq}{closing}"
 
