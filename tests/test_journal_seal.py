@@ -169,3 +169,19 @@ def test_an_empty_seal_after_a_power_cut_is_named_and_rewritten_on_resume(tmp_pa
     journal, records, _ = Journal.open(path, Redactor())
     journal.close()
     assert seal_of(path) == {"seq": 8, "hash": records[-1]["hash"]}
+
+
+def test_a_last_hash_kept_elsewhere_catches_a_cut_with_a_forged_seal(tmp_path):
+    """Whoever can write the incident directory can rewrite the seal too; the report's last hash,
+    kept elsewhere, still names the cut."""
+    path = tmp_path / "journal.jsonl"
+    lines = make_journal(path)
+    reported = json.loads(lines[-1])["hash"]
+    assert cli("journal", "verify", str(path), "--last-hash", reported).returncode == 0
+    path.write_bytes(b"".join(lines[:-1]))
+    left = json.loads(lines[-2])
+    path.with_name("journal.seal").write_text(json.dumps({"seq": left["seq"], "hash": left["hash"]}))
+    assert cli("journal", "verify", str(path)).returncode == 0  # the forged seal matches
+    result = cli("journal", "verify", str(path), "--last-hash", reported)
+    assert result.returncode == 1 and f"no record has the hash {reported}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
