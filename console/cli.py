@@ -18,10 +18,10 @@ from console.host.headless import HeadlessOptions, run_headless
 from console.model import defaults
 from console.model.clock import SystemClock, iso, parse_iso
 from console.model.config import LoadedConfig, load_config
-from console.model.errors import InputError, RunbookMissing, WarroomError
+from console.model.errors import InputError, RunbookMissing, SealMismatch, WarroomError
 from console.model.incident_dir import incident_dir, state_root
 from console.model.incidents import list_incidents
-from console.model.journal import verify
+from console.model.journal import check as check_journal
 from console.model.plan import build_plan
 from console.model.plan_text import render_plan
 from console.model.runbook import LoadedRunbook, load_runbook
@@ -132,8 +132,13 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("journal", help="journal tools")
     jsub = p.add_subparsers(dest="journal_command", required=True, metavar="ACTION")
-    v = jsub.add_parser("verify", help="check an incident journal's checksums and chain")
+    v = jsub.add_parser("verify", help="check an incident journal's checksums, chain and seal")
     v.add_argument("incident", help="incident id, directory or journal file")
+    v.add_argument(
+        "--last-hash",
+        metavar="HASH",
+        help="a last hash kept elsewhere (the report's): the journal must still hold that record",
+    )
     v.add_argument("-c", "--config", help="config file (for its state_dir)")
     v.add_argument("--state-dir", help="where incidents are kept")
 
@@ -363,12 +368,23 @@ def _cmd_incidents(args: argparse.Namespace) -> int:
 def _cmd_journal(args: argparse.Namespace) -> int:
     directory = incident_dir(_root_for(args), args.incident)
     path = directory / "journal.jsonl"
-    records = verify(path)
+    checked = check_journal(path)
+    records = checked.records
+    if args.last_hash:
+        held = next((r for r in records if r["hash"] == args.last_hash.strip().lower()), None)
+        if held is None:
+            raise SealMismatch(
+                str(path), f"no record has the hash {args.last_hash}: it was cut from the end, or the journal rewritten"
+            )
+        print(f"{path}: holds the hash given as record #{held['seq']} {held['type']}")
     last = records[-1] if records else None
     if last:
-        print(f"{path}: ok, {len(records)} records, chain intact, last #{last['seq']} {last['type']} at {last['ts']}")
+        print(
+            f"{path}: ok, {len(records)} records, chain intact, last #{last['seq']} {last['type']} at {last['ts']}; "
+            f"{checked.seal.describe()}"
+        )
     else:
-        print(f"{path}: ok, empty")
+        print(f"{path}: ok, empty; {checked.seal.describe()}")
     return 0
 
 

@@ -367,6 +367,8 @@ def normalise(directory: Path, base: Path) -> None:
             record["prev"] = prev
             record["hash"] = prev = record_hash(record)
             out.write(canonical(record) + "\n")
+    seal = {"seq": records[-1]["seq"], "hash": records[-1]["hash"]}  # re-chained: sealed again
+    (directory / "journal.seal").write_text(json.dumps(seal, sort_keys=True))
     (directory / "lock").unlink(missing_ok=True)
 
 

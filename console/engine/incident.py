@@ -13,6 +13,7 @@ By job: :mod:`console.engine.core` (journal, state, refusals), :mod:`~console.en
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ from console.model.journal import Journal
 from console.model.kinds import KindTable
 from console.model.plan import Plan
 from console.model.timeline import rto_status
+
+log = logging.getLogger("warroom.engine")
 
 __all__ = ["COMMANDS", "SYSTEM", "Actor", "Engine", "Output", "Progress", "Role", "Subscriber"]
 
@@ -146,10 +149,23 @@ class Engine(SeatMixin, StepsMixin, CommsMixin, CommandsMixin):
         if self._tasks:
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         await self.connections.close()
+        self._write_closing_record()
         self.journal.close()
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
+
+    def _write_closing_record(self) -> None:
+        """A closed incident's journal ends with its closing record (and the seal on it), so a
+        journal that was cut after the close is told from one that ends where it should."""
+        if self.state.status != "closed" or self.journal.broken or self.journal.closed:
+            return
+        if self.records and self.records[-1]["type"] == events.JOURNAL_CLOSED:
+            return
+        try:
+            self._commit(events.JOURNAL_CLOSED, {}, SYSTEM)
+        except WarroomError as exc:  # a full disk at the very end: the seal still matches the journal
+            log.warning("cannot write the closing record: %s", exc)
 
     # ----- checks, notes, comms ------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ titled message instead of a traceback::
     │   └── SecretError         a secret reference that does not resolve
     ├── JournalError            the journal cannot be read or appended
     │   └── JournalCorrupt      a record was edited, deleted, reordered or torn
+    │       └── SealMismatch    the journal is shorter than its seal (records cut from the end)
     ├── IncidentError           an incident cannot be found, opened or locked
     │   └── NotServed           no engine answers on the incident's attach socket
     ├── CommandRefused          the engine refused a command (role, state)
@@ -80,6 +81,16 @@ class JournalCorrupt(JournalError):
     def __init__(self, path: str, record: int, problem: str) -> None:
         self.path, self.record, self.problem = path, record, problem
         super().__init__(f"{path}: record {record}: {problem}")
+
+
+class SealMismatch(JournalCorrupt):
+    """The journal and its seal (``journal.seal``) disagree: records were cut from the end, or the
+    seal itself is damaged. No single record is to blame, so the message names none."""
+
+    def __init__(self, path: str, problem: str, record: int = 0) -> None:
+        super().__init__(path, record, problem)
+        self.message = f"{path}: {problem}"
+        self.args = (self.message,)
 
 
 class IncidentError(WarroomError):

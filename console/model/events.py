@@ -10,6 +10,9 @@ from __future__ import annotations
 INCIDENT_OPENED = "incident.opened"
 INCIDENT_RESUMED = "incident.resumed"
 INCIDENT_CLOSED = "incident.closed"
+JOURNAL_CLOSED = "journal.closed"
+"""The closing record: the engine of a closed incident stopped cleanly; nothing was written after it
+(:mod:`console.model.seal`). Resuming the incident later appends after it."""
 
 PREFLIGHT_PASSED = "preflight.passed"
 """The gate passed before the first step: how many checks, on which hosts, and any warnings."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from console.model import rules
 from console.model.errors import JournalError
 from console.model.incident_dir import incidents_dir
-from console.model.journal import read_records
+from console.model.journal import check
 from console.model.state import fold
 
 
@@ -53,10 +53,11 @@ def list_incidents(root: Path) -> list[IncidentSummary]:
         if not (directory / "journal.jsonl").is_file():
             continue
         try:
-            records, tail = read_records(directory / "journal.jsonl", tolerate_torn_tail=True)
+            checked = check(directory / "journal.jsonl", tolerate_torn_tail=True)
         except JournalError as exc:
             found.append(IncidentSummary(directory.name, f"corrupt ({exc})", "", "", "", 0, 0, ""))
             continue
+        records, tail = checked.records, checked.tail
         state = fold(records)
         if state.plan is None:
             continue

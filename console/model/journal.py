@@ -2,7 +2,9 @@
 
 Each line is one record ``{seq, ts, type, actor, role, data, prev, hash}`` where ``hash`` is the
 SHA-256 of the record's canonical JSON without ``hash`` and ``prev`` is the previous record's
-``hash``. Editing a record breaks its hash, deleting or reordering breaks the chain, and a crash
+``hash``. Editing a record breaks its hash (and a line must be its record's canonical form, so
+even a change that parses to the same value is caught), deleting or reordering breaks the chain,
+cutting records from the end falls short of the seal (:mod:`console.model.seal`), and a crash
 mid-write leaves a torn last line that :meth:`Journal.open` sets aside (never discards) before
 appending again.
 """
@@ -17,10 +19,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from console.model import seal
 from console.model.errors import JournalCorrupt, JournalError
+from console.model.seal import GENESIS, Seal, SealState
 from console.model.secrets import Redactor
 
-GENESIS = "0" * 64
+__all__ = [
+    "GENESIS",
+    "Journal",
+    "JournalCheck",
+    "TornTail",
+    "canonical",
+    "check",
+    "read_records",
+    "record_hash",
+    "verify",
+]
 
 
 def canonical(obj: Any) -> str:
@@ -70,6 +84,8 @@ def read_records(path: Path, *, tolerate_torn_tail: bool = False) -> tuple[list[
             raise JournalCorrupt(name, number, _sequence_problem(lines[number:], number, seq))
         if record.get("hash") != record_hash(record):
             raise JournalCorrupt(name, number, "checksum mismatch: the record was edited")
+        if line != canonical(record).encode():
+            raise JournalCorrupt(name, number, "not in canonical form: its bytes were edited or damaged")
         if record.get("prev") != prev:
             raise JournalCorrupt(name, number, "chain broken: does not follow the record before it")
         prev = record["hash"]
@@ -91,9 +107,25 @@ def _sequence_problem(later: list[bytes], number: int, seq: Any) -> str:
     return f"expected seq {number}, found {seq}: records were reordered or duplicated"
 
 
+@dataclass(frozen=True)
+class JournalCheck:
+    records: list[dict[str, Any]]
+    tail: bytes
+    seal: SealState
+
+
+def check(path: Path, *, tolerate_torn_tail: bool = False) -> JournalCheck:
+    """Every record verified, and the journal against its seal: raises :class:`JournalCorrupt` at
+    the first bad record, or when records were cut from the end. The seal is read first, so a
+    journal being appended to meanwhile is found past its seal, never short of it."""
+    sealed = seal.read(path)
+    records, tail = read_records(path, tolerate_torn_tail=tolerate_torn_tail)
+    return JournalCheck(records, tail, seal.check(path, sealed, records, tail))
+
+
 def verify(path: Path) -> list[dict[str, Any]]:
-    """Check a whole journal; raise :class:`JournalCorrupt` at the first bad record."""
-    return read_records(path)[0]
+    """Check a whole journal and its seal; raise :class:`JournalCorrupt` at the first problem."""
+    return check(path).records
 
 
 class Journal:
@@ -107,18 +139,32 @@ class Journal:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._broken = ""
 
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
+
+    @property
+    def broken(self) -> str:
+        """Why nothing more can be appended ("" while appending works)."""
+        return self._broken
+
     @classmethod
     def create(cls, path: Path, redactor: Redactor) -> Journal:
         if path.exists():
             raise JournalError(f"{path}: journal already exists")
         journal = cls(path, [], redactor)
+        journal._seal(Seal(0, GENESIS))
         _fsync_dir(path.parent)
         return journal
 
     @classmethod
     def open(cls, path: Path, redactor: Redactor) -> tuple[Journal, list[dict[str, Any]], TornTail | None]:
-        """Open for appending after a crash: a torn last line is saved aside, then cut off."""
-        records, tail = read_records(path, tolerate_torn_tail=True)
+        """Open for appending after a crash: a torn last line is saved aside, then cut off.
+
+        A journal short of its seal is refused before anything is touched; one past it (a crash
+        between an append and the seal's update) has its seal brought up to date."""
+        checked = check(path, tolerate_torn_tail=True)
+        records, tail = checked.records, checked.tail
         torn = None
         if tail:
             aside = path.with_name(f"{path.name}.torn-{len(records) + 1}")
@@ -132,7 +178,17 @@ class Journal:
                 handle.flush()
                 os.fsync(handle.fileno())
             torn = TornTail(len(tail), aside.name)
-        return cls(path, records, redactor), records, torn
+        journal = cls(path, records, redactor)
+        if checked.seal.status in ("unsealed", "behind"):
+            journal._seal(Seal(len(records), journal._prev))
+        return journal, records, torn
+
+    def _seal(self, sealed: Seal) -> None:
+        try:
+            seal.write(self.path, sealed)
+        except OSError as exc:
+            self.close()
+            raise JournalError(f"{seal.seal_path(self.path)}: cannot write the seal: {exc.strerror}") from None
 
     def append(self, type_: str, data: dict[str, Any], *, actor: str, role: str, ts: str) -> dict[str, Any]:
         """Write one record and fsync it; only then may the caller apply and publish it."""
@@ -163,6 +219,18 @@ class Journal:
                 os.ftruncate(self._fd, offset)
             self._broken = f"record {record['seq']} could not be written ({exc.strerror})"
             raise JournalError(f"{self.path}: cannot append record {record['seq']}: {exc.strerror}") from None
+        try:
+            seal.write(self.path, Seal(record["seq"], record["hash"]))
+        except OSError as exc:
+            # The record is durable but unsealed, and nobody was told of it: take it back, so that
+            # journal, seal and the state in memory agree (a crash here leaves it one past the seal).
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, offset)
+                os.fsync(self._fd)
+            self._broken = f"record {record['seq']} could not be sealed ({exc.strerror})"
+            raise JournalError(
+                f"{seal.seal_path(self.path)}: cannot seal record {record['seq']}: {exc.strerror}"
+            ) from None
         self._seq += 1
         self._prev = record["hash"]
         return record

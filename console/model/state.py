@@ -306,6 +306,10 @@ def _closed(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) 
     state.driver = None
 
 
+def _journal_closed(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
+    """The closing record changes nothing: it says the journal ends here (console.model.seal)."""
+
+
 _HANDLERS = {
     events.INCIDENT_OPENED: _opened,
     events.SEAT_TAKEN: _seat,
@@ -335,4 +339,5 @@ _HANDLERS = {
     events.SEVERITY_CHANGED: _severity,
     events.RTO_BREACHED: _breached,
     events.INCIDENT_CLOSED: _closed,
+    events.JOURNAL_CLOSED: _journal_closed,
 }

@@ -33,6 +33,7 @@ def build_report(incident_dir: Path, *, secrets: Iterable[str] = ()) -> dict[str
         source.records,
         lambda relative, recorded: excerpt(incident_dir, relative, recorded),
         torn_bytes=source.torn_bytes,
+        seal=source.seal,
         live=source.live,
     )
     return Cleaner(secrets).tree(data)

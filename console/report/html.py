@@ -159,7 +159,7 @@ def _summary(r: dict[str, Any], base: str) -> str:
         (
             "Journal",
             e(f"{j['file']}: {j['records']} records, chain {j['chain']}, last hash ")
-            + f"<code>{e(j['last_hash'])}</code>",
+            + f"<code>{e(j['last_hash'])}</code>; {e(j['seal']['text'])}",
         ),
     ]
     body = "<table class=kv><tbody>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)

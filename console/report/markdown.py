@@ -108,7 +108,12 @@ def _summary(r: dict[str, Any], base: str) -> list[str]:
         ["RTO", rto_cell],
         ["RPO", _rpo_cell(r["rpo"])],
         ["Steps", esc(fmt.step_counts(r))],
-        ["Journal", esc(f"{j['file']}: {j['records']} records, chain {j['chain']}, last hash ") + code(j["last_hash"])],
+        [
+            "Journal",
+            esc(f"{j['file']}: {j['records']} records, chain {j['chain']}, last hash ")
+            + code(j["last_hash"])
+            + esc(f"; {j['seal']['text']}"),
+        ],
     ]
     return ["## Summary", "", *table(["Field", "Value"], rows)]
 

@@ -14,17 +14,26 @@ from typing import Any
 from console.model import events
 from console.model.clock import iso, parse_iso
 from console.model.score import clock, phase_scores
+from console.model.seal import SealState
 from console.model.state import IncidentState, fold
 from console.report.backups import rpo_section
 from console.report.people import people_section
 from console.report.preflight import preflight_section
+from console.report.seal import seal_section
 from console.report.steps import Excerpt, skipped_section, step_section, ticks_section
 from console.report.times import Moments, between, duration
 
 REPORT_FORMAT = 1
 
 
-def build(records: list[dict[str, Any]], excerpt: Excerpt, *, torn_bytes: int = 0, live: bool = False) -> dict:
+def build(
+    records: list[dict[str, Any]],
+    excerpt: Excerpt,
+    *,
+    torn_bytes: int = 0,
+    seal: SealState | None = None,
+    live: bool = False,
+) -> dict:
     state = fold(records)
     plan = state.plan
     assert plan is not None, "the journal does not start with incident.opened"
@@ -32,7 +41,7 @@ def build(records: list[dict[str, Any]], excerpt: Excerpt, *, torn_bytes: int = 
     report = {
         "report_format": REPORT_FORMAT,
         "incident": _incident(state, torn_bytes, live),
-        "journal": _journal(records, state, torn_bytes, at),
+        "journal": _journal(records, state, torn_bytes, at) | {"seal": seal_section(seal)},
         "runbook": {k: str(plan.runbook.get(k, "")) for k in ("id", "title", "version", "source", "description")}
         | {"origin": _origin(str(plan.runbook.get("origin", "")))},
         "environment": {"name": plan.environment, "variants": dict(plan.variants)},
