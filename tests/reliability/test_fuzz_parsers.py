@@ -90,3 +90,13 @@ def test_cut_and_spliced_text_is_refused_in_one_line(workdir):
     run()
     report("fuzz_text_splices", tally)
     assert tally["refused"] > 0
+
+
+@pytest.mark.parametrize("key", ["[", "a[b]", "function-after"])
+def test_an_unknown_key_that_looks_like_a_pydantic_marker_is_named(workdir, key):
+    """Found by the fuzzer: a top-level key "[" crashed the message builder (IndexError)."""
+    config = workdir / "marker.toml"
+    config.write_text(f'"{key}" = ""\n' + SEED_CONFIG.read_text())
+    code, err = plan_once(config, SEED_RUNBOOK)
+    assert code == 2
+    assert err.count("\n") == 1 and "unknown key" in err and key in err, err
