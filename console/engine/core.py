@@ -25,7 +25,7 @@ from console.model.incident_dir import output_path
 from console.model.journal import Journal
 from console.model.kinds import KindTable
 from console.model.plan import Plan, PlannedStep
-from console.model.secrets import Redactor, lookup, resolve_ref
+from console.model.secrets import Redactor, lookup, redact_logs, resolve_ref
 from console.model.state import IncidentState, apply, fold
 
 log = logging.getLogger("warroom.engine")
@@ -63,6 +63,7 @@ class EngineCore:
         self.clock = clock
         self.config = config
         self.redactor = redactor
+        redact_logs(redactor)
         self.state: IncidentState = fold(records)
         self.connections = ConnectionPool()
         self._lock_fd = lock_fd
