@@ -100,3 +100,14 @@ def test_an_unknown_key_that_looks_like_a_pydantic_marker_is_named(workdir, key)
     code, err = plan_once(config, SEED_RUNBOOK)
     assert code == 2
     assert err.count("\n") == 1 and "unknown key" in err and key in err, err
+
+
+def test_a_url_variable_with_an_unclosed_ipv6_bracket_is_refused_in_one_line(workdir):
+    """Found by the fuzzer: urlsplit's ValueError ("Invalid IPv6 URL") escaped as a traceback."""
+    config = workdir / "ipv6.toml"
+    config.write_text(
+        SEED_CONFIG.read_text().replace("http://127.0.0.1:8000/healthz", "http://[127.0.0.1:8000/healthz")
+    )
+    code, err = plan_once(config, SEED_RUNBOOK)
+    assert code == 2
+    assert err.count("\n") == 1 and "health.url" in err and "URL" in err.upper(), err
