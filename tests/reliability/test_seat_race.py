@@ -10,6 +10,7 @@ WARROOM_RELY_SEAT_SESSIONS (default 6) and WARROOM_RELY_SEAT_ROUNDS (default 5) 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import time
@@ -91,16 +92,25 @@ async def test_concurrent_claims_and_hand_overs_leave_at_most_one_driver(tmp_pat
             driver = fold(room.records()).driver
             assert driver in consoles, f"the seat went to {driver}"
             handed = count(records, events.SEAT_HANDED_OVER)
-            consoles[driver].type("H")
-            await asyncio.sleep(0.4)
-            for name, console in consoles.items():
-                if name != driver:
-                    console.type("d")
-                    claims += 1
-            consoles[driver].type("\r")
-            await asyncio.sleep(0.3)
-            consoles[driver].type("\r")
-            records = await wait_journal(room, lambda rs, n=handed: count(rs, events.SEAT_HANDED_OVER) > n)
+            for attempt in range(4):  # under load the console may not show the new driver its seat yet
+                consoles[driver].type("\x1b" if attempt else "")
+                await asyncio.sleep(0.3 if attempt else 0)
+                consoles[driver].type("H")
+                await asyncio.sleep(0.4)
+                if not attempt:
+                    for name, console in consoles.items():
+                        if name != driver:
+                            console.type("d")
+                            claims += 1
+                consoles[driver].type("\r")
+                await asyncio.sleep(0.3)
+                consoles[driver].type("\r")
+                with contextlib.suppress(AssertionError):
+                    records = await wait_journal(
+                        room, lambda rs, n=handed: count(rs, events.SEAT_HANDED_OVER) > n, timeout=5
+                    )
+                    break
+            records = await wait_journal(room, lambda rs, n=handed: count(rs, events.SEAT_HANDED_OVER) > n, timeout=1)
             new_driver = fold(records).driver
             assert new_driver in consoles and new_driver != driver
             await consoles.pop(new_driver).close()  # the new driver's link drops: the seat frees after the grace
