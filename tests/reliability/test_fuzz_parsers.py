@@ -111,3 +111,13 @@ def test_a_url_variable_with_an_unclosed_ipv6_bracket_is_refused_in_one_line(wor
     code, err = plan_once(config, SEED_RUNBOOK)
     assert code == 2
     assert err.count("\n") == 1 and "health.url" in err and "URL" in err.upper(), err
+
+
+def test_an_unknown_step_parameter_with_a_line_break_in_its_name_is_one_line(workdir):
+    """Found by the fuzzer: the unknown parameter's name was printed raw, its newline splitting
+    the message in two."""
+    runbook = workdir / "newline.toml"
+    runbook.write_text(SEED_RUNBOOK.read_text().replace("expect_status = 200,", 'expect_status = 200, "\\n" = "",'))
+    code, err = plan_once(SEED_CONFIG, runbook)
+    assert code == 2
+    assert err.count("\n") == 1 and "unknown http parameter(s) '\\n'" in err, err
