@@ -46,7 +46,11 @@ class NetnsHost:
         self.port = 2222
         self.base = base
         self.process: subprocess.Popen | None = None
-        self._setup(authorized_keys, user)
+        try:
+            self._setup(authorized_keys, user)
+        except BaseException:
+            self.close()  # no route, namespace or link may outlive a failed setup
+            raise
 
     def _setup(self, authorized_keys: Path, user: str) -> None:
         ip("route", "add", "unreachable", self.subnet, "metric", "1000")  # first: see the module doc
