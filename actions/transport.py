@@ -233,8 +233,8 @@ def _stop_reach(timeout: float) -> float:
 
 async def _stop_remote(conn, target: Target, pgid: list[int], reach: float) -> str:
     """TERM the remote process group, then KILL it if it is still there after a grace. A host that
-    cannot open the stop channel within ``reach`` seconds is unreachable: its connection is closed
-    (the pool opens a new one next time) instead of holding the step past its timeout."""
+    cannot open the stop channel within ``reach`` seconds does not hold the step past its timeout:
+    the stop goes on in the background (:func:`_stop_late`) and the outcome is unknown."""
     if not pgid or pgid[0] <= 1:
         return "remote process id unknown; could not confirm it stopped"
     # "kill -SIG -PGID" without "--": dash (Debian's /bin/sh, a common login shell) rejects "--".
@@ -247,12 +247,16 @@ async def _stop_remote(conn, target: Target, pgid: list[int], reach: float) -> s
         f"kill -KILL {group} 2>/dev/null\n"
         f"sleep 0.2; kill -0 {group} 2>/dev/null && exit 3; exit 0\n"
     )
+    opening = asyncio.ensure_future(conn.create_process(script))
+    done, _ = await asyncio.wait({opening}, timeout=reach)
+    if not done:  # a slow link may still carry the stop: it goes on without holding the step
+        _LATE_STOPS.add(task := asyncio.ensure_future(_stop_late(conn, opening)))
+        task.add_done_callback(_LATE_STOPS.discard)
+        return f"could not confirm the remote process stopped on {target.name}: no answer within {reach:.1f}s"
     try:
-        stopper = await asyncio.wait_for(conn.create_process(script), timeout=reach)
-    except (OSError, asyncssh.Error, TimeoutError) as exc:
-        conn.close()
-        why = str(exc) or f"no answer within {reach:.1f}s"
-        return f"could not confirm the remote process stopped on {target.name}: {why}"
+        stopper = opening.result()
+    except (OSError, asyncssh.Error) as exc:
+        return f"could not confirm the remote process stopped on {target.name}: {exc}"
     try:
         result = await asyncio.wait_for(stopper.wait(check=False), timeout=KILL_GRACE + 10)
     except (OSError, asyncssh.Error, TimeoutError) as exc:
@@ -260,6 +264,19 @@ async def _stop_remote(conn, target: Target, pgid: list[int], reach: float) -> s
     if result.exit_status != 0:
         return f"remote process group {pgid[0]} on {target.name} is still alive after SIGKILL"
     return ""
+
+
+_LATE_STOPS: set[asyncio.Future] = set()
+
+
+async def _stop_late(conn, opening: asyncio.Future) -> None:
+    """Finish a stop whose channel did not open in time; a link that never answers is closed, so
+    the pool opens a new connection for the next step instead of reusing a dead one."""
+    try:
+        stopper = await asyncio.wait_for(opening, timeout=KILL_GRACE + 10)
+        await asyncio.wait_for(stopper.wait(check=False), timeout=KILL_GRACE + 10)
+    except (OSError, asyncssh.Error, TimeoutError):
+        conn.close()
 
 
 def _finished(target: Target, proc) -> HostOutcome:
