@@ -214,7 +214,7 @@ class Action(ABC):
             names = sorted(exc.names)
             text = cls.unknown_params.format(
                 kind=cls.kind,
-                names=", ".join(names),
+                names=", ".join(n if n.isprintable() else repr(n) for n in names),  # a "\n" key: one line
                 known=", ".join(exc.known),
                 first=repr(names[0]),
                 sorted_known=", ".join(sorted(exc.known)),

@@ -23,6 +23,9 @@ from console.model.sanitize import neutralise
 
 PID_MARK = b"\x1ewarroom-pid "
 KILL_GRACE = 3.0
+STOP_REACH = (0.3, 5.0)
+"""Bounds of the time a timed-out step waits for the host to open its stop channel: a cut link
+never answers, and the step must still end by its own timeout (5% of it, within these bounds)."""
 
 
 def _said(exc: BaseException) -> str:
@@ -189,23 +192,22 @@ async def _execute(ctx: StepContext, conn, target: Target, script: str, stdin: b
         try:
             pump.result()
         except OSError as exc:  # the output could not be kept (disk full): stop the command too
-            error = await _stop_remote(conn, target, pgid)
+            error = await _stop_remote(conn, target, pgid, _stop_reach(ctx.step.timeout))
             proc.close()
             return HostOutcome(
                 target.name, "error", error=f"output could not be spooled ({_said(exc)}); command stopped {error}"
             )
         return _finished(target, proc)
     status = "cancelled" if ctx.cancelled.is_set() else "timed_out"
-    error = await _stop_remote(conn, target, pgid)
+    error = await _stop_remote(conn, target, pgid, _stop_reach(ctx.step.timeout))
     proc.close()
     pump.cancel()
     with contextlib.suppress(asyncio.CancelledError, asyncssh.Error, OSError):
         await pump
-    if status == "timed_out":
-        message = f"timed out after {ctx.step.timeout}s; remote process group stopped"
-    else:
-        message = "cancelled by the driver; remote process group stopped"
-    return HostOutcome(target.name, status, error=f"{message}{'; ' + error if error else ''}")
+    message = f"timed out after {ctx.step.timeout}s" if status == "timed_out" else "cancelled by the driver"
+    if error:  # the stop could not be confirmed: the command may have finished, failed or still run
+        return HostOutcome(target.name, status, error=f"{message}; outcome unknown: {error}")
+    return HostOutcome(target.name, status, error=f"{message}; remote process group stopped")
 
 
 async def _pump(proc, sink, pgid: list[int], started=None) -> None:
@@ -234,8 +236,15 @@ async def _pump(proc, sink, pgid: list[int], started=None) -> None:
     await proc.wait()
 
 
-async def _stop_remote(conn, target: Target, pgid: list[int]) -> str:
-    """TERM the remote process group, then KILL it if it is still there after a grace."""
+def _stop_reach(timeout: float) -> float:
+    low, high = STOP_REACH
+    return min(high, max(low, timeout * 0.05))
+
+
+async def _stop_remote(conn, target: Target, pgid: list[int], reach: float) -> str:
+    """TERM the remote process group, then KILL it if it is still there after a grace. A host that
+    cannot open the stop channel within ``reach`` seconds does not hold the step past its timeout:
+    the stop goes on in the background (:func:`_stop_late`) and the outcome is unknown."""
     if not pgid or pgid[0] <= 1:
         return "remote process id unknown; could not confirm it stopped"
     # "kill -SIG -PGID" without "--": dash (Debian's /bin/sh, a common login shell) rejects "--".
@@ -248,13 +257,36 @@ async def _stop_remote(conn, target: Target, pgid: list[int]) -> str:
         f"kill -KILL {group} 2>/dev/null\n"
         f"sleep 0.2; kill -0 {group} 2>/dev/null && exit 3; exit 0\n"
     )
+    opening = asyncio.ensure_future(conn.create_process(script))
+    done, _ = await asyncio.wait({opening}, timeout=reach)
+    if not done:  # a slow link may still carry the stop: it goes on without holding the step
+        _LATE_STOPS.add(task := asyncio.ensure_future(_stop_late(conn, opening)))
+        task.add_done_callback(_LATE_STOPS.discard)
+        return f"could not confirm the remote process stopped on {target.name}: no answer within {reach:.1f}s"
     try:
-        result = await asyncio.wait_for(conn.run(script, check=False), timeout=KILL_GRACE + 10)
+        stopper = opening.result()
+    except (OSError, asyncssh.Error) as exc:
+        return f"could not confirm the remote process stopped on {target.name}: {exc}"
+    try:
+        result = await asyncio.wait_for(stopper.wait(check=False), timeout=KILL_GRACE + 10)
     except (OSError, asyncssh.Error, TimeoutError) as exc:
         return f"could not confirm the remote process stopped on {target.name}: {_said(exc)}"
     if result.exit_status != 0:
         return f"remote process group {pgid[0]} on {target.name} is still alive after SIGKILL"
     return ""
+
+
+_LATE_STOPS: set[asyncio.Future] = set()
+
+
+async def _stop_late(conn, opening: asyncio.Future) -> None:
+    """Finish a stop whose channel did not open in time; a link that never answers is closed, so
+    the pool opens a new connection for the next step instead of reusing a dead one."""
+    try:
+        stopper = await asyncio.wait_for(opening, timeout=KILL_GRACE + 10)
+        await asyncio.wait_for(stopper.wait(check=False), timeout=KILL_GRACE + 10)
+    except (OSError, asyncssh.Error, TimeoutError):
+        conn.close()
 
 
 def _finished(target: Target, proc) -> HostOutcome:

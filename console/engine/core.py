@@ -26,7 +26,7 @@ from console.model.journal import Journal
 from console.model.kinds import KindTable
 from console.model.plan import Plan, PlannedStep
 from console.model.sanitize import neutralise_tree
-from console.model.secrets import Redactor, lookup, resolve_ref
+from console.model.secrets import Redactor, lookup, redact_logs, resolve_ref
 from console.model.state import IncidentState, apply, fold, unfoldable
 
 log = logging.getLogger("warroom.engine")
@@ -64,6 +64,7 @@ class EngineCore:
         self.clock = clock
         self.config = config
         self.redactor = redactor
+        redact_logs(redactor)
         self.state: IncidentState = fold(records)
         self.connections = ConnectionPool()
         self._lock_fd = lock_fd

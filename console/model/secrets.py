@@ -6,8 +6,10 @@ journal writer and the report pass text through.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ from pydantic import BaseModel
 from console.model.errors import SecretError
 
 REDACTED = "********"
+MIN_SECRET_LINE = 8
+"""A line of a multi-line secret this long is masked on its own (shorter ones would mask words)."""
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/@\s:]+(?::[^/@\s]*)?)@", re.I)
 _URL_USERINFO_BYTES = re.compile(_URL_USERINFO.pattern.encode(), re.I)
 URL_HOLD = 1024  # user-info longer than this, cut in the middle of a line, is given up on
@@ -31,6 +35,11 @@ class Redactor:
     def add(self, value: str) -> None:
         if len(value) >= 3:
             self._values.add(value)
+        if "\n" in value:  # a multi-line secret (a PEM key) reaches output a line per read
+            for line in value.splitlines():
+                line = line.strip()
+                if len(line) >= MIN_SECRET_LINE and not line.startswith("-----"):  # not the PEM armour
+                    self._values.add(line)
 
     @property
     def values(self) -> frozenset[str]:
@@ -129,3 +138,36 @@ def lookup(model: Any, dotted: str) -> Any:
     if node is None:
         raise KeyError(dotted)
     return node
+
+
+_LOG_REDACTORS: weakref.WeakSet[Redactor] = weakref.WeakSet()
+
+
+def redact_logs(redactor: Redactor) -> None:
+    """Log records pass through ``redactor`` as they are made: a driver's exception or traceback
+    can quote a secret, and whatever handler writes the log (stderr, a file) sees it masked."""
+    if not _LOG_REDACTORS:
+        logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
+    _LOG_REDACTORS.add(redactor)
+
+
+def _redacting_factory(base: Any) -> Any:
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        redactors = list(_LOG_REDACTORS)
+        if not redactors:
+            return record
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed call: logging reports it when it is emitted
+            return record
+        trace = logging.Formatter().formatException(record.exc_info) if record.exc_info else None
+        for redactor in redactors:
+            message = redactor.text(message)
+            trace = redactor.text(trace) if trace else trace
+        record.msg, record.args = message, ()
+        if trace:
+            record.exc_text = trace
+        return record
+
+    return make

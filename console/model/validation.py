@@ -75,6 +75,8 @@ def validate(
         # An unknown key usually explains the "missing" one beside it (adress vs address): say it first.
         first = min(errors, key=lambda e: e["type"] != "extra_forbidden")
         loc = _clean_loc(first["loc"])
+        if first["type"] == "extra_forbidden":  # the unknown key is the user's, whatever it looks like
+            loc = (*_clean_loc(first["loc"][:-1]), first["loc"][-1])
         error = first.get("ctx", {}).get("error")
         if first["type"] == "value_error" and isinstance(error, FieldError):
             loc = (*loc, error.field)

@@ -71,7 +71,10 @@ def type_problem(var_type: str, value: Any) -> str | None:
     if not isinstance(value, str):
         return expected
     if var_type == "url":
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+        except ValueError:  # "http://[127.0.0.1/": an unclosed IPv6 bracket
+            return expected
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return expected
     if var_type == "secret" and not is_secret_ref(value):
