@@ -16,7 +16,15 @@ from screens.war_room import WarRoomScreen
 
 pytestmark = pytest.mark.sshd
 SIZE = (140, 44)
-OBSERVER_KEYS = {"n": "start", "s": "skip", "p": "tick", "m": "note", "c": "comms", "ctrl+e": "close", "d": "request-seat"}
+OBSERVER_KEYS = {
+    "n": "start",
+    "s": "skip",
+    "p": "tick",
+    "m": "note",
+    "c": "comms",
+    "ctrl+e": "close",
+    "d": "request-seat",
+}
 REPORTS = ("report.md", "report.html", "report.json")
 
 

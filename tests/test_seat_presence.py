@@ -111,9 +111,7 @@ async def test_a_local_watch_as_the_driver_does_not_keep_a_served_seat(served_ro
             console.wait(5)
             console.stdin.close()
             left = time.monotonic()
-            released = await asyncio.to_thread(
-                room.wait_record, lambda r: r["type"] == "seat.released", GRACE + 10
-            )
+            released = await asyncio.to_thread(room.wait_record, lambda r: r["type"] == "seat.released", GRACE + 10)
             waited = time.monotonic() - left
             print(f"seat released {waited:.2f} s after the driver's console died (grace {GRACE:.0f} s)")
             assert "alice disconnected" in released["data"]["reason"]

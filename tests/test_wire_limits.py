@@ -13,10 +13,11 @@ import console.host.remote as remote
 from console.host.attach import AttachServer
 from console.host.remote import RemoteSession
 from console.host.session import LocalSession
-from console.host.wire import MAX_ARGUMENT, MAX_COMMAND_LINE, encode, hello
-from console.model.errors import CommandRefused
+from console.host.wire import MAX_ARGUMENT, MAX_COMMAND_LINE, MAX_NAME, encode, hello
+from console.model.errors import CommandRefused, IncidentError
 
-BIG = "x" * (2 * 1024 * 1024)
+BIG = "x" * 100_000  # over the argument cap, within a command line
+CRAFTED = "x" * (2 * 1024 * 1024)  # the review's 2 MB step name: over the line cap too
 
 
 @pytest.fixture
@@ -60,8 +61,10 @@ async def test_a_huge_argument_is_refused_naming_it_and_the_limit_and_journaled_
 
 async def test_a_huge_unknown_command_name_or_hello_is_journaled_small(served):
     engine, server = served
+    with pytest.raises(IncidentError, match=f"at most {MAX_NAME} characters"):
+        await RemoteSession.connect(server.path, user="u" * 100_000)
     reader, writer = await asyncio.open_unix_connection(str(server.path), limit=1024 * 1024)
-    writer.write(encode({**hello("v" * 100_000, user="u" * 100_000)}))
+    writer.write(encode({**hello("v" * 100_000, user="carol")}))
     writer.write(encode({"id": 1, "cmd": "c" * 100_000, "args": {}}))
     await writer.drain()
     assert "welcome" in json.loads(await reader.readline())
@@ -77,7 +80,7 @@ async def test_a_command_line_over_the_limit_is_refused_and_the_server_serves_on
     writer.write(encode(hello("socket", token=server.issue_token(OLIVE))))
     await writer.drain()
     assert "welcome" in json.loads(await reader.readline())
-    writer.write(encode({"id": 1, "cmd": "note", "args": {"text": "z" * (MAX_COMMAND_LINE + 10)}}))
+    writer.write(encode({"id": 1, "cmd": "start", "args": {"step": CRAFTED}}))
     await writer.drain()
     assert f"{MAX_COMMAND_LINE}" in (await answer(reader))["error"]["message"]
     assert await reader.read() == b""  # dropped: what follows in the stream cannot be trusted
