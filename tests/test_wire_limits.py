@@ -68,7 +68,7 @@ async def test_a_huge_unknown_command_name_or_hello_is_journaled_small(served):
     writer.write(encode({"id": 1, "cmd": "c" * 100_000, "args": {}}))
     await writer.drain()
     assert "welcome" in json.loads(await reader.readline())
-    assert (await answer(reader))["error"]["refused"] is True
+    assert (await asyncio.wait_for(answer(reader), 10))["error"]["refused"] is True
     writer.close()
     await asyncio.sleep(0.2)
     assert max(len(line) for line in journal_lines(engine)) < 4096
@@ -82,8 +82,8 @@ async def test_a_command_line_over_the_limit_is_refused_and_the_server_serves_on
     assert "welcome" in json.loads(await reader.readline())
     writer.write(encode({"id": 1, "cmd": "start", "args": {"step": CRAFTED}}))
     await writer.drain()
-    assert f"{MAX_COMMAND_LINE}" in (await answer(reader))["error"]["message"]
-    assert await reader.read() == b""  # dropped: what follows in the stream cannot be trusted
+    assert f"{MAX_COMMAND_LINE}" in (await asyncio.wait_for(answer(reader), 10))["error"]["message"]
+    assert await asyncio.wait_for(reader.read(), 10) == b""  # dropped: what follows in the stream cannot be trusted
     writer.close()
     refused = [r for r in engine.records if r["type"] == "command.refused"]
     assert refused and refused[-1]["actor"] == "olive"
