@@ -13,7 +13,7 @@ import console.host.remote as remote
 from console.host.attach import AttachServer
 from console.host.remote import RemoteSession
 from console.host.session import LocalSession
-from console.host.wire import MAX_ARGUMENT, MAX_COMMAND_LINE, MAX_NAME, encode, hello
+from console.host.wire import MAX_ARGUMENT, MAX_COMMAND_LINE, MAX_NAME, encode, hello, welcome
 from console.model.errors import CommandRefused, IncidentError
 
 BIG = "x" * 100_000  # over the argument cap, within a command line
@@ -111,3 +111,22 @@ async def test_attaching_works_whatever_the_journal_size(served, monkeypatch):
         assert watcher.state.seq == engine.state.seq
     finally:
         await watcher.aclose()
+
+
+async def test_a_journal_cut_short_after_the_welcome_is_one_clear_error(tmp_path):
+    """An engine that dies while sending the journal: the client says so in one line."""
+
+    async def dying(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        writer.write(encode(welcome("carol", "observer", str(tmp_path), 3)))
+        writer.write(encode({"record": {"seq": 1}}) + b"not json\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_unix_server(dying, path=str(tmp_path / "dying.sock"))
+    try:
+        with pytest.raises(IncidentError, match="did not send the whole journal"):
+            await RemoteSession.connect(tmp_path / "dying.sock", user="carol")
+    finally:
+        server.close()
+        await server.wait_closed()

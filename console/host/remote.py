@@ -87,11 +87,10 @@ class RemoteSession:
         greeting = read_welcome(message)
         records = []
         for _ in range(greeting.records):
-            line = await reader.readline()
-            record = json.loads(line).get(RECORD) if line else None
-            if not isinstance(record, dict):
+            record = await _next_record(reader)
+            if record is None:
                 writer.close()
-                raise IncidentError(f"attach to {path}: the engine stopped while sending the journal")
+                raise IncidentError(f"attach to {path}: the engine did not send the whole journal")
             records.append(record)
         return cls(reader, writer, greeting, records)
 
@@ -203,3 +202,14 @@ class RemoteSession:
             self._unheard.append(event)
         for subscriber in list(self._subscribers):
             subscriber(event)
+
+
+async def _next_record(reader: asyncio.StreamReader) -> dict[str, Any] | None:
+    """One journal record of those that follow the welcome (None: the stream ended or is not one)."""
+    try:
+        line = await reader.readline()
+        message = json.loads(line) if line else None
+    except ValueError:  # not JSON, or a line over the limit
+        return None
+    record = message.get(RECORD) if isinstance(message, dict) else None
+    return record if isinstance(record, dict) else None
