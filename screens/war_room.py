@@ -225,10 +225,12 @@ class WarRoomScreen(Screen[None]):
     def active_bindings(self) -> dict[str, ActiveBinding]:
         """The footer shows what is offered: a key only sent to be refused is shown disabled."""
         shown = super().active_bindings
-        return {
-            key: b._replace(enabled=False) if b.node is self and self.offered(b.binding.action) is not True else b
-            for key, b in shown.items()
-        }
+        return {key: b._replace(enabled=False) if self._only_refused(b) else b for key, b in shown.items()}
+
+    def _only_refused(self, active: ActiveBinding) -> bool:
+        binding = active.binding
+        sent = active.node is self and refused_by_engine(binding.id or "", self.session)
+        return sent and self.offered(binding.action) is not True
 
     def offered(self, action: str) -> bool | None:
         """Whether the footer, help and palette offer ``action`` (None: shown disabled)."""
