@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from rich.text import Text
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from console.host.session import Session
 from console.model.errors import WarroomError
@@ -120,6 +121,22 @@ class WarroomApp(App[int]):
         # Freeze the widgets built so far out of the collector: full collections over them paused the
         # loop for 60-250 ms during output floods (benchmarks/stream_console.py).
         self.call_after_refresh(gc.freeze)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's palette commands but its screenshot, which writes an SVG file into the home
+        of whoever runs the console: on a served incident, the server's account."""
+        return (command for command in super().get_system_commands(screen) if command.title != "Screenshot")
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """No screenshot files: a console of a served incident runs on the server."""
+        self.notify("Screenshots are not saved: use your terminal's own.", severity="warning", markup=False)
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Where Textual saves a screenshot from: refused the same way."""
+        self.action_screenshot()
+        return None
 
     async def action_quit(self) -> None:
         """ctrl+q and the palette's Quit get the same guard as q: never abandon a running step."""

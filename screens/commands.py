@@ -26,7 +26,7 @@ class WarroomCommands(Provider):
         entries: list[tuple[str, object, str]] = []
         for binding_id, (_key, description) in ACTIONS.items():
             action = binding_id.replace("-", "_")
-            if screen.check_action(action, ()) is True:
+            if screen.offered(action) is True:
                 entries.append((description, partial(screen.run_action, action), f"binding {binding_id}"))
         if screen.session.is_driver:
             for step in screen.session.plan.ordered_steps():

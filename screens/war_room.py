@@ -1,7 +1,9 @@
 """The war room: checklist, live output, RTO countdown, contacts; every action a binding.
 
-Acting bindings are gated by ``check_action`` on the session's role and the selected item, so an
-observer's footer shows them disabled; the engine refuses them anyway.
+Acting bindings are offered (:meth:`WarRoomScreen.offered`) by the session's role and the selected
+item, so an observer's footer shows them disabled; pressed anyway, they are sent and the engine
+refuses and journals them (:mod:`screens.attempts`). Export is the engine's too: no console writes
+files on the server.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Tree
@@ -27,6 +29,7 @@ from console.model.plan_text import planned_commands
 from console.model.score import render_score
 from console.model.timeline import comms_timeline
 
+from .attempts import attempt, refused_by_engine
 from .messages import JournalEvent, OutputBatch, ProgressUpdate, Tick
 from .modals.choice import ChoiceModal
 from .modals.confirm import ConfirmStepModal
@@ -203,7 +206,7 @@ class WarRoomScreen(Screen[None]):
     def _refresh_footer(self) -> None:
         """Rebuild the footer only when what may be pressed changed: a rebuild on every record cost
         ~45 ms per session and leaked footer widgets (benchmarks/ssh_sessions.py)."""
-        enabled = tuple(self.check_action(b.replace("-", "_"), ()) for b in ACTIONS)
+        enabled = tuple(self.offered(b.replace("-", "_")) for b in ACTIONS)
         if enabled != self._enabled:
             self._enabled = enabled
             self.refresh_bindings()
@@ -213,6 +216,24 @@ class WarRoomScreen(Screen[None]):
         return self.query_one(ChecklistPane).selected
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """May the key run its action: when offered, or when the engine is to refuse it."""
+        if refused_by_engine(action.replace("_", "-"), self.session):
+            return True
+        return self.offered(action)
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The footer shows what is offered: a key only sent to be refused is shown disabled."""
+        shown = super().active_bindings
+        return {key: b._replace(enabled=False) if self._only_refused(b) else b for key, b in shown.items()}
+
+    def _only_refused(self, active: ActiveBinding) -> bool:
+        binding = active.binding
+        sent = active.node is self and refused_by_engine(binding.id or "", self.session)
+        return sent and self.offered(binding.action) is not True
+
+    def offered(self, action: str) -> bool | None:
+        """Whether the footer, help and palette offer ``action`` (None: shown disabled)."""
         binding_id = action.replace("_", "-")
         if binding_id not in ACTIONS:
             return True
@@ -239,6 +260,7 @@ class WarRoomScreen(Screen[None]):
             "tick-na": tickable,
             "open-output": self.query_one(LogPane).spool_path() is not None,
             "close-incident": rules.may_close(state),
+            "export-report": not rules.export_refusal(self.session.actor),
         }
         allowed = enabled.get(binding_id, True)
         return True if allowed else None
@@ -258,7 +280,17 @@ class WarRoomScreen(Screen[None]):
         except WarroomError as exc:
             self.notify(markup=False, message=str(exc), title=exc.title, severity="error", timeout=8)
 
+    def _refused_attempt(self, binding_id: str) -> bool:
+        """Send the press of someone who may not act, for the engine to refuse (True: sent)."""
+        if not refused_by_engine(binding_id, self.session):
+            return False
+        command, args = attempt(binding_id, self._selected(), self._next_step(), self.session.state.running)
+        self.send(command, **args)
+        return True
+
     def action_run_selected(self) -> None:
+        if self._refused_attempt("run-selected"):
+            return
         item = self._selected()
         if item and item.step:
             self._run(item.step, retry=False)
@@ -268,11 +300,15 @@ class WarRoomScreen(Screen[None]):
         self._run(step_id, retry=False)
 
     def action_run_next(self) -> None:
+        if self._refused_attempt("run-next"):
+            return
         step_id = self._next_step()
         if step_id:
             self._run(step_id, retry=False)
 
     def action_retry(self) -> None:
+        if self._refused_attempt("retry"):
+            return
         item = self._selected()
         if item and item.step:
             self._run(item.step, retry=True)
@@ -307,11 +343,15 @@ class WarRoomScreen(Screen[None]):
             )
 
     def action_cancel(self) -> None:
+        if self._refused_attempt("cancel"):
+            return
         running = self.session.state.running
         if running:
             self.send("cancel", step=running)
 
     def action_skip(self) -> None:
+        if self._refused_attempt("skip"):
+            return
         item = self._selected()
         if not item or not item.step:
             return
@@ -324,6 +364,8 @@ class WarRoomScreen(Screen[None]):
         self.app.push_screen(PromptModal(f"Skip {step_id}", "Why is this step skipped?"), skip)
 
     def _tick(self, result: str) -> None:
+        if self._refused_attempt(f"tick-{result}"):
+            return
         item = self._selected()
         if not item or item.kind != "check":
             return
@@ -346,6 +388,9 @@ class WarRoomScreen(Screen[None]):
         self._tick("na")
 
     def action_note(self) -> None:
+        if self._refused_attempt("note"):
+            return
+
         def note(text: str | None) -> None:
             if text:
                 self.send("note", text=text)
@@ -353,6 +398,8 @@ class WarRoomScreen(Screen[None]):
         self.app.push_screen(PromptModal("Note", "Add a note to the incident journal"), note)
 
     def action_comms_sent(self) -> None:
+        if self._refused_attempt("comms-sent"):
+            return
         items = comms_timeline(self.session.state, self.session.clock.now())
         order = {"overdue": 0, "due": 1, "upcoming": 2, "conditional": 3, "sent": 4}
         options: list[tuple[str, str]] = []
@@ -369,25 +416,20 @@ class WarRoomScreen(Screen[None]):
         self.app.push_screen(ChoiceModal("Send or record a message", options), sent)
 
     def action_export_report(self) -> None:
-        self._export()
+        if not self._refused_attempt("export-report"):
+            self._export()
 
-    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def _export(self) -> None:
-        """Write report.md/.html/.json into the incident directory (a pure function of the journal)."""
-        from console.report import export_all
-
+    @work(exclusive=True, group="export", exit_on_error=False)
+    async def _export(self) -> None:
+        """The engine writes report.md/.html/.json into the incident directory (a pure function of
+        the journal); this console writes nothing itself."""
         try:
-            paths = export_all(self.session.directory)
+            names = await self.session.command("export")
         except WarroomError as exc:
-            message, title = str(exc), exc.title
-            self.app.call_from_thread(lambda: self.notify(message, title=title, severity="error", markup=False))
+            self.notify(str(exc), title=exc.title, severity="error", markup=False)
             return
-        where = ", ".join(p.name for p in paths)
-        self.app.call_from_thread(
-            lambda: self.notify(
-                f"{where} in {self.session.directory}", title="Report exported", timeout=10, markup=False
-            )
-        )
+        where = ", ".join(names)
+        self.notify(f"{where} in {self.session.directory}", title="Report exported", timeout=10, markup=False)
 
     def action_open_output(self) -> None:
         pane = self.query_one(LogPane)
@@ -402,6 +444,9 @@ class WarRoomScreen(Screen[None]):
         self._refresh_footer()
 
     def action_close_incident(self) -> None:
+        if self._refused_attempt("close-incident"):
+            return
+
         def close(choice: tuple[str, str] | None) -> None:
             if choice:
                 self.send("close", outcome=choice[0], summary=choice[1])
@@ -415,7 +460,8 @@ class WarRoomScreen(Screen[None]):
         return rules.seat_candidates(self.session.state, self.session.actor.name)
 
     def action_request_seat(self) -> None:
-        self.send("request-seat")
+        if not self._refused_attempt("request-seat"):
+            self.send("request-seat")
 
     def action_hand_over(self) -> None:
         asked = {r["by"] for r in self.session.state.seat_requests}
@@ -432,7 +478,7 @@ class WarRoomScreen(Screen[None]):
         active = list(self.active_bindings.values())
         for binding_id in ACTIONS:
             keys = [b.binding.key_display or b.binding.key for b in active if b.binding.id == binding_id]
-            enabled = self.check_action(binding_id.replace("-", "_"), ()) is True
+            enabled = self.offered(binding_id.replace("-", "_")) is True
             rows.append((binding_id, ", ".join(keys) or "-", ACTIONS[binding_id][1], enabled))
         if not self.app.is_screen_installed("help"):
             self.app.install_screen(HelpModal(rows), "help")

@@ -230,14 +230,17 @@ async def test_observer_sees_acting_bindings_disabled_and_the_engine_refuses(tmp
     async with make_app(session).run_test(size=SIZE) as pilot:
         screen = pilot.app.screen
         for action in ("run_next", "run_selected", "skip", "tick_pass", "note", "comms_sent", "close_incident"):
-            assert screen.check_action(action, ()) is None, action
-        assert screen.check_action("help", ()) is True
+            assert screen.offered(action) is None, action
+            assert screen.check_action(action, ()) is True, action  # pressed, it is sent to be refused
+        assert screen.offered("help") is True
         footer_keys = {b.binding.id: b.enabled for b in screen.active_bindings.values() if b.binding.id}
         assert footer_keys["run-next"] is False and footer_keys["help"] is True
         await pilot.press("n", "s", "p", "m")
         await pilot.pause(0.3)
         assert isinstance(pilot.app.screen, WarRoomScreen)
         assert all(not s.attempts for s in session.state.steps.values())
+        pressed = [r["data"]["command"] for r in journal(session) if r["type"] == "command.refused"]
+        assert pressed == ["start", "skip", "tick", "note"]
         with pytest.raises(CommandRefused, match="observers watch only"):
             await session.command("start", step="maintenance")
         refused = [r for r in journal(session) if r["type"] == "command.refused"]

@@ -10,13 +10,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from console.engine.actor import Actor, Role
 from console.engine.core import EngineCore
+from console.model import rules
 from console.model.errors import CommandRefused
+from console.report import export_all
 
 Args = dict[str, str]
+
+MAX_ARGUMENT = 8192
+"""Characters of one command argument: a note or a summary fits, a crafted 2 MB step name does not
+become a 2 MB journal record (the refusal names the argument and this limit, not its value)."""
+SHOWN = 40
+"""Characters of a client's unknown name (a command, an argument) quoted in a journaled refusal."""
 
 
 class CommandTarget(Protocol):
@@ -24,6 +33,7 @@ class CommandTarget(Protocol):
     combines. A Protocol, because the table sits below that class (importing it would be a cycle)."""
 
     users: dict[str, Role]
+    directory: Path
 
     def refuse(self, actor: Actor, command: str, reason: str, **args: Any) -> CommandRefused: ...
     def take_seat(self, actor: Actor) -> None: ...
@@ -66,6 +76,16 @@ def _hand_over(engine: CommandTarget, actor: Actor, a: Args) -> None:
     engine.hand_over(actor, Actor(a["to"], role))
 
 
+async def _export(engine: CommandTarget, actor: Actor, a: Args) -> list[str]:
+    """The report files, written by the engine into its incident directory: a console never writes
+    files on the server itself (an observer's is refused, journaled like any refusal)."""
+    reason = rules.export_refusal(actor)
+    if reason:
+        raise engine.refuse(actor, "export", reason)
+    paths = await asyncio.to_thread(export_all, engine.directory)
+    return [path.name for path in paths]
+
+
 async def _retry(engine: CommandTarget, actor: Actor, a: Args) -> None:
     await engine.refuse_if_still_running(actor, a["step"])
     engine.retry_step(actor, a["step"], confirm=a["confirm"])
@@ -100,6 +120,7 @@ COMMANDS: dict[str, Command] = {
         lambda e, actor, a: e.close(actor, a["outcome"] or "resolved", a["summary"]), (), ("outcome", "summary")
     ),
     "preview": Command(lambda e, actor, a: e.preview_step(actor, a["step"]), ("step",), awaited=True),
+    "export": Command(_export, awaited=True),
 }
 
 
@@ -111,7 +132,7 @@ class CommandsMixin(EngineCore):
         typed as the engine the mixin ends up in: the table's handlers call its other jobs."""
         command = COMMANDS.get(name)
         if command is None:
-            raise self.refuse(actor, name[:40], "unknown command")
+            raise self.refuse(actor, name[:SHOWN], "unknown command")
         if not isinstance(args, dict):
             raise self.refuse(actor, name, "arguments must be an object")
         problem = _argument_problem(command, args)
@@ -125,11 +146,14 @@ class CommandsMixin(EngineCore):
 def _argument_problem(command: Command, args: dict[str, Any]) -> str:
     unknown = set(args) - set(command.required) - set(command.optional)
     if unknown:
-        return f"unknown argument {sorted(unknown)[0]!r}"
+        return f"unknown argument {sorted(unknown)[0][:SHOWN]!r}"
     missing = [k for k in command.required if k not in args]
     if missing:
         return f"missing argument {missing[0]!r}"
     bad = [k for k, v in args.items() if not isinstance(v, str)]
     if bad:
         return f"argument {bad[0]!r} must be a string"
+    long = [k for k, v in args.items() if len(v) > MAX_ARGUMENT]
+    if long:
+        return f"argument {long[0]!r} is {len(args[long[0]])} characters; the limit is {MAX_ARGUMENT}"
     return ""

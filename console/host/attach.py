@@ -9,8 +9,9 @@ role the engine's table of users gives NAME: whoever serves the incident and the
 ``[[server.users]]``; the engine's rules then decide as for that user's console), with the
 client's ``protocol``; a hello of another protocol version is refused before anything is joined
 or journaled. The server answers with a
-welcome holding every journal record so far, then streams records, output batches and progress,
-and answers commands::
+welcome naming how many journal records follow, those records one line each (so the welcome does
+not grow with the journal), then streams records, output batches and progress, and answers
+commands::
 
     -> {"id": 7, "cmd": "tick", "args": {"step": "s", "check": "c", "result": "pass"}}
     <- {"reply": 7, "ok": true, "result": null}
@@ -20,6 +21,13 @@ The messages are built and read by :mod:`console.host.wire` on both ends.
 
 The actor is bound here, from the token, never read from a command: a crafted command from an
 observer's connection reaches the engine as the observer and is refused and journaled there.
+A line longer than :data:`console.host.wire.MAX_COMMAND_LINE` is refused (journaled) and its client
+dropped; the engine caps each argument (:data:`console.host.wire.MAX_ARGUMENT`).
+
+The seat belongs to the connections that can drive as its holder (a driver's console, by token):
+when the last of them goes, the seat is released after ``seat_grace`` unless one comes back. A
+watcher under the same name (``warroom watch``) or a command-line client neither keeps it nor
+cancels that grace.
 """
 
 from __future__ import annotations
@@ -42,15 +50,17 @@ from console.host.wire import (
     COMMAND_NAME,
     HELLO_TOKEN,
     HELLO_USER,
-    HELLO_VIA,
-    LINE_LIMIT,
+    MAX_COMMAND_LINE,
+    MAX_NAME,
     OUTPUT,
+    RECORD,
     encode,
     error,
     event_message,
     hello_acts,
     hello_protocol_refusal,
     hello_text,
+    hello_via,
     reply_error,
     reply_ok,
     welcome,
@@ -104,6 +114,8 @@ class AttachServer:
         self._server: asyncio.AbstractServer | None = None
         self._clients: set[asyncio.Task[None]] = set()
         self._grace: dict[str, asyncio.Task[None]] = {}
+        self._holders: dict[str, set[str]] = {}
+        """user name -> the connections that can hold the seat as that user (driver consoles)."""
         self._bound = False
         """``path`` is this server's socket (and so is its to remove)."""
         self._pointed = False
@@ -122,7 +134,7 @@ class AttachServer:
             self.path.unlink()
         old = os.umask(0o177)
         try:
-            self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=LINE_LIMIT)
+            self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=MAX_COMMAND_LINE)
         finally:
             os.umask(old)
         self._bound = True
@@ -178,6 +190,8 @@ class AttachServer:
         if _peer_uid(writer) != os.getuid():
             return "unknown or used token"
         name = hello_text(hello, HELLO_USER) or "local"
+        if len(name) > MAX_NAME:
+            return f"a user name is at most {MAX_NAME} characters"
         if not hello_acts(hello):
             return Actor(name, "observer")
         role = self.engine.users.get(name)
@@ -218,31 +232,46 @@ class AttachServer:
             queue.put_nowait(message)
 
         unsubscribe = self.engine.subscribe(enqueue)
-        connection = self.engine.join(actor, hello.get(HELLO_VIA, "socket"))
+        connection = self.engine.join(actor, hello_via(hello))
         # A command-line client never sits in the seat: the driver it acts as (a headless run, a
-        # console elsewhere) keeps it, and a console that left is not back because of it.
+        # console elsewhere) keeps it, and a console that left is not back because of it. Nor does
+        # a watcher: only a connection that can drive as the holder holds the seat.
         seated = not hello_acts(hello)
-        if seated:
+        holds = seated and actor.role == "driver"
+        if holds:
+            self._holders.setdefault(actor.name, set()).add(connection)
             self._cancel_grace(actor.name)
         driver_before = self.engine.state.driver
-        greeting = welcome(actor.name, actor.role, str(self.engine.directory), list(self.engine.records))
-        sender = asyncio.create_task(self._send(writer, greeting, queue, backlog))
+        journal = list(self.engine.records)
+        greeting = welcome(actor.name, actor.role, str(self.engine.directory), len(journal))
+        sender = asyncio.create_task(self._send(writer, greeting, journal, queue, backlog))
+        dropped = False
         try:
-            await self._commands(reader, actor, queue)
+            dropped = await self._commands(reader, actor, queue)
         finally:
             unsubscribe()
+            if dropped:  # let the refusal reach the client before the connection closes
+                queue.put_nowait(None)
+                await asyncio.wait([sender], timeout=5)
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
             self.engine.leave(actor, connection)
+            if holds:
+                self._holders[actor.name].discard(connection)
             driving = rules.is_driver(actor, self.engine.state)
             if not seated and driving and driver_before != actor.name:
                 # it took a free seat for its command and went before giving it back (killed)
                 self.engine.drop_seat(f"{actor.name}'s command-line client left without releasing the seat")
-            elif seated and driving and not self._present(actor.name):
+            elif holds and driving and not self._holding(actor.name):
                 self._grace[actor.name] = asyncio.create_task(self._drop_after_grace(actor.name))
 
-    async def _send(self, writer: asyncio.StreamWriter, greeting: dict[str, Any], queue, backlog) -> None:
+    async def _send(self, writer: asyncio.StreamWriter, greeting: dict[str, Any], journal, queue, backlog) -> None:
+        """The welcome, the journal so far one record a line, then whatever the engine publishes."""
         writer.write(encode(greeting))
+        for record in journal:
+            writer.write(encode({RECORD: record}))
+            if writer.transport.get_write_buffer_size() > MAX_COMMAND_LINE:
+                await writer.drain()
         await writer.drain()
         while True:
             message = await queue.get()
@@ -254,8 +283,21 @@ class AttachServer:
             if queue.empty():
                 await writer.drain()
 
-    async def _commands(self, reader: asyncio.StreamReader, actor: Actor, queue) -> None:
-        while line := await reader.readline():
+    async def _commands(self, reader: asyncio.StreamReader, actor: Actor, queue) -> bool:
+        """Answer the client's commands until it goes (False) or sends an over-long line (True:
+        refused and journaled without its content; the rest of the stream cannot be trusted)."""
+        while True:
+            try:
+                line = await reader.readline()
+            except ValueError as exc:  # asyncio's LimitOverrunError, as readline raises it
+                if "not found" in str(exc):
+                    await _skip_line(reader)
+                reason = f"a command line longer than {MAX_COMMAND_LINE} bytes; the connection is closed"
+                refused = self.engine.refuse(actor, "?", reason)
+                queue.put_nowait(reply_error(None, refused.title, str(refused), refused=True))
+                return True
+            if not line:
+                return False
             try:
                 message = json.loads(line)
                 ident, name, args = message.get(COMMAND_ID), message.get(COMMAND_NAME), message.get(COMMAND_ARGS, {})
@@ -272,8 +314,9 @@ class AttachServer:
                 reply = reply_error(ident, exc.title, str(exc), refused=False)
             queue.put_nowait(reply)
 
-    def _present(self, name: str) -> bool:
-        return any(p["name"] == name for p in self.engine.state.presence.values())
+    def _holding(self, name: str) -> bool:
+        """A connection that can drive as ``name`` is attached (a watcher of that name is not one)."""
+        return bool(self._holders.get(name))
 
     def _cancel_grace(self, name: str) -> None:
         task = self._grace.pop(name, None)
@@ -283,8 +326,18 @@ class AttachServer:
     async def _drop_after_grace(self, name: str) -> None:
         await asyncio.sleep(self.seat_grace)
         self._grace.pop(name, None)
-        if self.engine.state.driver == name and not self._present(name):
+        if self.engine.state.driver == name and not self._holding(name):
             self.engine.drop_seat(f"{name} disconnected and did not return within {self.seat_grace:.0f}s")
+
+
+async def _skip_line(reader: asyncio.StreamReader) -> None:
+    """Read past the rest of an over-long line (bounded in time): a unix socket closed with unread
+    input is reset, and the client would lose the refusal sent just before."""
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        async with asyncio.timeout(HELLO_TIMEOUT):
+            while chunk := await reader.read(64 * 1024):
+                if b"\n" in chunk:
+                    return
 
 
 def _peer_uid(writer: asyncio.StreamWriter) -> int | None:

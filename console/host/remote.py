@@ -24,6 +24,7 @@ from console.host.wire import (
     RECORD,
     REPLY,
     WELCOME,
+    Welcome,
     encode,
     hello,
     read_error,
@@ -39,6 +40,9 @@ from console.model.plan import Plan
 from console.model.state import IncidentState, apply, fold
 
 COMMAND_TIMEOUT = 60.0
+SERVER_LINE_LIMIT = LINE_LIMIT
+"""The longest line read from the engine (one record or one output batch; the journal comes one
+record a line after the welcome, so attaching does not depend on its size)."""
 
 
 class Disconnected:
@@ -46,14 +50,15 @@ class Disconnected:
 
 
 class RemoteSession:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, welcome: dict[str, Any]) -> None:
-        """``welcome``: the server's whole first line (a :data:`console.host.wire.WELCOME` message)."""
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, greeting: Welcome, records: list[dict]
+    ) -> None:
+        """``greeting``: the server's first line; ``records``: the journal it sent after it."""
         self._reader = reader
         self._writer = writer
-        greeting = read_welcome(welcome)
         self.actor = Actor(greeting.actor_name, greeting.actor_role)
         self._directory = Path(greeting.directory)
-        self._state = fold(greeting.records)
+        self._state = fold(records)
         self._subscribers: list[Callable[[Any], None]] = []
         self._unheard: list[Any] | None = []  # records and a disconnect before the screen subscribed
         self._pending: dict[int, asyncio.Future[Any]] = {}
@@ -68,7 +73,7 @@ class RemoteSession:
     ) -> RemoteSession:
         """``act``: a command-line client acting as ``user`` (see :mod:`console.host.attach`)."""
         try:
-            reader, writer = await asyncio.open_unix_connection(str(path), limit=LINE_LIMIT)
+            reader, writer = await asyncio.open_unix_connection(str(path), limit=SERVER_LINE_LIMIT)
         except OSError as exc:
             raise NotServed(f"cannot attach to {path}: {exc.strerror or exc} (is the incident running?)") from None
         writer.write(encode(hello(via, token=token, user=user, act=act)))
@@ -79,7 +84,15 @@ class RemoteSession:
             writer.close()
             failure = read_error(message, "no welcome" if line else "connection closed")
             raise IncidentError(f"attach to {path} refused: {failure.message}", title=failure.title)
-        return cls(reader, writer, message)
+        greeting = read_welcome(message)
+        records = []
+        for _ in range(greeting.records):
+            record = await _next_record(reader)
+            if record is None:
+                writer.close()
+                raise IncidentError(f"attach to {path}: the engine did not send the whole journal")
+            records.append(record)
+        return cls(reader, writer, greeting, records)
 
     # ----- what the UI reads ----------------------------------------------------------------
     @property
@@ -126,8 +139,12 @@ class RemoteSession:
         ident = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[ident] = future
-        self._writer.write(encode({COMMAND_ID: ident, COMMAND_NAME: name, COMMAND_ARGS: args}))
-        await self._writer.drain()
+        try:
+            self._writer.write(encode({COMMAND_ID: ident, COMMAND_NAME: name, COMMAND_ARGS: args}))
+            await self._writer.drain()
+        except ConnectionError:
+            self._pending.pop(ident, None)
+            raise IncidentError(f"{name}: the connection to the incident's engine was lost") from None
         try:
             return await asyncio.wait_for(future, COMMAND_TIMEOUT)
         except TimeoutError:
@@ -185,3 +202,14 @@ class RemoteSession:
             self._unheard.append(event)
         for subscriber in list(self._subscribers):
             subscriber(event)
+
+
+async def _next_record(reader: asyncio.StreamReader) -> dict[str, Any] | None:
+    """One journal record of those that follow the welcome (None: the stream ended or is not one)."""
+    try:
+        line = await reader.readline()
+        message = json.loads(line) if line else None
+    except ValueError:  # not JSON, or a line over the limit
+        return None
+    record = message.get(RECORD) if isinstance(message, dict) else None
+    return record if isinstance(record, dict) else None

@@ -16,12 +16,23 @@ from dataclasses import fields
 from typing import Any, NamedTuple
 
 from console.engine import Output, Progress
+from console.engine.commands import MAX_ARGUMENT as MAX_ARGUMENT  # the cap the engine applies
 
-PROTOCOL = 1
-LINE_LIMIT = 64 * 1024 * 1024  # the welcome carries the whole journal
+PROTOCOL = 2
+"""2: the welcome names how many journal records follow it, one line each (1 sent them in it)."""
+LINE_LIMIT = 64 * 1024 * 1024
+"""The longest line a client reads: one record or one batch of output, never the whole journal."""
+MAX_COMMAND_LINE = 1024 * 1024
+"""The longest line the server reads from a client: a hello or a command (arguments of at most
+:data:`MAX_ARGUMENT` characters each, escaped). A longer one is refused and the client dropped."""
+MAX_NAME = 64
+"""Characters of a user name in a hello (it is journaled as the actor of everything they do)."""
+MAX_VIA = 32
+"""Characters of a hello's ``via`` (journaled with the presence); a longer one is shown as ``socket``."""
 
 WELCOME = "welcome"
-"""The server's first line: protocol, actor, directory and every journal record so far."""
+"""The server's first line: protocol, actor, directory and how many journal records follow it (as
+:data:`RECORD` lines), so that attaching works whatever the journal's size."""
 RECORD = "record"
 """A journal record, as committed."""
 OUTPUT = "output"
@@ -93,6 +104,12 @@ def hello_text(message: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def hello_via(message: dict[str, Any]) -> str:
+    """How the client says it is connected, as journaled: short text, else ``socket``."""
+    via = hello_text(message, HELLO_VIA)
+    return via if via is not None and len(via) <= MAX_VIA else "socket"
+
+
 def hello_protocol_refusal(message: dict[str, Any]) -> str | None:
     """Why a hello of another protocol version is refused (None: it speaks ours). A hello naming no
     version is a hand-written client (a script, a test) and is taken at its word."""
@@ -115,10 +132,11 @@ class Welcome(NamedTuple):
     actor_name: str
     actor_role: str
     directory: str
-    records: list[dict[str, Any]]
+    records: int
+    """How many :data:`RECORD` lines follow: the journal so far."""
 
 
-def welcome(actor_name: str, actor_role: str, directory: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+def welcome(actor_name: str, actor_role: str, directory: str, records: int) -> dict[str, Any]:
     return {
         WELCOME: {
             WELCOME_PROTOCOL: PROTOCOL,

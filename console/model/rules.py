@@ -49,6 +49,14 @@ def refusal(actor: Person, state: IncidentState, *, seat: bool = True) -> str:
     return ""
 
 
+def export_refusal(actor: Person) -> str:
+    """Why ``actor`` may not have the engine write the report files ("" when they may): writing
+    files on the server is not watching. Any status: a closed incident is the one reported."""
+    if actor.role == "observer":
+        return "observers watch only and cannot write files on the server"
+    return ""
+
+
 def is_driver(actor: Person, state: IncidentState) -> bool:
     """``actor`` holds the seat of an open incident: the acting commands are theirs."""
     return actor.role == "driver" and not refusal(actor, state)
