@@ -4,7 +4,8 @@ driver at every instant the journal records, and at every sampled instant of the
 Each round: every session presses ``d`` at once while the seat is free; the winner then hands the
 seat over (``H``, Enter, Enter) while every other session presses ``d`` again; the new driver's
 connection drops, and the seat comes free after the server's grace. Sessions x rounds x 2 claims:
-WARROOM_RELY_SEAT_SESSIONS (default 6) and WARROOM_RELY_SEAT_ROUNDS (default 5) give 55.
+WARROOM_RELY_SEAT_SESSIONS (default 50: fifty claims at once) and WARROOM_RELY_SEAT_ROUNDS (default 2)
+give 198.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ pytestmark = [
     pytest.mark.sshd,
     pytest.mark.skipif(not shutil.which("ssh-keygen"), reason="ssh-keygen is needed"),
 ]
-SESSIONS = int(os.environ.get("WARROOM_RELY_SEAT_SESSIONS", "6"))
-ROUNDS = int(os.environ.get("WARROOM_RELY_SEAT_ROUNDS", "5"))
+SESSIONS = int(os.environ.get("WARROOM_RELY_SEAT_SESSIONS", "50"))
+ROUNDS = int(os.environ.get("WARROOM_RELY_SEAT_ROUNDS", "2"))
 GRACE = 0.5
 
 
@@ -64,7 +65,8 @@ async def test_concurrent_claims_and_hand_overs_leave_at_most_one_driver(tmp_pat
     keys.mkdir()
     for name in users:
         keygen(keys / name, name)
-    extra = f"\n[server]\nseat_grace = {GRACE}\nkeepalive = 1\n{server_users(keys, users)}"
+    limits = f"max_unauthenticated = {SESSIONS + 8}\nmax_sessions = {SESSIONS + 16}\n"  # all log in at once
+    extra = f"\n[server]\nseat_grace = {GRACE}\nkeepalive = 1\n{limits}{server_users(keys, users)}"
     config = write_config(tmp_path / "config.toml", lab, ["app1"], extra=extra)
     runbook = write_runbook(tmp_path / "runbook.toml", ssh_step("hello", "true"))
     room = ServedWarRoom(tmp_path, keys, config, runbook, args=("--as", "ops"))
