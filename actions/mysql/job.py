@@ -19,6 +19,7 @@ import asyncssh
 
 import actions.mysql.backup as backups
 import actions.mysql.dump as dumping
+import actions.mysql.parallel as parallel
 import actions.mysql.restore as restoring
 from actions.base import StepContext, Target
 from actions.mysql.backup import Backup
@@ -51,6 +52,7 @@ class Job:
         self.files: HostFiles | None = None
         self.conn: Any = None
         self.thread_id = 0
+        self.worker_ids: list[int] = []  # the parallel restore's other connections
         self.touched = False
         self.applied = [0]
 
@@ -61,8 +63,8 @@ class Job:
 
     async def stop(self) -> None:
         self.stop_event.set()
-        if self.thread_id:
-            await asyncio.to_thread(self.endpoint.kill_query, self.thread_id)
+        ids = [i for i in (self.thread_id, *self.worker_ids) if i]
+        await asyncio.gather(*(asyncio.to_thread(self.endpoint.kill_query, i) for i in ids))
 
     def close(self) -> None:
         self.stop_event.set()
@@ -280,9 +282,23 @@ class Job:
         self.facts["point_of_no_return"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.touched = True
         started = time.monotonic()
-        await self.thread(
-            restoring.restore, self._opener(backup), backup, reading, self.conn, self.reporter, self.applied
-        )
+        if self.p.parallel > 1:
+            await self.thread(
+                parallel.restore,
+                self._opener(backup),
+                backup,
+                reading,
+                self.endpoint.connect,
+                self.conn,
+                self.reporter,
+                self.applied,
+                self.p.parallel,
+                self.worker_ids,
+            )
+        else:
+            await self.thread(
+                restoring.restore, self._opener(backup), backup, reading, self.conn, self.reporter, self.applied
+            )
         seconds = time.monotonic() - started
         self.facts.update(
             restored=True,

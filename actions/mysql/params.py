@@ -36,6 +36,8 @@ class MySQLParams(StepParams):
     safety_dump_dir: str | None = None
     via_ssh: bool = True
     precheck: bool = True
+    parallel: int = 4
+    """Connections restoring tables at once (1: one connection, the dump's order exactly)."""
 
     @field_validator("operation")
     @classmethod
@@ -58,6 +60,13 @@ class MySQLParams(StepParams):
     def _warn_or_block(cls, value: str) -> str:
         if value not in ("warn", "block"):
             raise ParamError("on_old_backup", 'expected "warn" or "block"')
+        return value
+
+    @field_validator("parallel")
+    @classmethod
+    def _connections(cls, value: int) -> int:
+        if not 1 <= value <= 32:
+            raise ParamError("parallel", f"must be 1 (serial) to 32 connections, got {value}")
         return value
 
     @field_validator("rpo_minutes")
@@ -133,8 +142,14 @@ def plan_lines(step: PlannedStep, p: MySQLParams, host: str, target: str) -> lis
         )
     else:
         lines.append("NO safety dump (safety_dump = false): the current data is not kept")
+    how = (
+        "statement by statement"
+        if p.parallel == 1
+        else f"tables in parallel over {p.parallel} connections, each table's statements in order, views/triggers/"
+        "routines alone in the dump's order (serial from a statement that cannot be split safely)"
+    )
     lines.append(
-        f"POINT OF NO RETURN: restore the dump into {target} {via}, statement by statement; "
+        f"POINT OF NO RETURN: restore the dump into {target} {via}, {how}; "
         "its DROP/CREATE TABLE statements replace the tables"
     )
     lines.append("verify: every table of the dump present, row counts equal to the dump's own")

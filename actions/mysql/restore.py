@@ -175,13 +175,12 @@ class _Pipe:
             self._cond.notify_all()
             return True
 
-    def get(self, wait: bool = True) -> Any:
-        """The next item; ``_EMPTY`` if there is none and ``wait`` is false."""
+    def get(self, wait: bool = True, timeout: float | None = None) -> Any:
+        """The next item; ``_EMPTY`` if there is none and ``wait`` is false (or ``timeout`` passed)."""
         with self._cond:
             while not self._items:
-                if not wait:
+                if not wait or (not self._cond.wait(timeout) and not self._items):
                     return _EMPTY
-                self._cond.wait()
             item, size = self._items.popleft()
             self._bytes -= size
             self._cond.notify_all()
