@@ -74,9 +74,8 @@ def write_multidump(path: Path, size: int, *, tables: int = 8, seed: int = 11, h
             create = TABLE.format(name=name, fk=FK.format(name=name) if i else "")
             f.write(b"\n--\n-- Table structure for table `%s`\n--\n\n" % name.encode())
             f.write(b"DROP TABLE IF EXISTS `%s`;\n" % name.encode())
-            f.write(
-                b"/*!40101 SET @saved_cs_client     = @@character_set_client */;\n/*!40101 SET character_set_client = utf8 */;\n"
-            )
+            f.write(b"/*!40101 SET @saved_cs_client     = @@character_set_client */;\n")
+            f.write(b"/*!40101 SET character_set_client = utf8 */;\n")
             f.write(create.encode() + b";\n/*!40101 SET character_set_client = @saved_cs_client */;\n")
             f.write(
                 b"\nLOCK TABLES `%s` WRITE;\n/*!40000 ALTER TABLE `%s` DISABLE KEYS */;\n"

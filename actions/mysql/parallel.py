@@ -165,7 +165,8 @@ class Dispatcher:
         elif route.kind == SKIP:
             if not self.skipped:
                 self.reporter.line(
-                    "LOCK TABLES/UNLOCK TABLES around a table's rows are skipped: each table has a connection of its own"
+                    "LOCK TABLES/UNLOCK TABLES around a table's rows are skipped: "
+                    "each table has a connection of its own"
                 )
             self.skipped += 1
             with self.shared.cond:
