@@ -1,21 +1,28 @@
 """Restoring a 200 MB dump through warroom's mysql step, side by side with ``mysql db < dump.sql``.
 
-The dump is tests/mysql_dump.py's generator (extended INSERTs with tricky strings, BLOBs,
-a trigger and a function in DELIMITER blocks) at ``--size`` bytes. Both restore into the same
-MariaDB (127.0.0.1:3306 over TCP, same user), the database dropped and created again before
-every run:
+The data is tests/mysql_multidump.py's generator (``--tables`` tables, eight by default, of uneven
+sizes, foreign keys, a trigger writing into another table, a view, a function; extended INSERTs
+with tricky strings) at ``--size`` bytes, loaded once into a source database and dumped from
+there by ``mariadb-dump`` (the dump restored) and by ``mydumper`` (myloader's own format). With
+``--tables 0`` the dump is tests/mysql_dump.py's four-table one, as generated. All restore into
+the same MariaDB (127.0.0.1:3306 over TCP, same user), the database dropped and created again
+before every run:
 
 - **mariadb**: ``mariadb -h 127.0.0.1 -u USER DB < dump.sql`` (password through MYSQL_PWD).
+- **myloader**: ``myloader -d DIR -B DB -t N`` from mydumper's dump of the same data (one file per
+  table, triggers and routines included), N = ``--parallel``.
 - **warroom**: a runbook step of kind mysql, run by the real engine against a real sshd host
   whose backup directory holds the dump: found and read through the SSH exec channel, sent
   through the SSH tunnel (``via_ssh``, the default) or directly (``--direct``), then verified
   (row counts).
-  Reported as the whole step and as the restore phase alone (the facts' ``restore_seconds``).
+  Reported as the whole step and as the restore phase alone (the facts' ``restore_seconds``),
+  with ``parallel = N`` (``--parallel``, 4 like the step's default) and ``parallel = 1`` (serial).
 
     .venv/bin/python benchmarks/mysql_restore.py [--size 210000000] [--runs 5] [--direct] [--stats]
 
-Needs MariaDB (root on /run/mysqld/mysqld.sock), ``mariadb`` and /usr/sbin/sshd
-(./scripts/setup-services). Target: warroom / mariadb <= 1.15.
+Needs MariaDB (root on /run/mysqld/mysqld.sock), ``mariadb``, ``mariadb-dump``, ``mydumper`` and
+/usr/sbin/sshd (./scripts/setup-services). Targets: warroom parallel / mariadb <= 0.75, serial
+<= 1.15.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,6 +45,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import pymysql  # noqa: E402
 from conftest import write_config  # noqa: E402
 from mysql_dump import write_dump  # noqa: E402
+from mysql_multidump import write_multidump  # noqa: E402
 from mysql_support import SOCKET, database_extra, mysql_step, write_mysql_runbook  # noqa: E402
 from sshd import SSHLab  # noqa: E402
 
@@ -124,9 +133,86 @@ async def warroom(
         await engine.aclose()
 
 
+def make_dumps(backups: Path, base: Path, args, name: str, user: str, password: str) -> tuple[Path, Path | None]:
+    """The dump the restores read and mydumper's directory of the same data (None: no mydumper)."""
+    started = time.perf_counter()
+    sql = backups / "backup_file.sql"
+    if not args.tables:
+        dump = write_dump(sql, args.size)
+        print(
+            f"dump: {dump.size / 1e6:.1f} MB, {sum(dump.counts.values())} rows, 4 tables, made in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        return sql, None
+    made = write_multidump(base / "generated.sql", args.size, tables=args.tables)
+    source = f"{name}_src"
+    admin(f"DROP DATABASE IF EXISTS `{source}`")
+    admin(f"CREATE DATABASE `{source}`")
+    admin(f"GRANT ALL ON `{source}`.* TO %s@'%%'", user)  # its DEFINERs must be a user the restores may name
+    tcp = ["-h", "127.0.0.1", "-P", "3306", "-u", user]
+    env = {**os.environ, "MYSQL_PWD": password}
+    try:
+        with made.sql.open("rb") as src:
+            subprocess.run(["mariadb", *tcp, source], stdin=src, env=env, check=True)
+        made.sql.unlink()
+        with sql.open("wb") as out:
+            subprocess.run(
+                ["mariadb-dump", *tcp, "--single-transaction", "--routines", "--triggers", source],
+                stdout=out,
+                env=env,
+                check=True,
+            )
+        mydumper = None
+        if shutil.which("mydumper"):
+            mydumper = base / "mydumper"
+            subprocess.run(
+                ["mydumper", *tcp, "-p", password, "-B", source, "-o", str(mydumper), "-G", "-R", "-k", "-v", "1"],
+                check=True,
+            )
+    finally:
+        admin(f"DROP DATABASE IF EXISTS `{source}`")
+    rows = sum(made.counts.values())
+    print(
+        f"dump: {sql.stat().st_size / 1e6:.1f} MB (mariadb-dump), {rows} rows in {args.tables} tables "
+        f"(+ audit, a view, a trigger, a function), made in {time.perf_counter() - started:.1f} s"
+    )
+    return sql, mydumper
+
+
+def myloader(directory: Path, name: str, user: str, password: str, threads: int, settle: float) -> float:
+    reset(name, settle)
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            "myloader",
+            "-d",
+            str(directory),
+            "-B",
+            name,
+            "-t",
+            str(threads),
+            "-o",
+            "-h",
+            "127.0.0.1",
+            "-P",
+            "3306",
+            "-u",
+            user,
+            "-p",
+            password,
+            "-v",
+            "1",
+        ],
+        check=True,
+    )
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=210_000_000, help="dump size in bytes (default 210 MB)")
+    parser.add_argument("--tables", type=int, default=8, help="tables in the dump (0: tests/mysql_dump.py's four)")
+    parser.add_argument("--parallel", type=int, default=4, help="the step's parallel and myloader's threads")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--direct", action="store_true", help="also run with via_ssh = false")
     parser.add_argument("--stats", action="store_true", help="print each run's restore_stats fact")
@@ -150,19 +236,27 @@ def main() -> None:
             host = lab.start("h1")
             backups = host.root / "storage" / "app" / "backups"
             backups.mkdir(parents=True)
-            started = time.perf_counter()
-            dump = write_dump(backups / "backup_file.sql", args.size)
-            rows = sum(dump.counts.values())
-            print(f"dump: {dump.size / 1e6:.1f} MB, {rows} rows, made in {time.perf_counter() - started:.1f} s")
-            variants = {"SSH tunnel": {"safety_dump": False}}
+            dump, mydumped = make_dumps(backups, base, args, name, user, password)
+            variants = {
+                f"parallel {args.parallel}": {"safety_dump": False, "parallel": args.parallel},
+                "serial": {"safety_dump": False, "parallel": 1},
+            }
             if args.direct:
-                variants["direct TCP"] = {"safety_dump": False, "via_ssh": False}
+                variants[f"direct, parallel {args.parallel}"] = {
+                    "safety_dump": False,
+                    "via_ssh": False,
+                    "parallel": args.parallel,
+                }
             baseline: list[float] = []
+            loader: list[float] = []
             steps: dict[str, list[float]] = {k: [] for k in variants}
             phases: dict[str, list[float]] = {k: [] for k in variants}
             for i in range(args.runs):
-                baseline.append(mariadb_client(dump.sql, name, user, password, args.settle))
+                baseline.append(mariadb_client(dump, name, user, password, args.settle))
                 line = f"run {i + 1}: mariadb {baseline[-1]:6.2f}s"
+                if mydumped:
+                    loader.append(myloader(mydumped, name, user, password, args.parallel, args.settle))
+                    line += f" | myloader {loader[-1]:6.2f}s"
                 for label, params in variants.items():
                     wall, phase, stats = asyncio.run(
                         warroom(base, lab, name, user, len(baseline), label, params, settle=args.settle)
@@ -173,7 +267,7 @@ def main() -> None:
                     if args.stats:
                         line += f" {stats}"
                 print(line, flush=True)
-            report(baseline, steps, phases)
+            report(baseline, steps, phases, loader)
             if args.safety_dump:
                 safety_dump(base, lab, name, user)
     finally:
@@ -192,20 +286,21 @@ def safety_dump(base: Path, lab: SSHLab, name: str, user: str) -> None:
     )
 
 
-def report(baseline: list[float], steps: dict[str, list[float]], phases: dict[str, list[float]]) -> None:
+def report(
+    baseline: list[float], steps: dict[str, list[float]], phases: dict[str, list[float]], loader: list[float]
+) -> None:
     """Medians, minima and the median of each run's own ratio (robust to a busy machine)."""
     base = statistics.median(baseline)
     print()
     print(f"{'':34} {'median':>8} {'min':>8} {'ratio (medians)':>16} {'ratio (per run, median)':>24}")
     print(f"{'mariadb < dump.sql':34} {base:7.2f}s {min(baseline):7.2f}s {'1.00x':>16}")
+    rows = [("myloader (mydumper's format)", loader)] if loader else []
     for label in steps:
-        for what, values in (("whole step", steps[label]), ("restore phase", phases[label])):
-            paired = statistics.median(v / b for v, b in zip(values, baseline, strict=True))
-            ratio = statistics.median(values) / base
-            print(
-                f"{'warroom ' + label + ', ' + what:34} {statistics.median(values):7.2f}s {min(values):7.2f}s "
-                f"{ratio:15.2f}x {paired:23.2f}x"
-            )
+        rows += [(f"warroom {label}, whole step", steps[label]), (f"warroom {label}, restore phase", phases[label])]
+    for title, values in rows:
+        paired = statistics.median(v / b for v, b in zip(values, baseline, strict=True))
+        ratio = statistics.median(values) / base
+        print(f"{title:34} {statistics.median(values):7.2f}s {min(values):7.2f}s {ratio:15.2f}x {paired:23.2f}x")
 
 
 if __name__ == "__main__":

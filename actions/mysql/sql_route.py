@@ -19,10 +19,11 @@ import re
 from dataclasses import dataclass
 
 from actions.mysql.sql_census import _CREATE, _DROP, _IDENT, _INSERT, _NAME_LIST, _NOISE, _QUALIFIED, _SOURCE, unquote
-from actions.mysql.sql_split import Statement
+from actions.mysql.sql_split import _LEAD, Statement
 
 SESSION, TABLE, BARRIER, UNSAFE, SKIP = "session", "table", "barrier", "unsafe", "skip"
 
+_NEVER = re.compile(rb"/\*M?!9\d{5}(?:[^*]++|\*(?!/))*+\*/")  # e.g. mariadb-dump's sandbox line: a comment
 _VERSIONED = re.compile(rb"/\*M?!\d*|\*/")
 _WORD = re.compile(rb"[A-Za-z_]++")
 _FK_CHECKS = re.compile(rb"FOREIGN_KEY_CHECKS\s*+=\s*+([^\s,*;]++)", re.IGNORECASE)
@@ -80,7 +81,8 @@ class Router:
 
     def _classify(self, stmt: Statement) -> Route:
         text = stmt.text
-        head = _VERSIONED.sub(b" ", text[:_HEAD]).lstrip()
+        head = _VERSIONED.sub(b" ", _NEVER.sub(b" ", text[:_HEAD]))
+        head = head[_LEAD.match(head).end() :]
         m = _WORD.match(head)
         word = m.group().upper() if m else b""
         if word == b"SET":
