@@ -20,6 +20,7 @@ BENCHMARKS = REPO / "benchmarks"
 MYSQL_SOCKET = Path("/run/mysqld/mysqld.sock")
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 SSHD = Path("/usr/sbin/sshd")
+MYLOADER = Path("/usr/bin/myloader")  # Debian's mydumper package
 
 # script: (its tiny-size arguments, lines its report must contain, what it needs)
 SMOKE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Path, ...]]] = {
@@ -40,8 +41,15 @@ SMOKE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Path, ...]]] = {
     ),
     "mysql_restore.py": (
         ("--size", "200000", "--runs", "1", "--settle", "0"),
-        ("dump:", "run 1: mariadb", "mariadb < dump.sql", "warroom SSH tunnel, whole step"),
-        (SSHD, MYSQL_SOCKET),
+        (
+            "dump:",
+            "run 1: mariadb",
+            "mariadb < dump.sql",
+            "myloader (mydumper's format)",
+            "warroom parallel 4, whole step",
+            "warroom serial, whole step",
+        ),
+        (SSHD, MYSQL_SOCKET, MYLOADER),
     ),
     "ssh_sessions.py": (
         ("--observers", "1", "--changes", "1", "--connects", "1"),
