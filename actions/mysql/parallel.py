@@ -156,7 +156,7 @@ class Dispatcher:
         if self.serial is not None:
             self._put(self.serial, stmt)
             return
-        route = self.router.route(stmt)
+        route = self.router.route(stmt, self.reading.census.plain_values)
         if route.kind == TABLE:
             self._put(self._worker(route.table), stmt)
         elif route.kind == SESSION:

@@ -53,11 +53,17 @@ def unquote(name: bytes) -> str:
 
 def count_rows(values: bytes) -> int | None:
     """Top-level ``(...)`` groups of an extended INSERT's VALUES list (None: not countable)."""
+    return _count(values)[0]
+
+
+def _count(values: bytes) -> tuple[int | None, bool]:
+    """``count_rows`` and whether the rows are plain literals (no parentheses inside a row: no
+    function call, no subquery), which the parallel restore may send on the table's connection."""
     flat = _NOISE.sub(b"", values)
     if (b"DUPLICATE" in flat or b"duplicate" in flat) and _UPSERT.search(flat):
-        return None  # ON DUPLICATE KEY UPDATE: some rows update others
+        return None, False  # ON DUPLICATE KEY UPDATE: some rows update others
     if not _NESTED.search(flat):
-        return flat.count(b"(")
+        return flat.count(b"("), True
     depth = rows = 0
     for m in _PARENS.finditer(flat):
         if m.group() == b"(":
@@ -65,7 +71,7 @@ def count_rows(values: bytes) -> int | None:
             depth += 1
         else:
             depth -= 1
-    return rows
+    return rows, False
 
 
 @dataclass
@@ -76,10 +82,13 @@ class Census:
     tables: dict[str, int | None] = field(default_factory=dict)
     statements: int = 0
     rows: int = 0
+    plain_values: bool = False
+    """Whether the statement seen last was an INSERT of literal rows only (see ``_count``)."""
 
     def see(self, stmt: Statement) -> None:
         """Account for one statement; a switch to another database raises :class:`DumpError`."""
         self.statements += 1
+        self.plain_values = False
         text = stmt.text
         head = text[:16].lstrip().upper()
         if head.startswith((b"INSERT", b"REPLACE")):
@@ -113,7 +122,7 @@ class Census:
         source = _SOURCE.match(stmt.text, m.end())
         kind = (source.group(1) or b"").upper()
         if kind.startswith(b"VALUE"):
-            rows = count_rows(stmt.text[source.end() :])
+            rows, self.plain_values = _count(stmt.text[source.end() :])
         elif kind == b"SET":
             rows = 1
         else:
