@@ -67,6 +67,7 @@ async def test_parallel_restore_gives_the_same_rows_and_schema_as_serial(tmp_pat
         db.reset()
         assert await r.engine.run_step(ALICE, "restore", confirm="restore") == "succeeded", r.result("restore")
         facts, out = r.facts("restore"), r.output("restore")
+        assert facts["statements"] == r.facts("serial")["statements"]  # every statement counted once
     finally:
         await r.engine.aclose()
     assert "restored 10 tables over 4 connections in parallel" in out  # parallel = 4 is the default
