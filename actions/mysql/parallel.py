@@ -52,7 +52,9 @@ class _Shared:
         self.applied = applied
 
     def halted(self) -> bool:
-        return self.halt.is_set() or self.stop.is_set()
+        if self.stop.is_set():
+            self.halt.set()  # wakes the dispatcher if it waits for room in a worker's queue
+        return self.halt.is_set()
 
     def fail(self, exc: BaseException) -> None:
         with self.cond:
@@ -72,10 +74,6 @@ class Worker:
         self.tables: list[str] = []
         self._batches: deque[tuple[int, int]] = deque()  # (statements, counted) per batch in flight
         self.thread = threading.Thread(target=self._run, name=f"warroom-mysql-{index}", daemon=True)
-
-    @property
-    def load(self) -> int:
-        return self.pending
 
     def put(self, stmt: Statement | object, counted: bool = True) -> bool:
         size = len(stmt.text) if isinstance(stmt, Statement) else 0
