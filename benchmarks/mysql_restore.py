@@ -292,15 +292,15 @@ def report(
     """Medians, minima and the median of each run's own ratio (robust to a busy machine)."""
     base = statistics.median(baseline)
     print()
-    print(f"{'':34} {'median':>8} {'min':>8} {'ratio (medians)':>16} {'ratio (per run, median)':>24}")
-    print(f"{'mariadb < dump.sql':34} {base:7.2f}s {min(baseline):7.2f}s {'1.00x':>16}")
+    print(f"{'':44} {'median':>8} {'min':>8} {'ratio (medians)':>16} {'ratio (per run, median)':>24}")
+    print(f"{'mariadb < dump.sql':44} {base:7.2f}s {min(baseline):7.2f}s {'1.00x':>16}")
     rows = [("myloader (mydumper's format)", loader)] if loader else []
     for label in steps:
         rows += [(f"warroom {label}, whole step", steps[label]), (f"warroom {label}, restore phase", phases[label])]
     for title, values in rows:
         paired = statistics.median(v / b for v, b in zip(values, baseline, strict=True))
         ratio = statistics.median(values) / base
-        print(f"{title:34} {statistics.median(values):7.2f}s {min(values):7.2f}s {ratio:15.2f}x {paired:23.2f}x")
+        print(f"{title:44} {statistics.median(values):7.2f}s {min(values):7.2f}s {ratio:15.2f}x {paired:23.2f}x")
 
 
 if __name__ == "__main__":
