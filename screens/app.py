@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
-from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -80,6 +80,7 @@ class WarroomApp(App[int]):
         self.show_score = show_score
         self._connect = connect
         self._preparing = preparing
+        self._failure = ""
 
     def notify(self, message: str, *, title: str = "", **kwargs) -> None:
         """Every notification (the screens' too) passes here: its text can hold what a host said
@@ -92,12 +93,12 @@ class WarroomApp(App[int]):
             try:
                 self.session = await self._connect()
             except WarroomError as exc:
-                self.exit(2, message=Text(neutralise(f"warroom: {exc.title}: {exc}")))
+                self._fail(exc, code=2)
                 return
         if self._startup_hook is not None:
             # paint first: the slow part runs in a worker once this frame is out, and escape quits it
             await self.push_screen(PreparingScreen(self._preparing))
-            self.call_after_refresh(self.run_worker, self._start(), name="startup", exit_on_error=False)
+            self.call_after_refresh(self.run_worker, self._start(), name="startup")
             return
         if self.session is not None:
             await self._enter(self.session)
@@ -108,9 +109,8 @@ class WarroomApp(App[int]):
         assert self._startup_hook is not None
         try:
             started = await self._startup_hook()
-        except WarroomError as exc:  # the one line and the code the CLI gives for it
-            code = 2 if isinstance(exc, InputError) else 1
-            self.exit(code, message=Text(neutralise(f"warroom: {exc.title}: {exc}")))
+        except WarroomError as exc:
+            self._fail(exc)
             return
         if started is None:
             return
@@ -118,6 +118,18 @@ class WarroomApp(App[int]):
         if isinstance(self.screen, PreparingScreen):
             await self.pop_screen()
         self._ask_opening(self._severity)
+
+    def _fail(self, exc: WarroomError, code: int | None = None) -> None:
+        """End with the one line and the code the CLI gives for ``exc``, printed by :meth:`run` once
+        the terminal is restored (unwrapped: Textual's exit message is wrapped to the screen)."""
+        self._failure = neutralise(f"warroom: {exc.title}: {exc}")
+        self.exit(code or (2 if isinstance(exc, InputError) else 1))
+
+    def run(self, *args, **kwargs) -> int | None:
+        result = super().run(*args, **kwargs)
+        if self._failure:
+            print(self._failure, file=sys.stderr)
+        return result
 
     def preparing(self, stage: str) -> None:
         """Say on the first frame what the startup is doing now (nothing once it is gone)."""
