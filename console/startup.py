@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from screens.startup import Prepared, run_prepared_console
-
 if TYPE_CHECKING:
     from console.drill.options import DrillOptions
     from console.drill.run import ConsoleDrill, DrillEnvironment
@@ -56,6 +54,7 @@ def run_console_first(
 ) -> int:
     """A new incident: ``environment`` (config, runbook, plan) loads in a thread behind the first
     frame; the gate's table is printed when the console ends, as it was before it began."""
+    from screens.startup import Prepared, run_prepared_console  # Textual: the core never imports it
 
     async def start() -> RunEnvironment:
         return await asyncio.to_thread(environment)
@@ -76,6 +75,8 @@ def run_console_first(
 def drill_console_first(options: DrillOptions, *, session_entry: str, session_preload: tuple[str, ...]) -> int:
     """The drill: the runbook, its step kinds and the sandbox load in a thread behind the first
     frame; its servers then start on the app's loop. The sandbox is kept or removed at the end."""
+    from screens.startup import Prepared, run_prepared_console
+
     drills: list[ConsoleDrill] = []
 
     def prepare() -> ConsoleDrill:
