@@ -98,7 +98,7 @@ class WarroomApp(App[int]):
         if self._startup_hook is not None:
             # paint first: the slow part runs in a worker once this frame is out, and escape quits it
             await self.push_screen(PreparingScreen(self._preparing))
-            self.call_after_refresh(self.run_worker, self._start(), name="startup")
+            self.call_after_refresh(lambda: self.run_worker(self._start(), name="startup"))
             return
         if self.session is not None:
             await self._enter(self.session)
