@@ -1,4 +1,9 @@
-"""The ``warroom`` command line. Every failure is one titled line, never a traceback."""
+"""The ``warroom`` command line. Every failure is one titled line, never a traceback.
+
+Each command imports what it needs when it runs: ``warroom run`` and ``warroom drill`` paint the
+console's first frame before the step kinds (asyncssh, pymysql, the Docker SDK, httpx), pydantic
+and the engine are imported (``benchmarks/drill_first_paint.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,36 +15,30 @@ from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from actions.registry import KINDS
-from console.engine import Actor
-from console.engine.preflight import preflight_gate, render, run_gate
-from console.host import incident_command
-from console.host.headless import HeadlessOptions, run_headless
 from console.model import defaults
-from console.model.clock import SystemClock, iso, parse_iso
-from console.model.config import LoadedConfig, load_config
-from console.model.errors import InputError, RunbookMissing, SealMismatch, WarroomError
-from console.model.incident_dir import incident_dir, state_root
-from console.model.incidents import list_incidents
-from console.model.journal import check as check_journal
-from console.model.plan import build_plan
-from console.model.plan_text import render_plan
-from console.model.runbook import LoadedRunbook, load_runbook
-from console.model.sanitize import neutralise
-from console.model.starter import write_starter
+from console.model.errors import InputError, WarroomError
 
-if TYPE_CHECKING:  # the drill is imported lazily, by the commands that run it
-    from console.drill.run import DrillOptions
-    from console.drill.sandbox import Sandbox
+if TYPE_CHECKING:
+    from console.model.config import LoadedConfig
+    from console.model.plan import Plan
+    from console.model.runbook import LoadedRunbook
+    from console.startup import RunEnvironment
 
 SEVERITIES = ("P0", "P1", "P2", "P3")
+INCIDENT_COMMANDS = ("tick", "note", "comms", "close")
+"""``console.host.incident_command.NAMES``, spelt here so the table needs no import."""
 SESSION_ENTRY = "console.cli"
 """This module: an SSH session's console runs its ``main`` (the host is handed the name, never imports it)."""
-SESSION_PRELOAD = ("screens.launch", "screens.app")
+SESSION_PRELOAD = ("screens.launch", "screens.app", "screens.war_room", "console.host.incident_command")
 """What the SSH server's fork server imports once before forking session consoles."""
 
 
-def _parser() -> argparse.ArgumentParser:
+PAINT_FIRST = ("run", "drill")
+"""Commands that may start the console: their parser is built without the incident commands'
+(``console.host.incident_command`` imports the engine, which their first frame does not wait for)."""
+
+
+def _parser(incident_commands: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="warroom", description="Drive an incident rollback step by step, with a journal and a report."
     )
@@ -142,7 +141,10 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("-c", "--config", help="config file (for its state_dir)")
     v.add_argument("--state-dir", help="where incidents are kept")
 
-    incident_command.add_parsers(sub)  # tick, note, comms, close
+    if incident_commands:
+        from console.host import incident_command
+
+        incident_command.add_parsers(sub)  # tick, note, comms, close
 
     p = sub.add_parser("report", help="write the incident report (Markdown, HTML or JSON) from the journal")
     p.add_argument("incident", help="incident id, directory or journal file")
@@ -156,6 +158,11 @@ def _parser() -> argparse.ArgumentParser:
 def _load(args: argparse.Namespace) -> tuple[LoadedConfig, LoadedRunbook]:
     """The config and its runbook. A runbook that is not there is the config key's fault (or the
     option's); any other runbook error names the runbook file and its own key."""
+    from actions.registry import KINDS
+    from console.model.config import load_config
+    from console.model.errors import RunbookMissing
+    from console.model.runbook import load_runbook
+
     config = load_config(args.config)
     if args.runbook:
         return config, load_runbook(args.runbook, KINDS)
@@ -169,6 +176,10 @@ def _load(args: argparse.Namespace) -> tuple[LoadedConfig, LoadedRunbook]:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
+    from actions.registry import KINDS
+    from console.model.runbook import load_runbook
+    from console.model.starter import write_starter
+
     runbook = load_runbook(args.runbook, KINDS)
     path = Path(args.output)
     write_starter(runbook, path, force=args.force)
@@ -178,6 +189,10 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     """The config and runbook, then the same preflight gate a run passes before its first step."""
+    from console.engine.preflight import render, run_gate
+    from console.model.plan import build_plan
+    from console.model.sanitize import neutralise
+
     config, runbook = _load(args)
     plan = build_plan(runbook, config)
     print(f"{config.source.name}: valid; runbook {runbook.id} {runbook.model.runbook.version}: valid")
@@ -190,42 +205,37 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    from actions.registry import KINDS
+    from console.model.plan import build_plan
+    from console.model.plan_text import render_plan
+
     config, runbook = _load(args)
     sys.stdout.write(render_plan(build_plan(runbook, config), KINDS, args.severity))
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    config, runbook = _load(args)
-    plan = build_plan(runbook, config)
-    severity = args.severity or "P0"
-    if severity not in plan.severity:
-        raise InputError(f"--severity {severity}: runbook {runbook.id} defines {', '.join(plan.severity)}")
-    detected_at = _detected_at(args.detected_at) if args.detected_at else None
     if args.skip and not args.reason:
         raise InputError("--skip needs --reason: say why the step is skipped")
+    if not args.headless and (args.confirm or args.yes):
+        raise InputError("--confirm and --yes are for --headless: the console asks for each word")
+    if not args.headless and not args.incident:
+        return _run_console(args)
+    from console.engine import Actor
+    from console.host.headless import HeadlessOptions, run_headless
+    from console.model.incident_dir import incident_dir, state_root
+
+    config, runbook = _load(args)
+    plan = _bound_plan(args, config, runbook)
+    severity = args.severity or "P0"
+    detected_at = _detected_at(args.detected_at) if args.detected_at else None
     root = state_root(config, args.state_dir)
     actor = Actor(args.actor or getpass.getuser(), "driver")
-    if not args.headless:
+    if not args.headless:  # a resumed incident: refused before any screen (IncidentHost.resume)
         from screens.launch import run_console  # the core stays importable without Textual
 
-        if args.confirm or args.yes:
-            raise InputError("--confirm and --yes are for --headless: the console asks for each word")
-        incident = incident_dir(root, args.incident) if args.incident else None
-        gate = None
-        if incident is None:  # the table is printed before the UI starts; a refusal never starts it
-            gate = asyncio.run(preflight_gate(plan, config, force=args.force, out=sys.stdout))
-        return run_console(
-            plan,
-            config,
-            root,
-            actor,
-            incident=incident,
-            severity=severity,
-            trigger=args.trigger or "",
-            detected_at=detected_at,
-            preflight=gate,
-        )
+        resumed = {"incident": incident_dir(root, args.incident), "trigger": args.trigger or ""}
+        return run_console(plan, config, root, actor, severity=severity, detected_at=detected_at, **resumed)
     options = HeadlessOptions(
         severity=severity,
         trigger=args.trigger or "unspecified",
@@ -242,24 +252,41 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(run_headless(plan, config, root, actor, options))
 
 
-def _drill_console(box: Sandbox, runbook: LoadedRunbook, options: DrillOptions) -> int:
-    """The drill in the console: the entry module joins the drill and the UI."""
-    from console.drill.run import drill_actor, start_environment
-    from screens.launch import run_drill_console
+def _bound_plan(args: argparse.Namespace, config: LoadedConfig, runbook: LoadedRunbook) -> Plan:
+    from console.model.plan import build_plan
 
-    return run_drill_console(
-        lambda: start_environment(box, runbook, options),
-        actor=drill_actor(options),
-        severity=options.severity,
-        trigger=options.trigger,
-        serve=bool(options.serve_port),
-        session_entry=SESSION_ENTRY,
-        session_preload=SESSION_PRELOAD,
+    plan = build_plan(runbook, config)
+    severity = args.severity or "P0"
+    if severity not in plan.severity:
+        raise InputError(f"--severity {severity}: runbook {runbook.id} defines {', '.join(plan.severity)}")
+    return plan
+
+
+def _run_environment(args: argparse.Namespace) -> RunEnvironment:
+    """The config, runbook (its step kinds) and bound plan: loaded behind the console's first frame."""
+    from console.model.incident_dir import state_root
+    from console.startup import RunEnvironment
+
+    config, runbook = _load(args)
+    return RunEnvironment(_bound_plan(args, config, runbook), config, state_root(config, args.state_dir))
+
+
+def _run_console(args: argparse.Namespace) -> int:
+    from console.startup import run_console_first
+
+    return run_console_first(
+        lambda: _run_environment(args),
+        title=f"warroom run: preparing the incident ({args.config})",
+        actor=args.actor or getpass.getuser(),
+        severity=args.severity or "P0",
+        trigger=args.trigger or "",
+        detected_at=_detected_at(args.detected_at) if args.detected_at else None,
+        force=args.force,
     )
 
 
 def _cmd_drill(args: argparse.Namespace) -> int:
-    from console.drill.run import DrillOptions, run_drill
+    from console.drill.options import DrillOptions
 
     options = DrillOptions(
         headless=args.headless,
@@ -274,11 +301,19 @@ def _cmd_drill(args: argparse.Namespace) -> int:
         listen=args.listen,
         authorized_keys=Path(args.authorized_keys) if args.authorized_keys else None,
     )
-    return run_drill(options, console=_drill_console)
+    if not options.headless:
+        from console.startup import drill_console_first
+
+        return drill_console_first(options, session_entry=SESSION_ENTRY, session_preload=SESSION_PRELOAD)
+    from console.drill.run import run_drill
+
+    return run_drill(options)
 
 
 def _detected_at(text: str) -> str:
     """An ISO 8601 moment in the past, normalised to UTC; naive times are taken as UTC."""
+    from console.model.clock import SystemClock, iso, parse_iso
+
     try:
         moment = parse_iso(text)
     except ValueError:
@@ -291,12 +326,18 @@ def _detected_at(text: str) -> str:
 
 
 def _root_for(args: argparse.Namespace) -> Path:
+    from console.model.config import load_config
+    from console.model.incident_dir import state_root
+
     config = load_config(args.config) if args.config else None
     return state_root(config, args.state_dir)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    from console.engine import Actor
     from console.host.serve import ServeOptions, serve
+    from console.model.incident_dir import incident_dir, state_root
+    from console.model.plan import build_plan
 
     config, runbook = _load(args)
     plan = build_plan(runbook, config)
@@ -318,6 +359,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_watch(args: argparse.Namespace) -> int:
     from console.host.attach import locate_socket
+    from console.model.incident_dir import incident_dir
+    from console.model.incidents import list_incidents
     from screens.launch import run_attached  # the console is a client; the core stays headless
 
     root = _root_for(args)
@@ -345,6 +388,10 @@ def _cmd_attach(args: argparse.Namespace) -> int:
 
 
 def _cmd_incident_command(args: argparse.Namespace) -> int:
+    from console.host import incident_command
+    from console.model.config import load_config
+    from console.model.incident_dir import incident_dir, state_root
+
     command = incident_command.from_args(args)
     config = load_config(args.config) if args.config else None
     directory = incident_dir(state_root(config, args.state_dir), args.incident)
@@ -354,6 +401,8 @@ def _cmd_incident_command(args: argparse.Namespace) -> int:
 
 
 def _cmd_incidents(args: argparse.Namespace) -> int:
+    from console.model.incidents import list_incidents
+
     rows = list_incidents(_root_for(args))
     if not rows:
         print("no incidents")
@@ -366,6 +415,10 @@ def _cmd_incidents(args: argparse.Namespace) -> int:
 
 
 def _cmd_journal(args: argparse.Namespace) -> int:
+    from console.model.errors import SealMismatch
+    from console.model.incident_dir import incident_dir
+    from console.model.journal import check as check_journal
+
     directory = incident_dir(_root_for(args), args.incident)
     path = directory / "journal.jsonl"
     checked = check_journal(path)
@@ -389,6 +442,8 @@ def _cmd_journal(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from console.model.config import load_config
+    from console.model.incident_dir import incident_dir, state_root
     from console.report import FORMATS, build_report, render, write_atomic
     from console.report.secretvalues import config_secrets
 
@@ -415,7 +470,7 @@ COMMANDS = {
     "serve": _cmd_serve,
     "watch": _cmd_watch,
     "attach": _cmd_attach,
-    **dict.fromkeys(incident_command.NAMES, _cmd_incident_command),
+    **dict.fromkeys(INCIDENT_COMMANDS, _cmd_incident_command),
     "incidents": _cmd_incidents,
     "journal": _cmd_journal,
     "report": _cmd_report,
@@ -423,10 +478,13 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(incident_commands=not argv or argv[0] not in PAINT_FIRST).parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except WarroomError as exc:
+        from console.model.sanitize import neutralise
+
         print(neutralise(f"warroom: {exc.title}: {exc}"), file=sys.stderr)
         return 2 if isinstance(exc, InputError) else 1
     except KeyboardInterrupt:

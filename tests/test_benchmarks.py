@@ -30,8 +30,8 @@ SMOKE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Path, ...]]] = {
     ),
     "drill_first_paint.py": (
         ("--runs", "1"),
-        ("bare Textual app", "warroom drill", "ratio drill / bare"),
-        (),
+        ("bare Textual app", "warroom drill: first paint", "warroom run: first paint", "x bare"),
+        (SSHD,),
     ),
     "journal_append.py": (
         ("--events", "20", "--rounds", "1"),
