@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Tree
+from textual.widgets import Tree
 from textual.worker import Worker, WorkerState
 
 from actions import registry
@@ -40,6 +40,7 @@ from .modals.score import ScoreModal
 from .panes.checklist import ChecklistPane, Item
 from .panes.contacts import ContactsPane
 from .panes.countdown import CountdownPane
+from .panes.footer import WarRoomFooter
 from .panes.header import IncidentHeader
 from .panes.logs import LogPane
 
@@ -86,7 +87,7 @@ class WarRoomScreen(Screen[None]):
         with Horizontal(id="body"):
             yield ChecklistPane(self.session.state, id="checklist")
             yield LogPane(self.session, id="logs")
-        yield Footer()
+        yield WarRoomFooter()
 
     def on_mount(self) -> None:
         self._unsubscribe = self.session.subscribe(self._on_engine_event)

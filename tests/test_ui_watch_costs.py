@@ -7,12 +7,16 @@ moved. These count those operations rather than time them.
 
 from __future__ import annotations
 
+import gc
+
 import pytest
-from textual.widgets import Digits
-from ui_support import OLIVE, make_app, make_session
+from textual.widgets import Digits, Footer
+from textual.widgets._footer import FooterKey
+from ui_support import ALICE, OLIVE, make_app, make_session
 
 from screens.panes.contacts import ContactsPane
 from screens.panes.countdown import CountdownPane
+from screens.panes.footer import WATCHERS
 from screens.war_room import WarRoomScreen
 
 pytestmark = pytest.mark.sshd
@@ -97,3 +101,23 @@ async def test_the_countdown_level_and_the_comms_still_follow_the_clock(tmp_path
         await ticked(pilot, 1)
         assert pane.has_class("-breached") and not pane.has_class("-ok")
         assert str(pilot.app.screen.query_one(ContactsPane).render()) != contacts
+
+
+async def test_the_footers_rebuilds_release_the_keys_they_replace(tmp_path, lab):
+    """Each note prompt rebuilds the footer twice; the keys it replaced must not stay alive."""
+    session = make_session(tmp_path, lab, actor=ALICE)
+    async with make_app(session).run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        for k in range(6):
+            await pilot.press("m")
+            await pilot.pause(0.05)
+            await pilot.press(*str(k), "enter")
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+        footer = pilot.app.screen.query_one(Footer)
+        shown = len(footer.query(FooterKey))
+        assert len(session.state.notes) == 6
+        assert len(getattr(footer, WATCHERS)["compact"]) <= shown  # the palette key has none
+        gc.collect()
+        alive = sum(isinstance(o, FooterKey) for o in gc.get_objects())
+        assert alive <= shown + 5, f"{alive} footer keys alive, {shown} shown"
