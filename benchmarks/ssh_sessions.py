@@ -176,6 +176,7 @@ def _write_files(base: Path, checks: int) -> tuple[Path, Path]:
         f'[hosts.app1]\naddress = "127.0.0.1"\nport = 1\nuser = "nobody"\nknown_hosts = "{base / "kh"}"\n\n'
         f'[groups]\napp = ["app1"]\n\n[server]\nkeepalive = 15\n'
         "max_sessions_per_user = 56\n"  # one observer account stands for every watcher here
+        "max_unauthenticated = 64\n"  # every observer logs in at once: 50 must not be dropped at 16
         f"{users}"
     )
     (base / "kh").write_text("")
