@@ -44,8 +44,16 @@ SMOKE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Path, ...]]] = {
         (SSHD, MYSQL_SOCKET),
     ),
     "ssh_sessions.py": (
-        ("--observers", "1", "--changes", "1", "--connects", "1"),
-        ("ssh connect to first paint", "tick to each observer", "CPU per tick", "PSS per ssh session"),
+        ("--observers", "1", "--changes", "1", "--connects", "1", "--profile"),
+        (
+            "ssh connect to first paint",
+            "tick to each observer",
+            "CPU per tick",
+            "CPU when idle",
+            "PSS per ssh session",
+            "profile of one observer's console: 3 s idle",
+            "profile of one observer's console: changes",
+        ),
         (SSHD,),
     ),
     "stream_console.py": (
