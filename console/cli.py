@@ -1,8 +1,7 @@
 """The ``warroom`` command line. Every failure is one titled line, never a traceback.
 
-Each command imports what it needs when it runs: ``warroom run`` and ``warroom drill`` paint the
-console's first frame before the step kinds (asyncssh, pymysql, the Docker SDK, httpx), pydantic
-and the engine are imported (``benchmarks/drill_first_paint.py``).
+Each command imports what it needs when it runs: ``run`` and ``drill`` paint their first frame
+before the step kinds, pydantic and the engine load (``benchmarks/drill_first_paint.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
     from console.model.config import LoadedConfig
     from console.model.plan import Plan
     from console.model.runbook import LoadedRunbook
-    from console.startup import RunEnvironment
+    from screens.startup import RunEnvironment
 
 SEVERITIES = ("P0", "P1", "P2", "P3")
 INCIDENT_COMMANDS = ("tick", "note", "comms", "close")
@@ -265,14 +264,14 @@ def _bound_plan(args: argparse.Namespace, config: LoadedConfig, runbook: LoadedR
 def _run_environment(args: argparse.Namespace) -> RunEnvironment:
     """The config, runbook (its step kinds) and bound plan: loaded behind the console's first frame."""
     from console.model.incident_dir import state_root
-    from console.startup import RunEnvironment
+    from screens.startup import RunEnvironment
 
     config, runbook = _load(args)
     return RunEnvironment(_bound_plan(args, config, runbook), config, state_root(config, args.state_dir))
 
 
 def _run_console(args: argparse.Namespace) -> int:
-    from console.startup import run_console_first
+    from screens.startup import run_console_first
 
     return run_console_first(
         lambda: _run_environment(args),
@@ -302,9 +301,14 @@ def _cmd_drill(args: argparse.Namespace) -> int:
         authorized_keys=Path(args.authorized_keys) if args.authorized_keys else None,
     )
     if not options.headless:
-        from console.startup import drill_console_first
+        from screens.startup import drill_console_first
 
-        return drill_console_first(options, session_entry=SESSION_ENTRY, session_preload=SESSION_PRELOAD)
+        def make_drill():  # in the startup thread, behind the first frame
+            from console.drill.run import ConsoleDrill
+
+            return ConsoleDrill(options)
+
+        return drill_console_first(make_drill, options, session_entry=SESSION_ENTRY, session_preload=SESSION_PRELOAD)
     from console.drill.run import run_drill
 
     return run_drill(options)

@@ -11,18 +11,21 @@ dialog replaces the preparing screen.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import importlib
 import io
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from .app import Opener, WarroomApp
 
 if TYPE_CHECKING:
     from console.engine import Actor
     from console.host.ready import ReadyEnvironment, StartEnvironment
+    from console.model.config import LoadedConfig
     from console.model.plan import Plan
 
 
@@ -113,3 +116,110 @@ def _neutralised(text: str) -> str:
     from console.model.sanitize import neutralise
 
     return neutralise(text)
+
+
+@dataclass
+class RunEnvironment:
+    """A run's config and bound plan (a :class:`console.host.ready.ReadyEnvironment`): nothing to stop."""
+
+    plan: Plan
+    config: LoadedConfig
+    state_root: Path
+
+    async def close(self) -> None:
+        return None
+
+
+class DrillBox(Protocol):
+    """The drill's sandbox as the console starts it (``console.drill.run.ConsoleDrill``, made by the
+    entry module: the UI never imports the drill)."""
+
+    actor: Actor
+
+    def prepare(self) -> None: ...
+
+    async def start(self) -> ReadyEnvironment: ...
+
+    def finish(self, out) -> None: ...
+
+
+class DrillChoices(Protocol):
+    """What the drill's options say about its console (``console.drill.options.DrillOptions``)."""
+
+    severity: str
+    trigger: str
+    serve_port: int | None
+
+
+def _driver(name: str) -> Actor:
+    from console.engine import Actor
+
+    return Actor(name, "driver")
+
+
+def run_console_first(
+    environment: Callable[[], RunEnvironment],
+    *,
+    title: str,
+    actor: str | None,
+    severity: str,
+    trigger: str,
+    detected_at: str | None,
+    force: bool,
+) -> int:
+    """A new incident: ``environment`` (config, runbook, plan) loads in a thread behind the first
+    frame; the gate's table is printed when the console ends, as it was before it began."""
+
+    async def start() -> RunEnvironment:
+        return await asyncio.to_thread(environment)
+
+    name = actor or getpass.getuser()
+    how = Prepared(
+        title=title,
+        actor=lambda: _driver(name),
+        severity=severity,
+        trigger=trigger,
+        detected_at=detected_at,
+        force=force,
+        gate_table=True,
+    )
+    return run_prepared_console(start, how)
+
+
+def drill_console_first(
+    make_drill: Callable[[], DrillBox],
+    options: DrillChoices,
+    *,
+    session_entry: str,
+    session_preload: tuple[str, ...],
+) -> int:
+    """The drill: the runbook, its step kinds and the sandbox load in a thread behind the first
+    frame; its servers then start on the app's loop. The sandbox is kept or removed at the end."""
+    drills: list[DrillBox] = []
+
+    def prepare() -> DrillBox:
+        drills.append(make_drill())
+        drills[0].prepare()
+        return drills[0]
+
+    async def start() -> ReadyEnvironment:
+        drill = await asyncio.to_thread(prepare)
+        return await drill.start()
+
+    how = Prepared(
+        title="warroom drill: preparing the sandbox",
+        actor=lambda: drills[0].actor,
+        severity=options.severity,
+        trigger=options.trigger,
+        serve=bool(options.serve_port),
+        session_entry=session_entry,
+        session_preload=session_preload,
+        show_score=True,
+        served="Drill served",
+        loading="loading the runbook and its step kinds; building the sandbox; starting its servers",
+    )
+    try:
+        return run_prepared_console(start, how)
+    finally:
+        if drills:  # the app's loop joined the thread: the sandbox is built, or never will be
+            drills[0].finish(sys.stdout)
