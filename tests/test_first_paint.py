@@ -29,7 +29,7 @@ def test_the_entry_and_the_app_import_nothing_slow_before_the_first_frame():
     probe = (
         "import sys; sys.argv = ['warroom', 'drill']\n"
         "import console.cli, console.drill.options, screens.app, screens.startup\n"
-        "console.cli._parser(incident_commands=False)\n"
+        "console.cli.args.parser(incident_commands=False)\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
