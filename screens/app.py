@@ -3,25 +3,37 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING
 
-from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from console.host.session import Session
-from console.model.errors import WarroomError
-from console.model.plan import Plan
-from console.model.sanitize import neutralise
+from console.model.errors import InputError, WarroomError
 
 from .commands import WarroomCommands
-from .modals.open_incident import OpenIncidentModal, Opening
-from .war_room import WarRoomScreen
+from .preparing import PreparingScreen
 
-Opener = Callable[[Opening], Awaitable[Session]]
-Startup = Callable[[], Awaitable[tuple[Plan, Opener]]]
-Connect = Callable[[], Awaitable[Session]]
+if TYPE_CHECKING:  # the engine, the step kinds and the war room load behind the first frame
+    from console.host.session import Session
+    from console.model.plan import Plan
+
+    from .modals.open_incident import Opening
+
+
+def neutralise(text: str) -> str:
+    """:func:`console.model.sanitize.neutralise`, imported when first needed: it loads pydantic."""
+    from console.model.sanitize import neutralise as strip_controls
+
+    return strip_controls(text)
+
+
+Opener = Callable[["Opening"], Awaitable["Session"]]
+Startup = Callable[[], Awaitable[tuple["Plan", Opener] | None]]
+"""The plan and opener, or None when it ended the app itself."""
+Connect = Callable[[], Awaitable["Session"]]
 Shutdown = Callable[[], Awaitable[None]]
 
 
@@ -31,8 +43,9 @@ class WarroomApp(App[int]):
     The app only shows a session: whoever hands it one (``console.host.incident_host`` for an
     engine in this process) serves the incident and watches its deadlines. ``connect`` and
     ``opener`` run on the app's own event loop, where the session's servers must live;
-    ``startup`` runs there too before anything is shown (the drill starts its embedded servers)
-    and returns the plan and opener; ``shutdown`` runs at exit, after the session is closed.
+    ``startup`` runs there too, behind a first frame titled ``preparing`` (the drill builds its
+    sandbox and starts its servers, a run loads its step kinds; both pass the preflight gate) and
+    returns the plan and opener; ``shutdown`` runs at exit, after the session is closed.
     """
 
     CSS_PATH = "warroom.tcss"
@@ -53,6 +66,7 @@ class WarroomApp(App[int]):
         shutdown: Shutdown | None = None,
         show_score: bool = False,
         connect: Connect | None = None,
+        preparing: str = "Preparing the incident",
     ) -> None:
         super().__init__()
         self.session = session
@@ -65,6 +79,8 @@ class WarroomApp(App[int]):
         self._shutdown_hook = shutdown
         self.show_score = show_score
         self._connect = connect
+        self._preparing = preparing
+        self._failure = ""
 
     def notify(self, message: str, *, title: str = "", **kwargs) -> None:
         """Every notification (the screens' too) passes here: its text can hold what a host said
@@ -77,20 +93,52 @@ class WarroomApp(App[int]):
             try:
                 self.session = await self._connect()
             except WarroomError as exc:
-                self.exit(2, message=Text(neutralise(f"warroom: {exc.title}: {exc}")))
+                self._fail(exc, code=2)
                 return
         if self._startup_hook is not None:
-            try:
-                self._plan, self._opener = await self._startup_hook()
-            except WarroomError as exc:
-                self.exit(2, message=Text(neutralise(f"warroom: {exc.title}: {exc}")))
-                return
+            # paint first: the slow part runs in a worker once this frame is out, and escape quits it
+            await self.push_screen(PreparingScreen(self._preparing))
+            self.call_after_refresh(lambda: self.run_worker(self._start(), name="startup"))
+            return
         if self.session is not None:
             await self._enter(self.session)
         else:
             self._ask_opening(self._severity)
 
+    async def _start(self) -> None:
+        assert self._startup_hook is not None
+        try:
+            started = await self._startup_hook()
+        except WarroomError as exc:
+            self._fail(exc)
+            return
+        if started is None:
+            return
+        self._plan, self._opener = started
+        if isinstance(self.screen, PreparingScreen):
+            await self.pop_screen()
+        self._ask_opening(self._severity)
+
+    def _fail(self, exc: WarroomError, code: int | None = None) -> None:
+        """End with the one line and the code the CLI gives for ``exc``, printed by :meth:`run` once
+        the terminal is restored (unwrapped: Textual's exit message is wrapped to the screen)."""
+        self._failure = neutralise(f"warroom: {exc.title}: {exc}")
+        self.exit(code or (2 if isinstance(exc, InputError) else 1))
+
+    def run(self, *args, **kwargs) -> int | None:
+        result = super().run(*args, **kwargs)
+        if self._failure:
+            print(self._failure, file=sys.stderr)
+        return result
+
+    def preparing(self, stage: str) -> None:
+        """Say on the first frame what the startup is doing now (nothing once it is gone)."""
+        if isinstance(self.screen, PreparingScreen):
+            self.screen.stage(stage)
+
     def _ask_opening(self, severity: str) -> None:
+        from .modals.open_incident import OpenIncidentModal
+
         assert self._plan is not None and self._opener is not None
         self.push_screen(OpenIncidentModal(self._plan, severity=severity, trigger=self._trigger), self._opened)
 
@@ -116,6 +164,8 @@ class WarroomApp(App[int]):
         await self._enter(session)
 
     async def _enter(self, session: Session) -> None:
+        from .war_room import WarRoomScreen
+
         self.sub_title = f"{session.plan.runbook['title']} · {session.state.id}"
         self.push_screen(WarRoomScreen(session))
         # Freeze the widgets built so far out of the collector: full collections over them paused the
@@ -140,6 +190,8 @@ class WarroomApp(App[int]):
 
     async def action_quit(self) -> None:
         """ctrl+q and the palette's Quit get the same guard as q: never abandon a running step."""
+        from .war_room import WarRoomScreen
+
         screen = next((s for s in self.screen_stack if isinstance(s, WarRoomScreen)), None)
         if screen is not None:
             await screen.action_quit()

@@ -7,9 +7,6 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
 
-from console.model import rules
-from console.model.keymap import ACTIONS
-
 
 class WarroomCommands(Provider):
     """Context-aware: only what the current role and state allow is offered."""
@@ -20,6 +17,9 @@ class WarroomCommands(Provider):
         return next((s for s in reversed(self.app.screen_stack) if isinstance(s, WarRoomScreen)), None)
 
     def _entries(self) -> list[tuple[str, object, str]]:
+        from console.model import rules  # the plan's models: loaded behind the first frame
+        from console.model.keymap import ACTIONS
+
         screen = self._screen()
         if screen is None:
             return []

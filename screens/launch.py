@@ -12,9 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from console.engine import Actor
-from console.engine.preflight import GateResult, preflight_gate
+from console.engine.preflight import GateResult
 from console.host.incident_host import IncidentHost, Sharing
-from console.host.ready import ReadyEnvironment, StartEnvironment
 from console.host.session import Session
 from console.model.config import LoadedConfig
 from console.model.keymap import keymap_from
@@ -142,42 +141,6 @@ def console_app(
         )
         app = WarroomApp(plan=plan, opener=opener, keymap=keymap, severity=severity, trigger=trigger)
     return app
-
-
-def run_drill_console(
-    start: StartEnvironment,
-    *,
-    actor: Actor,
-    severity: str,
-    trigger: str,
-    serve: bool,
-    session_entry: str,
-    session_preload: tuple[str, ...] = (),
-) -> int:
-    """``warroom drill``: the console on the drill's sandbox, the game-day score at the close.
-
-    ``start`` (handed in by the entry module, so the UI never imports the drill) starts the
-    sandbox's servers on the app's own loop. With ``serve`` the host also runs the SSH server:
-    trainees join the drill as observers of this very incident."""
-    env: list[ReadyEnvironment] = []
-    sharing = Sharing(ssh=serve, session_entry=session_entry, session_preload=session_preload, strict=False)
-
-    async def startup() -> tuple[Plan, Opener]:
-        ready = await start()
-        env.append(ready)
-        # the drill passes the same gate as a real run, on the app's loop where the sandbox serves;
-        # a refusal ends the app with the table before any incident is opened
-        gate = await preflight_gate(ready.plan, ready.config)
-        root, plan, config = ready.state_root, ready.plan, ready.config
-        return plan, _opener(lambda: app, root, plan, config, actor, sharing, served="Drill served", preflight=gate)
-
-    async def shutdown() -> None:
-        for ready in env:
-            await ready.close()
-
-    app = WarroomApp(startup=startup, shutdown=shutdown, severity=severity, trigger=trigger, show_score=True)
-    result = app.run()
-    return result if isinstance(result, int) else 0
 
 
 def run_attached(socket: Path, *, token: str | None = None, user: str | None = None, via: str = "watch") -> int:

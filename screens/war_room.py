@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Tree
+from textual.widgets import Tree
 from textual.worker import Worker, WorkerState
 
 from actions import registry
@@ -40,6 +40,7 @@ from .modals.score import ScoreModal
 from .panes.checklist import ChecklistPane, Item
 from .panes.contacts import ContactsPane
 from .panes.countdown import CountdownPane
+from .panes.footer import WarRoomFooter
 from .panes.header import IncidentHeader
 from .panes.logs import LogPane
 
@@ -86,7 +87,7 @@ class WarRoomScreen(Screen[None]):
         with Horizontal(id="body"):
             yield ChecklistPane(self.session.state, id="checklist")
             yield LogPane(self.session, id="logs")
-        yield Footer()
+        yield WarRoomFooter()
 
     def on_mount(self) -> None:
         self._unsubscribe = self.session.subscribe(self._on_engine_event)
@@ -204,8 +205,7 @@ class WarRoomScreen(Screen[None]):
         self._refresh_footer()
 
     def _refresh_footer(self) -> None:
-        """Rebuild the footer only when what may be pressed changed: a rebuild on every record cost
-        ~45 ms per session and leaked footer widgets (benchmarks/ssh_sessions.py)."""
+        """Rebuild the footer only when what may be pressed changed (a rebuild per record: ~45 ms a session)."""
         enabled = tuple(self.offered(b.replace("-", "_")) for b in ACTIONS)
         if enabled != self._enabled:
             self._enabled = enabled

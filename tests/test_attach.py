@@ -174,21 +174,27 @@ def _host(engine, sharing: Sharing) -> IncidentHost:
 
 async def test_a_strict_host_that_cannot_share_stops_and_releases_the_incident(engine):
     host = _host(engine, Sharing())
-    with pytest.raises(IncidentError, match="not a socket"):
-        await host.start()
-    resumed = Engine.resume(engine.directory, ALICE)  # the lock was released with the engine
-    await resumed.aclose()
+    try:
+        with pytest.raises(IncidentError, match="not a socket"):
+            await host.start()
+        resumed = Engine.resume(engine.directory, ALICE)  # the lock was released with the engine
+        await resumed.aclose()
+    finally:
+        socket_path_for(engine.directory).unlink(missing_ok=True)  # never leave the plain file behind
 
 
 async def test_a_lenient_host_that_cannot_share_says_why_and_serves_on(engine):
     host = _host(engine, Sharing(strict=False))
-    async with host:
-        assert "not a socket" in str(host.not_shared)
-        session = host.session()
-        await session.command("take-seat")
-        assert session.is_driver and host.ssh is None
-    resumed = Engine.resume(engine.directory, ALICE)  # closing the host released the incident
-    await resumed.aclose()
+    try:
+        async with host:
+            assert "not a socket" in str(host.not_shared)
+            session = host.session()
+            await session.command("take-seat")
+            assert session.is_driver and host.ssh is None
+        resumed = Engine.resume(engine.directory, ALICE)  # closing the host released the incident
+        await resumed.aclose()
+    finally:
+        socket_path_for(engine.directory).unlink(missing_ok=True)
 
 
 async def test_a_server_refused_at_start_removes_nothing_on_close(engine, tmp_path):

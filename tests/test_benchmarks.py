@@ -31,8 +31,8 @@ SMOKE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Path, ...]]] = {
     ),
     "drill_first_paint.py": (
         ("--runs", "1"),
-        ("bare Textual app", "warroom drill", "ratio drill / bare"),
-        (),
+        ("bare Textual app", "warroom drill: first paint", "warroom run: first paint", "x bare"),
+        (SSHD,),
     ),
     "journal_append.py": (
         ("--events", "20", "--rounds", "1"),
@@ -52,8 +52,16 @@ SMOKE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Path, ...]]] = {
         (SSHD, MYSQL_SOCKET, MYLOADER),
     ),
     "ssh_sessions.py": (
-        ("--observers", "1", "--changes", "1", "--connects", "1"),
-        ("ssh connect to first paint", "tick to each observer", "CPU per tick", "PSS per ssh session"),
+        ("--observers", "1", "--changes", "1", "--connects", "1", "--profile"),
+        (
+            "ssh connect to first paint",
+            "tick to each observer",
+            "CPU per tick",
+            "CPU when idle",
+            "PSS per ssh session",
+            "profile of one observer's console: 3 s idle",
+            "profile of one observer's console: changes",
+        ),
         (SSHD,),
     ),
     "stream_console.py": (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -14,7 +15,7 @@ from test_drill_tmux import WARROOM
 pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None or shutil.which("ssh") is None, reason="tmux and ssh needed: run ./scripts/test"
 )
-DRIVER, TRAINEE = "warroom-drill-serve-driver", "warroom-drill-serve-trainee"
+DRIVER, TRAINEE = f"warroom-drill-serve-driver-{os.getpid()}", f"warroom-drill-serve-trainee-{os.getpid()}"
 
 
 def screen(name: str) -> str:

@@ -8,6 +8,7 @@ score, from the first phase to the last.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from actions.registry import KINDS
 from console.model.runbook import load_runbook
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed: run ./scripts/test")
-SESSION = "warroom-drill-test"
+SESSION = f"warroom-drill-test-{os.getpid()}"  # never another run's session
 WARROOM = str(Path(sys.executable).with_name("warroom"))
 
 

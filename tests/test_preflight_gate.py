@@ -165,11 +165,12 @@ def test_serve_and_the_console_run_refuse_before_opening_anything(tmp_path, lab)
     served = warroom("serve", "-c", str(cfg), "--runbook", str(rb))
     assert served.returncode == 1 and "Preflight failed" in served.stderr, served.stdout + served.stderr
     assert gate_rows(served.stdout)[("warroom", SECRET_CHECK)].startswith("FAIL: ")
-    # the console: the table is printed before the UI would start, and it never starts
+    # the console: the gate runs behind its first frame; a refusal ends it before anything is
+    # opened, with the table on stdout once the screen (Textual draws on stderr) is gone
     console = warroom("run", "-c", str(cfg), "--runbook", str(rb))
     assert console.returncode == 1 and "Preflight failed" in console.stderr, console.stdout + console.stderr
     assert gate_rows(console.stdout)[("warroom", SECRET_CHECK)].startswith("FAIL: ")
-    assert "\x1b[" not in console.stdout  # no screen was drawn
+    assert "\x1b[" not in console.stdout  # only the table: no screen on stdout
     assert incidents(tmp_path) == [] and host_files(lab) == before
 
 

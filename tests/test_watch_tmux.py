@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ pytestmark = [
     pytest.mark.sshd,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed: run ./scripts/test"),
 ]
-SESSION = "warroom-watch-test"
+SESSION = f"warroom-watch-test-{os.getpid()}"  # never another run's session
 
 
 def capture() -> str:

@@ -19,7 +19,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -29,6 +28,7 @@ from console.drill.dockerapi import DockerAPI
 from console.drill.drillconfig import drill_password, write_drill_config
 from console.drill.failures import rehearsable, rehearse
 from console.drill.httpserver import HealthServer
+from console.drill.options import DrillOptions
 from console.drill.sandbox import Sandbox, build_sandbox
 from console.drill.sshserver import DrillHost
 from console.engine import Actor, Engine
@@ -45,26 +45,6 @@ from console.model.state import fold
 
 TICK_NOTE = "ticked by the drill"
 HOST_TOOLS = ("git", "tar")  # real tools the rollback runs in the sandbox (git checkout, tar -xzf)
-
-
-@dataclass
-class DrillOptions:
-    headless: bool = False
-    fail: str | None = None
-    severity: str = "P0"
-    directory: Path | None = None
-    keep: bool = False
-    state_dir: Path | None = None
-    verbose: bool = False
-    actor: str | None = None
-    variants: dict[str, str] | None = None
-    """Runbook variants to rehearse (default: the runbook's defaults, docker and artisan)."""
-    trigger: str = "Game day: rehearsal of the SalonManager v1.0.0 rollback"
-    serve_port: int | None = None
-    """Let trainees join over SSH (observers), on this port."""
-    listen: str = "127.0.0.1"
-    authorized_keys: Path | None = None
-    """Trainees' public keys (default ~/.ssh/authorized_keys); each line becomes an observer."""
 
 
 class DrillAutopilot:
@@ -139,38 +119,68 @@ def check_options(options: DrillOptions, runbook: LoadedRunbook) -> None:
         raise InputError(f"--fail {options.fail}: {kind}; rehearse a failure of one of: {', '.join(failable)}")
 
 
-DrillConsole = Callable[["Sandbox", LoadedRunbook, "DrillOptions"], int]
-"""Runs the drill in the console (handed in by the entry module, which alone imports the UI)."""
-
-
-def run_drill(options: DrillOptions, out: TextIO = sys.stdout, *, console: DrillConsole | None = None) -> int:
-    runbook = load_runbook(defaults.RUNBOOK, KINDS)
-    check_options(options, runbook)
-    if options.serve_port and options.headless:
-        raise InputError("--serve is for the console: trainees watch a driver at the keyboard (drop --headless)")
-    missing = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
-    if missing:
-        need = " and ".join(missing)
-        raise InputError(f"the drill sandbox needs {need} on PATH (apt-get install {' '.join(missing)})")
-    root, created = _sandbox_root(options.directory)
-    started = time.monotonic()
+def run_drill(options: DrillOptions, out: TextIO = sys.stdout) -> int:
+    """The headless drill (the console's is :class:`ConsoleDrill`, prepared behind its first frame)."""
+    drill = ConsoleDrill(options)
     try:
+        box, runbook = drill.prepare(out)
+        return asyncio.run(_drill(box, runbook, options, out))
+    finally:
+        drill.finish(out)
+
+
+class ConsoleDrill:
+    """The drill's sandbox from the options: :meth:`prepare` (in a thread, behind the console's
+    first frame), :meth:`start` (its servers, on the console's loop), :meth:`finish` (after)."""
+
+    def __init__(self, options: DrillOptions) -> None:
+        self.options = options
+        self._root: tuple[Path, bool] | None = None
+        self._started = time.monotonic()
+        self._box: tuple[Sandbox, LoadedRunbook] | None = None
+
+    def prepare(self, out: TextIO | None = None) -> tuple[Sandbox, LoadedRunbook]:
+        """Check the options, then build the sandbox (removed by :meth:`finish`)."""
+        options = self.options
+        runbook = load_runbook(defaults.RUNBOOK, KINDS)
+        check_options(options, runbook)
+        if options.serve_port and options.headless:
+            raise InputError("--serve is for the console: trainees watch a driver at the keyboard (drop --headless)")
+        missing = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
+        if missing:
+            need = " and ".join(missing)
+            raise InputError(f"the drill sandbox needs {need} on PATH (apt-get install {' '.join(missing)})")
+        root, created = _sandbox_root(options.directory)
+        self._root = root, created
+        self._started = time.monotonic()
         try:
             box = build_sandbox(root, db_password=drill_password())
         except (OSError, RuntimeError) as exc:
             raise WarroomError(f"cannot build the drill sandbox in {root}: {exc}", title="Drill failed") from None
-        out.write(f"drill sandbox {root} built in {span(time.monotonic() - started)}\n")
-        if options.headless or console is None:
-            code = asyncio.run(_drill(box, runbook, options, out))
-        else:
-            code = console(box, runbook, options)
-    finally:
-        if options.keep:
+        if out is not None:
+            out.write(f"drill sandbox {root} built in {span(time.monotonic() - self._started)}\n")
+        self._box = box, runbook
+        return box, runbook
+
+    async def start(self) -> DrillEnvironment:
+        assert self._box is not None
+        box, runbook = self._box
+        return await start_environment(box, runbook, self.options)
+
+    @property
+    def actor(self) -> Actor:
+        return drill_actor(self.options)
+
+    def finish(self, out: TextIO) -> None:
+        """Keep or remove the sandbox, saying which (nothing when none was made)."""
+        if self._root is None:
+            return
+        root, created = self._root
+        if self.options.keep:
             out.write(f"sandbox kept: {root} (config: {root / 'config.toml'})\n")
         else:
             _remove(root, created)
-            out.write(f"sandbox removed ({span(time.monotonic() - started)} in all; --keep keeps it)\n")
-    return code
+            out.write(f"sandbox removed ({span(time.monotonic() - self._started)} in all; --keep keeps it)\n")
 
 
 @dataclass
@@ -322,6 +332,7 @@ def _remove(root: Path, created: bool) -> None:
 
 
 __all__ = [
+    "ConsoleDrill",
     "DrillAutopilot",
     "DrillEnvironment",
     "DrillOptions",

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -92,7 +93,9 @@ def socket_path_for(incident_dir: Path) -> Path:
     info = base.lstat()
     if base.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o077:
         raise IncidentError(f"{base}: not a private directory of this user; refusing to put a socket there")
-    return base / f"{incident_dir.name}.sock"
+    # the id alone is not unique across state directories (a drill's and a team's run, two test runs)
+    where = hashlib.sha256(str(incident_dir.absolute()).encode()).hexdigest()[:12]
+    return base / f"{incident_dir.name}-{where}.sock"
 
 
 def locate_socket(incident_dir: Path) -> Path:

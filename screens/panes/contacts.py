@@ -26,17 +26,25 @@ class ContactsPane(Static):
     def __init__(self, session: Session, **kwargs) -> None:
         super().__init__(**kwargs)
         self._session = session
+        self._shown: tuple | None = None
 
     def on_mount(self) -> None:
         self.refresh_contacts()
 
     def refresh_contacts(self) -> None:
+        """Called every second: the tables are rebuilt (and the screen relaid out) only when an
+        item's status moved, which is a few times an incident."""
         session = self._session
+        timeline = comms_timeline(session.state, session.clock.now())
+        shown = tuple(timeline)
+        if shown == self._shown:
+            return
+        self._shown = shown
         comms = Table.grid(padding=(0, 1), expand=True)
         comms.add_column(no_wrap=True)
         comms.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         comms.add_column(no_wrap=True)
-        for item in comms_timeline(session.state, session.clock.now()):
+        for item in timeline:
             status = item.status
             shown = f"sent {item.sent_at[11:16]} {item.sent_by}" if status == "sent" else status
             comms.add_row(

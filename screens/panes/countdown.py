@@ -15,11 +15,17 @@ LEVEL_CLASSES = ("-ok", "-amber", "-red", "-breached")
 
 
 class CountdownPane(Vertical):
+    """Refreshed every second in every session: only what changed is touched. A class change
+    re-matches the pane's CSS, a title set repaints it and a Static update relayouts the screen
+    (benchmarks/ssh_sessions.py --profile), whether or not anything differs."""
+
     BORDER_TITLE = "RTO"
 
     def __init__(self, session: Session, **kwargs) -> None:
         super().__init__(**kwargs)
         self._session = session
+        self._digits = ""
+        self._facts: tuple[str, tuple] | None = None
 
     def compose(self) -> ComposeResult:
         yield Digits("--:--", id="rto-digits")
@@ -33,12 +39,19 @@ class CountdownPane(Vertical):
         state = session.state
         now = session.clock.now()
         status = rto_status(state, now)
-        self.remove_class(*LEVEL_CLASSES)
-        self.add_class(f"-{status.level}")
+        level = f"-{status.level}"
+        if not self.has_class(level):
+            self.remove_class(*LEVEL_CLASSES)
+            self.add_class(level)
         remaining = format_delta(status.remaining)
-        self.query_one(Digits).update(remaining if status.level != "breached" else f"+{remaining.lstrip('-')}")
+        digits = remaining if status.level != "breached" else f"+{remaining.lstrip('-')}"
+        if digits != self._digits:
+            self._digits = digits
+            self.query_one(Digits).update(digits)
         rto_min = int(status.rto.total_seconds() // 60)
-        self.border_title = f"RTO {rto_min} min · {state.severity}"
+        title = f"RTO {rto_min} min · {state.severity}"
+        if self.border_title != title:
+            self.border_title = title
         facts = Text()
         label = {"ok": "left", "amber": "left - deadline near", "red": "left - deadline close", "breached": "OVER RTO"}
         facts.append(f"{label[status.level]}\n", "bold")
@@ -61,4 +74,13 @@ class CountdownPane(Vertical):
             f"projected T+{format_delta(projected)} " + ("over RTO" if over else "in RTO"),
             "bold red" if over else "green",
         )
-        self.query_one("#rto-facts", Static).update(facts)
+        self._show_facts(facts)
+
+    def _show_facts(self, facts: Text) -> None:
+        """Same text: nothing to do; same number of lines: a repaint, no layout."""
+        shown = (facts.plain, tuple(facts.spans))
+        if shown == self._facts:
+            return
+        same_height = self._facts is not None and self._facts[0].count("\n") == facts.plain.count("\n")
+        self._facts = shown
+        self.query_one("#rto-facts", Static).update(facts, layout=not same_height)

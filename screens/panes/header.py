@@ -17,6 +17,7 @@ class IncidentHeader(Static):
     def __init__(self, session: Session, **kwargs) -> None:
         super().__init__(**kwargs)
         self._session = session
+        self._shown: tuple[str, tuple] | None = None
 
     def on_mount(self) -> None:
         self.refresh_header()
@@ -29,12 +30,14 @@ class IncidentHeader(Static):
         seat = f"driver: {state.driver or 'nobody'}{' (you)' if s.is_driver else ''} · {s.watchers} watching"
         if not s.is_driver:
             seat += f" · you: {s.actor.name} ({'observer' if s.actor.role == 'observer' else 'not driving'})"
-        self.update(
-            Text.assemble(
-                (f" {status}INC {state.id} ", "bold reverse"),
-                "  ",
-                (f" {state.severity} {severity['label']} ", "bold white on red" if state.severity == "P0" else "bold"),
-                f"  {seat}",
-                f"  ·  {plan.runbook['title']} {plan.runbook['version']} · {plan.environment}",
-            )
+        header = Text.assemble(
+            (f" {status}INC {state.id} ", "bold reverse"),
+            "  ",
+            (f" {state.severity} {severity['label']} ", "bold white on red" if state.severity == "P0" else "bold"),
+            f"  {seat}",
+            f"  ·  {plan.runbook['title']} {plan.runbook['version']} · {plan.environment}",
         )
+        shown = (header.plain, tuple(header.spans))
+        if shown != self._shown:  # rebuilt on every record; most change nothing here
+            self._shown = shown
+            self.update(header, layout=False)  # one line, as wide as the screen: its size never changes

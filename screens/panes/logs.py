@@ -21,6 +21,7 @@ from textual.widgets import Log, Static
 from console.host.session import Session
 from console.model.sanitize import neutralise, neutralise_lines
 from console.model.spool import tail_lines
+from screens.panes.output_log import OutputLog
 
 RING_LINES = 5000
 FLUSH_SECONDS = 0.05
@@ -43,7 +44,7 @@ class LogPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="log-title")
-        yield Log(max_lines=RING_LINES, id="log", auto_scroll=True)
+        yield OutputLog(max_lines=RING_LINES, id="log", auto_scroll=True)
 
     def on_mount(self) -> None:
         self.set_interval(FLUSH_SECONDS, self._flush)
