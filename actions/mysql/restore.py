@@ -23,7 +23,7 @@ from actions.mysql.backup import READ_SIZE, Backup
 from actions.mysql.conn import message
 from actions.mysql.hostfiles import RemoteFile, Stopped
 from actions.mysql.pipeline import MAX_PACKET, BatchFailed, Pipeline
-from actions.mysql.sql_census import HEADERS, TRAILER, Census
+from actions.mysql.sql_census import TRAILER, Census, dump_header
 from actions.mysql.sql_split import DumpError, Splitter, Statement
 
 PIPE_BYTES = 32 << 20
@@ -108,7 +108,7 @@ def statements(
             except _DECOMPRESS_ERRORS as exc:
                 raise DumpError(splitter.number + 1, splitter.line, f"the compressed data is broken: {exc}") from None
             if first:
-                reading.mysqldump = chunk.lstrip(b"\xef\xbb\xbf").startswith(HEADERS)
+                reading.mysqldump = dump_header(chunk)
                 first = False
             if not chunk:
                 break
@@ -146,7 +146,7 @@ def precheck(
             tail = raw.read(TAIL) or b""
         finally:
             stream.close()
-        if head.lstrip(b"\xef\xbb\xbf").startswith(HEADERS) and TRAILER in tail[-TAIL:]:
+        if dump_header(head) and TRAILER in tail[-TAIL:]:
             reading.mysqldump = reading.trailer = True
             reading.method = "mysqldump header and closing line"
             return

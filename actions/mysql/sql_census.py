@@ -41,6 +41,15 @@ _PARENS = re.compile(rb"[()]")
 
 HEADERS = (b"-- MySQL dump", b"-- MariaDB dump", b"-- warroom safety dump")
 TRAILER = b"-- Dump completed"
+# mariadb-dump since 10.5.25/10.6.18/10.11.8 opens with this line, before its "-- MariaDB dump".
+_SANDBOX = re.compile(rb"/\*M?!999999\\- enable the sandbox mode \*/[ \t]*+\r?\n")
+
+
+def dump_header(head: bytes) -> bool:
+    """Whether a dump's first bytes are mysqldump's (or mariadb-dump's, or warroom's) header."""
+    head = head.lstrip(b"\xef\xbb\xbf")
+    sandbox = _SANDBOX.match(head)
+    return head[sandbox.end() if sandbox else 0 :].startswith(HEADERS)
 
 
 def unquote(name: bytes) -> str:
@@ -51,16 +60,21 @@ def unquote(name: bytes) -> str:
     return last.decode("utf-8", "replace")
 
 
-def count_rows(values: bytes) -> int | None:
+def count_rows(values: bytes, plain: bool = False) -> int | None:
     """Top-level ``(...)`` groups of an extended INSERT's VALUES list (None: not countable)."""
-    return _count(values)[0]
+    return _count(values, plain)[0]
 
 
-def _count(values: bytes) -> tuple[int | None, bool]:
+def _count(values: bytes, plain: bool = False) -> tuple[int | None, bool]:
     """``count_rows`` and whether the rows are plain literals (no parentheses inside a row: no
-    function call, no subquery), which the parallel restore may send on the table's connection."""
+    function call, no subquery), which the parallel restore may send on the table's connection.
+
+    ``plain``: the splitter saw no comment and no parenthesis inside quotes (``Statement.plain``),
+    so the parentheses can be counted in the text as it is, without removing strings first."""
+    if plain and b"duplicate" not in values.lower() and not _NESTED.search(values):
+        return values.count(b"("), True
     flat = _NOISE.sub(b"", values)
-    if (b"DUPLICATE" in flat or b"duplicate" in flat) and _UPSERT.search(flat):
+    if b"duplicate" in flat.lower() and _UPSERT.search(flat):
         return None, False  # ON DUPLICATE KEY UPDATE: some rows update others
     if not _NESTED.search(flat):
         return flat.count(b"("), True
@@ -122,7 +136,7 @@ class Census:
         source = _SOURCE.match(stmt.text, m.end())
         kind = (source.group(1) or b"").upper()
         if kind.startswith(b"VALUE"):
-            rows, self.plain_values = _count(stmt.text[source.end() :])
+            rows, self.plain_values = _count(stmt.text[source.end() :], stmt.plain)
         elif kind == b"SET":
             rows = 1
         else:

@@ -5,7 +5,9 @@ strings ('…' and "…" with backslash escapes, `…` identifiers), ``--``/``#`
 ``DELIMITER`` lines are honoured; ``/*!NNNNN … */`` version comments are statement text, as the
 client sends them and the server runs them. Scanning is one compiled regex per delimiter with
 possessive quantifiers, so a megabyte INSERT is split in C, resumed at a token boundary when a
-read ends mid-statement, and never rescanned.
+read ends mid-statement, and never rescanned. The same scan notes whether a comment, or a quoted
+string or name holding a parenthesis, occurred (``Statement.plain``): without one, every
+parenthesis is SQL's own, and the census counts an INSERT's rows without a second scan.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ class Statement:
     number: int
     line: int
     text: bytes
+    plain: bool = False
+    """No comment in the text, and no parenthesis inside a quoted string or name."""
 
 
 class DumpError(Exception):
@@ -35,29 +39,41 @@ _LEAD = re.compile(rb"(?:\s++|--(?:\n|[\x00-\x09\x0b-\x20][^\n]*+\n)|#[^\n]*+\n|
 # What may still become a comment once the next chunk arrives.
 _PARTIAL = re.compile(rb"(?:#[^\n]*+|--[^\n]*+|-|/|/\*(?!!|M!)(?:[^*]++|\*(?!/))*+)\Z")
 _DELIMITER = re.compile(rb"DELIMITER[ \t]++(\S++)[^\n]*+\n", re.IGNORECASE)
-_TOKENS = (
+# Tokens whose parentheses (if any) are SQL's own; quotes without a parenthesis inside come first.
+_PLAIN_TOKENS = (
+    rb"'(?:[^'\\()]++|\\[^()])*+'",
+    rb'"(?:[^"\\()]++|\\[^()])*+"',
+    rb"`[^`()]*+`",
+    rb"--(?=[^\x00-\x20])",
+    rb"-(?=[^-])",
+    rb"/(?=[^*])",
+)
+# The others, in one capturing group: a quoted string or name holding a parenthesis, a comment.
+_ODD_TOKENS = (
     rb"'(?:[^'\\]++|\\.)*+'",
     rb'"(?:[^"\\]++|\\.)*+"',
     rb"`[^`]*+`",
     rb"#[^\n]*+\n",
     rb"--(?:\n|[\x00-\x09\x0b-\x20][^\n]*+\n)",
-    rb"--(?=[^\x00-\x20])",
-    rb"-(?=[^-])",
     rb"/\*(?!!|M!)(?:[^*]++|\*(?!/))*+\*/",
     rb"/\*M?!",
-    rb"/(?=[^*])",
 )
 _QUOTE_NAMES = {ord("'"): "a quoted string", ord('"'): "a quoted string", ord("`"): "a quoted identifier"}
 
 
 def _body(delimiter: bytes) -> re.Pattern[bytes]:
-    """Everything up to the delimiter, token by token; stops early at an unfinished token."""
+    """Everything up to the delimiter, token by token; stops early at an unfinished token.
+
+    Group 1 is set if an odd token (:data:`_ODD_TOKENS`) was among them."""
     first = re.escape(delimiter[:1])
     plain = rb"[^'\"`#/\-" + first + rb"]++"
-    tokens = [plain, *_TOKENS]
+    tokens = [plain, *_PLAIN_TOKENS]
+    guard = b""
     if len(delimiter) > 1:  # a lone ';' inside a ';;' block is plain text
         tokens.append(first + rb"(?=" + rb"." * (len(delimiter) - 1) + rb")")
-    guard = rb"(?!" + re.escape(delimiter) + rb")"
+        guard = rb"(?!" + re.escape(delimiter) + rb")"
+    # One byte: no token starts with it, so the scan stops there without a lookahead per token.
+    tokens.append(rb"(" + rb"|".join(_ODD_TOKENS) + rb")")
     return re.compile(rb"(?:" + guard + rb"(?:" + rb"|".join(tokens) + rb"))*+", re.DOTALL)
 
 
@@ -68,6 +84,7 @@ class Splitter:
         self._buf = bytearray()
         self._pos = 0  # start of the statement (or gap) being scanned
         self._scan = -1  # where the body scan resumes, -1 if not inside a statement
+        self._odd = False  # whether the statement being scanned had an odd token so far
         self.line = 1  # the line self._pos is on
         self.delimiter = b";"
         self._body = _body(self.delimiter)
@@ -107,11 +124,14 @@ class Splitter:
                     self.line += 1
                     self._pos = m.end()
                     continue
-                self._scan = start
-            stop = self._body.match(buf, self._scan).end()
+                self._scan, self._odd = start, False
+            m = self._body.match(buf, self._scan)
+            stop = m.end()
+            self._odd = self._odd or m.start(1) >= 0
             if buf.startswith(self.delimiter, stop):
                 self.number += 1
-                out.append(Statement(self.number, self.line, bytes(buf[self._pos : stop]).rstrip()))
+                text = bytes(memoryview(buf)[self._pos : stop]).rstrip()
+                out.append(Statement(self.number, self.line, text, not self._odd))
                 after = stop + len(self.delimiter)
                 self.line += buf.count(b"\n", self._pos, after)
                 self._pos, self._scan = after, -1
