@@ -36,6 +36,7 @@ _NOISE = re.compile(
     rb"'(?:[^'\\]++|\\.)*+'|\"(?:[^\"\\]++|\\.)*+\"|/\*(?:[^*]++|\*(?!/))*+\*/|#[^\n]*+|--[\x00-\x20][^\n]*+",
     re.DOTALL,
 )
+_QUOTES = re.compile(rb"`[^`]*+`|" + _NOISE.pattern, re.DOTALL)  # and quoted names: the splitter's ``quoted``
 _NESTED = re.compile(rb"\([^()]*+\(")
 _PARENS = re.compile(rb"[()]")
 
@@ -60,19 +61,19 @@ def unquote(name: bytes) -> str:
     return last.decode("utf-8", "replace")
 
 
-def count_rows(values: bytes, plain: bool = False) -> int | None:
+def count_rows(values: bytes) -> int | None:
     """Top-level ``(...)`` groups of an extended INSERT's VALUES list (None: not countable)."""
-    return _count(values, plain)[0]
+    return _count(values)[0]
 
 
-def _count(values: bytes, plain: bool = False) -> tuple[int | None, bool]:
+def _count(values: bytes, quoted: int = -1) -> tuple[int | None, bool]:
     """``count_rows`` and whether the rows are plain literals (no parentheses inside a row: no
     function call, no subquery), which the parallel restore may send on the table's connection.
 
-    ``plain``: the splitter saw no comment and no parenthesis inside quotes (``Statement.plain``),
-    so the parentheses can be counted in the text as it is, without removing strings first."""
-    if plain and b"duplicate" not in values.lower() and not _NESTED.search(values):
-        return values.count(b"("), True
+    ``quoted`` (``Statement.quoted`` less the prefix's): the splitter found no nested parenthesis
+    and this many ``(`` inside quotes and comments, so the rows are counted without a scan."""
+    if quoted >= 0 and b"duplicate" not in values.lower():
+        return values.count(b"(") - quoted, True
     flat = _NOISE.sub(b"", values)
     if b"duplicate" in flat.lower() and _UPSERT.search(flat):
         return None, False  # ON DUPLICATE KEY UPDATE: some rows update others
@@ -136,7 +137,11 @@ class Census:
         source = _SOURCE.match(stmt.text, m.end())
         kind = (source.group(1) or b"").upper()
         if kind.startswith(b"VALUE"):
-            rows, self.plain_values = _count(stmt.text[source.end() :], stmt.plain)
+            quoted = stmt.quoted
+            if quoted > 0:  # less those in the prefix (a quoted table or column name, a comment)
+                prefix = stmt.text[: source.end()]
+                quoted -= prefix.count(b"(") - _QUOTES.sub(b"", prefix).count(b"(")
+            rows, self.plain_values = _count(stmt.text[source.end() :], quoted)
         elif kind == b"SET":
             rows = 1
         else:
