@@ -43,12 +43,24 @@ TRUNCATE TABLE `orders`;
     ]
 
 
+def test_triggers_and_view_stand_ins_stay_on_a_connection_of_their_own_object():
+    sql = b"""/*!50001 DROP VIEW IF EXISTS `V`*/;
+/*!50001 CREATE VIEW `v` AS SELECT
+ 1 AS `a`,
+ NULL AS `b` */;
+/*!50003 CREATE*/ /*!50017 DEFINER=`u`@`%`*/ /*!50003 TRIGGER `t_bi` BEFORE INSERT ON `t`
+FOR EACH ROW SET NEW.a = 1 */;
+"""
+    assert routes(sql) == [(TABLE, "v"), (TABLE, "v"), (TABLE, "t")]
+
+
 @pytest.mark.parametrize(
     "sql",
     [
-        b"/*!50001 CREATE VIEW `v` AS SELECT 1 AS `a` */;",
-        b"/*!50003 CREATE*/ /*!50017 DEFINER=`u`@`%`*/ /*!50003 TRIGGER `t_bi` BEFORE INSERT ON `t` "
-        b"FOR EACH ROW SET NEW.a = 1 */;",
+        b"/*!50001 CREATE VIEW `v` AS SELECT 1 AS `a` FROM `t` */;",
+        b"/*!50001 CREATE VIEW `v` AS SELECT `total`() AS `a` */;",
+        b"/*!50001 CREATE ALGORITHM=UNDEFINED */ /*!50001 VIEW `v` AS select `t`.`a` AS `a` from `t` */;",
+        b"DROP VIEW IF EXISTS `v`, `w`;",
         b"INSERT INTO `t` SELECT * FROM `u`;",
         b"INSERT INTO `t` VALUES ((SELECT MAX(id) FROM `u`));",
         b"CREATE TABLE `t` LIKE `u`;",

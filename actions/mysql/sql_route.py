@@ -2,8 +2,12 @@
 
 A statement is bound to one table (its DROP/CREATE/LOCK/ALTER/INSERT/TRUNCATE: it runs on that
 table's connection, in the dump's order), a session statement (SET, USE: run on every
-connection, so each table's statements see the session the dump set up), or a barrier (views,
-triggers, routines, anything unknown: it runs alone once everything before it has run). The
+connection, so each table's statements see the session the dump set up), or a barrier
+(routines, views over tables, anything unknown: it runs alone once everything before it has
+run). A trigger runs on its table's connection after that table's rows (it only fires on rows
+inserted later, and those make the restore serial); mysqldump's stand-in for a view (``SELECT 1
+AS col``: no table read) and ``DROP VIEW`` run on a connection of the view's own, so neither
+holds up the tables around them. The
 LOCK TABLES/UNLOCK TABLES mysqldump puts around one table's rows are skipped: a connection
 holding a table lock may not touch a table referencing it by foreign key, which another
 connection has created meanwhile (MariaDB: "Table ... was not locked with LOCK TABLES"), and
@@ -45,6 +49,13 @@ _TRIGGER = re.compile(
     rb"\s++ON\s++" + _QUALIFIED,
     re.IGNORECASE,
 )
+# mysqldump's stand-in for a view (the real one comes at the end): constants only, no table read.
+_VIEW_STANDIN = re.compile(
+    rb"CREATE\s++(?:OR\s++REPLACE\s++)?VIEW\s++" + _QUALIFIED + rb"\s++AS\s++SELECT\s++"
+    rb"(?:(?:1|0|NULL)\s++AS\s++" + _IDENT + rb"\s*+,\s*+)*+(?:1|0|NULL)\s++AS\s++" + _IDENT + rb"\s*+",
+    re.IGNORECASE,
+)
+_DROP_VIEW = re.compile(rb"DROP\s++VIEW\s++(?:IF\s++EXISTS\s++)?" + _QUALIFIED + rb"\s*+", re.IGNORECASE)
 _TRANSACTION = {b"BEGIN", b"START", b"COMMIT", b"ROLLBACK", b"SAVEPOINT", b"RELEASE", b"XA", b"FLUSH"}
 _HEAD = 600
 
@@ -153,12 +164,14 @@ class Router:
 
     def _create(self, text: bytes, head: bytes) -> Route:
         trigger = _TRIGGER.search(head)
-        if trigger:
-            self.triggered.add(_name(trigger.group(2)))
-            return Route(BARRIER)
+        if trigger:  # after its table's rows, on its connection; rows into it later go serial
+            table = _name(trigger.group(2))
+            self.triggered.add(table)
+            return Route(TABLE, table)
         m = _CREATE.match(head)
         if m is None:
-            return Route(BARRIER)
+            view = _VIEW_STANDIN.fullmatch(head) if len(text) <= _HEAD else None
+            return Route(TABLE, _name(view.group(1))) if view else Route(BARRIER)
         if m.group(1):
             return Route(UNSAFE, reason="it creates a TEMPORARY table, which only its own session sees")
         table = _name(m.group(2))
@@ -172,7 +185,8 @@ class Router:
     def _drop(self, head: bytes) -> Route:
         m = _DROP.match(head)
         if m is None:
-            return Route(BARRIER)
+            view = _DROP_VIEW.fullmatch(head)
+            return Route(TABLE, _name(view.group(1))) if view else Route(BARRIER)
         if re.match(rb"DROP\s++TEMPORARY", head, re.IGNORECASE):
             return Route(UNSAFE, reason="it drops a TEMPORARY table, which only its own session sees")
         names = _NAME_LIST.findall(m.group(1).split(b"/*")[0])
