@@ -18,6 +18,9 @@ before every run:
   Reported as the whole step and as the restore phase alone (the facts' ``restore_seconds``),
   with ``parallel = N`` (``--parallel``, 4 like the step's default) and ``parallel = 1`` (serial).
 
+Every other run restores with warroom first and the clients after, so a shared machine getting
+busier or quieter during a run favours neither side; the ratios are paired per run.
+
     .venv/bin/python benchmarks/mysql_restore.py [--size 210000000] [--runs 5] [--direct] [--stats]
 
 Needs MariaDB (root on /run/mysqld/mysqld.sock), ``mariadb``, ``mariadb-dump``, ``mydumper`` and
@@ -252,21 +255,32 @@ def main() -> None:
             steps: dict[str, list[float]] = {k: [] for k in variants}
             phases: dict[str, list[float]] = {k: [] for k in variants}
             for i in range(args.runs):
-                baseline.append(mariadb_client(dump, name, user, password, args.settle))
-                line = f"run {i + 1}: mariadb {baseline[-1]:6.2f}s"
-                if mydumped:
-                    loader.append(myloader(mydumped, name, user, password, args.parallel, args.settle))
-                    line += f" | myloader {loader[-1]:6.2f}s"
-                for label, params in variants.items():
-                    wall, phase, stats = asyncio.run(
-                        warroom(base, lab, name, user, len(baseline), label, params, settle=args.settle)
-                    )
-                    steps[label].append(wall)
-                    phases[label].append(phase)
-                    line += f" | warroom {label}: step {wall:6.2f}s, restore {phase:6.2f}s"
-                    if args.stats:
-                        line += f" {stats}"
-                print(line, flush=True)
+                parts: dict[str, str] = {}
+
+                def client(i: int = i, parts: dict = parts) -> None:
+                    baseline.append(mariadb_client(dump, name, user, password, args.settle))
+                    parts["mariadb"] = f"mariadb {baseline[-1]:6.2f}s"
+                    if mydumped:
+                        loader.append(myloader(mydumped, name, user, password, args.parallel, args.settle))
+                        parts["myloader"] = f"myloader {loader[-1]:6.2f}s"
+
+                def ours(i: int = i, parts: dict = parts) -> None:
+                    for label, params in variants.items():
+                        wall, phase, stats = asyncio.run(
+                            warroom(base, lab, name, user, i + 1, label, params, settle=args.settle)
+                        )
+                        steps[label].append(wall)
+                        phases[label].append(phase)
+                        parts[label] = f"warroom {label}: step {wall:6.2f}s, restore {phase:6.2f}s"
+                        if args.stats:
+                            parts[label] += f" {stats}"
+
+                # Every other run the other way round, so a machine getting busier or quieter
+                # during a run does not favour one side.
+                for part in (client, ours) if i % 2 == 0 else (ours, client):
+                    part()
+                order = ["mariadb", "myloader", *variants]
+                print(f"run {i + 1}: " + " | ".join(parts[k] for k in order if k in parts), flush=True)
             report(baseline, steps, phases, loader)
             if args.safety_dump:
                 safety_dump(base, lab, name, user)
