@@ -67,6 +67,26 @@ async def test_truncated_dump_without_precheck_is_reported_partially_restored(tm
         await r.engine.aclose()
 
 
+async def test_a_mariadb_dump_cut_between_statements_is_refused_behind_its_sandbox_line(tmp_path, lab, db, monkeypatch):
+    """mariadb-dump since 10.11.8 opens with its sandbox line; its header must still be seen, or
+    a dump cut off between two statements would pass for a whole one."""
+    db.reset()
+    data = small_dump(tmp_path / "small.sql").sql.read_bytes()
+    cut = tmp_path / "cut.sql"
+    sandbox = b"/*M!999999\\- enable the sandbox mode */ \n"
+    cut.write_bytes(sandbox + data[: data.index(b"INSERT INTO `attachments`")])
+    r = await rig(tmp_path, lab, db, monkeypatch, mysql_step(safety_dump=False))
+    place(cut, r.backups, "backup_file.sql")
+    try:
+        assert await r.engine.run_step(ALICE, "restore", confirm="restore") == "failed"
+        error = r.result("restore")["error"]
+        assert "without mysqldump's closing '-- Dump completed' line: it was cut off" in error
+        assert r.facts("restore")["database_state"] == "untouched"
+        assert db.query("SELECT name FROM customers WHERE id = 1")[0][0] == "damaged by v1.0.0"
+    finally:
+        await r.engine.aclose()
+
+
 async def test_bad_statement_stops_the_restore_at_that_statement(tmp_path, lab, db, monkeypatch):
     """A refused INSERT in the middle of a pipelined run: nothing after it is applied."""
     db.reset()
