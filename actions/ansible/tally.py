@@ -114,7 +114,7 @@ class Tally:
             tally.counts["changed"] += 1
         if result == "unreachable":
             tally.unreachable = True
-            tally.failure = _one_line(f"unreachable at task {task!r}: {res.get('msg', '')}")
+            tally.failure = _one_line(f"unreachable at task {task!r}: {unreachable_why(str(res.get('msg', '')))}")
         elif result == "failed":
             tally.failure = _one_line(f"task {task!r} failed: {_why(res)}")
         return [(tally.host, stdout)] if stdout else []
@@ -139,6 +139,23 @@ class Tally:
 COUNTS_IN_STATS = ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored", "processed")
 
 
+def unreachable_why(msg: str) -> str:
+    """Why ssh could not reach a host, in one line: a host-key refusal said as warroom's own
+    transport says it, else what ssh said without Ansible's framing and OpenSSH's banner of @s."""
+    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in msg:
+        return (
+            "host key CHANGED — it does not match the configured known_hosts; refusing to connect "
+            "(possible man-in-the-middle); verify the new key out of band"
+        )
+    if "Host key verification failed" in msg or "No ED25519 host key is known" in msg:
+        return (
+            "host key unknown — no entry in the configured known_hosts; verify its fingerprint out of band and add it"
+        )
+    said = msg.split("Make sure this host can be reached over ssh:", 1)[-1]
+    lines = [line.strip() for line in said.replace("\r", "\n").split("\n")]
+    return " ".join(line for line in lines if line and not line.startswith("@")) or "unreachable"
+
+
 def _why(res: dict[str, Any]) -> str:
     parts = [str(res.get("msg") or "").strip()]
     if res.get("rc") not in (None, 0):
@@ -150,5 +167,5 @@ def _why(res: dict[str, Any]) -> str:
 
 
 def _one_line(text: str) -> str:
-    line = " ".join(neutralise(text).split())
+    line = " ".join(neutralise(text.replace("\r", " ")).split())
     return line if len(line) <= ERROR_CAP else line[: ERROR_CAP - 1] + "…"
