@@ -61,5 +61,5 @@ def journal(engine: Engine) -> list[dict]:
 
 def processes_with(text: str) -> list[str]:
     """Command lines of the running processes that contain ``text`` (``ps``), this test's own excepted."""
-    out = subprocess.run(["ps", "-eo", "pid=,stat=,args="], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["ps", "-ww", "-eo", "pid=,stat=,args="], capture_output=True, text=True, check=True).stdout
     return [line for line in out.splitlines() if text in line and " ps " not in line and "Z" not in line.split()[1]]

@@ -85,7 +85,8 @@ async def run_job(
         thread, runner = ansible_runner.run_async(**_kwargs(job, handler, stop.is_set))
     except Exception as exc:  # noqa: BLE001 (ansible-runner's ConfigurationError and friends: one line)
         raise ActionError(f"ansible-runner could not start: {type(exc).__name__}: {exc}") from None
-    joined = asyncio.ensure_future(asyncio.to_thread(thread.join))
+    joined = loop.run_in_executor(None, thread.join)
+    joined.add_done_callback(_retrieved)
     joined.add_done_callback(lambda _: queue.put_nowait(DONE))
     marker = f"ANSIBLE_CONFIG={job.workspace.root / 'ansible.cfg'}"
     deadline = loop.time() + timeout
@@ -117,3 +118,9 @@ async def run_job(
     await asyncio.to_thread(job.workspace.close_masters)
     killed += await asyncio.to_thread(kill_marked, marker, 0.5)  # anything still holding our config
     return Finished(str(runner.status), runner.rc, stopped_by, sorted(set(killed)))
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """A join cut short by the loop closing (the step's task cancelled) is not an error to log."""
+    if not future.cancelled():
+        future.exception()
