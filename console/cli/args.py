@@ -41,6 +41,11 @@ def parser(incident_commands: bool = True) -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="print the resolved runbook without touching anything")
     with_config(p)
     p.add_argument("--severity", choices=SEVERITIES, help="mark this severity's RTO and rollback rule")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="also run the ansible steps in check mode with diff and show what each host would change",
+    )
 
     p = sub.add_parser("run", help="open (or resume) an incident and run the rollback")
     with_config(p)

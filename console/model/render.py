@@ -151,9 +151,7 @@ def _table(value: Any, find: Lookup) -> Any:
     """A table param's text values get their placeholders too (an ansible step's ``vars``)."""
     if not isinstance(value, dict):
         return value
-    return {
-        k: render_raw(v, find) if isinstance(v, str) and PLACEHOLDER.search(v) else v for k, v in value.items()
-    }
+    return {k: render_raw(v, find) if isinstance(v, str) and PLACEHOLDER.search(v) else v for k, v in value.items()}
 
 
 __all__ = ["StepRenderer"]
