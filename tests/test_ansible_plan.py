@@ -97,7 +97,10 @@ def test_plan_check_shows_per_host_changes_and_touches_nothing(tmp_path, lab):
 def test_plan_check_without_ansible_says_how_to_install_it(tmp_path, lab):
     config, runbook = files(tmp_path, lab)
     env = {"PATH": "/nonexistent", "PYTHONPATH": str(REPO)}
-    code = "import sys; sys.modules['ansible_runner'] = None; from console.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = (
+        "import sys; sys.modules['ansible_runner'] = None; "  # as if the extra were not installed
+        "from console.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code, "plan", "-c", str(config), "--runbook", str(runbook), "--check"],
         capture_output=True,

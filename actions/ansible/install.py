@@ -25,7 +25,11 @@ def search_path() -> str:
 
 def missing() -> str:
     """What is missing, as one line with how to install it; '' when ansible can run."""
-    if importlib.util.find_spec("ansible_runner") is None:
+    try:
+        found = importlib.util.find_spec("ansible_runner") is not None
+    except (ImportError, ValueError):  # a broken or blocked install
+        found = False
+    if not found:
         return f"ansible-runner is not installed: {INSTALL_HINT}"
     for command in ("ansible-playbook", "ansible"):
         if shutil.which(command, path=search_path()) is None:
