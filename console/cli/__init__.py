@@ -174,7 +174,10 @@ def _cmd_drill(args: argparse.Namespace) -> int:
         serve_port=args.serve,
         listen=args.listen,
         authorized_keys=Path(args.authorized_keys) if args.authorized_keys else None,
+        ansible=args.ansible,
     )
+    if args.ansible:
+        options.trigger = "Game day: rehearsal of an ansible step"
     if not options.headless:
         from screens.startup import drill_console_first
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,10 @@ def drill_config(
             }
         },
         "groups": {"app": ["app1"]},
-        "vars": _declared(runbook, defaults.vars_table(str(sandbox.app), f"env:{PASSWORD_ENV}", health_url)),
+        "vars": _declared(
+            runbook,
+            defaults.vars_table(str(sandbox.app), f"env:{PASSWORD_ENV}", health_url) | {"drill": {"python": sys.executable}},
+        ),
         "contacts": [c.model_dump() for c in rb.contacts],
     }
     if server:
