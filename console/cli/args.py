@@ -87,7 +87,9 @@ def parser(incident_commands: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--listen", default="127.0.0.1", help="address for --serve (default 127.0.0.1)")
     p.add_argument("--authorized-keys", help="trainees' public keys (default ~/.ssh/authorized_keys)")
     p.add_argument(
-        "--ansible", action="store_true", help="rehearse an ansible step (needs ansible: pip install 'warroom[ansible]')"
+        "--ansible",
+        action="store_true",
+        help="rehearse an ansible step (needs ansible: pip install 'warroom[ansible]')",
     )
 
     p = sub.add_parser("serve", help="run the incident for the team: unix socket and built-in SSH server")

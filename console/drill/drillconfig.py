@@ -29,6 +29,10 @@ HEADER = """\
 """
 
 
+HOST_PYTHON = {"drill": {"python": sys.executable}}
+"""For a runbook that asks (the ansible rehearsal): the Python the embedded host runs modules with."""
+
+
 def drill_password() -> str:
     """The drill's database password: set once per process, read through env: like a real one."""
     value = os.environ.get(PASSWORD_ENV)
@@ -69,8 +73,7 @@ def drill_config(
         },
         "groups": {"app": ["app1"]},
         "vars": _declared(
-            runbook,
-            defaults.vars_table(str(sandbox.app), f"env:{PASSWORD_ENV}", health_url) | {"drill": {"python": sys.executable}},
+            runbook, defaults.vars_table(str(sandbox.app), f"env:{PASSWORD_ENV}", health_url) | HOST_PYTHON
         ),
         "contacts": [c.model_dump() for c in rb.contacts],
     }

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import TextIO
 
 from actions.registry import KINDS
+from console.drill.ansible_rehearsal import ansible_note, rehearsal_runbook
 from console.drill.dockerapi import DockerAPI
 from console.drill.drillconfig import drill_password, write_drill_config
-from console.drill.ansible_rehearsal import ansible_note, rehearsal_runbook
 from console.drill.failures import rehearsable, rehearse
 from console.drill.httpserver import HealthServer
 from console.drill.options import DrillOptions
