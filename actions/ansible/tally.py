@@ -71,7 +71,7 @@ class Tally:
 
     def fold(self, event: dict[str, Any]) -> list[tuple[str, str]]:
         kind = str(event.get("event", ""))
-        data = event.get("event_data") or {}
+        data = event.get("event_data") if isinstance(event.get("event_data"), dict) else {}
         stdout = neutralise(str(event.get("stdout") or "").replace("\r\n", "\n")).strip("\n")
         task = str(data.get("task") or data.get("task_action") or "")
         name = data.get("host")
@@ -91,7 +91,7 @@ class Tally:
         if kind == "playbook_on_play_start":
             return [("", stdout.strip())] if stdout.strip() else []
         if kind == "playbook_on_stats":
-            self.stats = {k: dict(data.get(k) or {}) for k in COUNTS_IN_STATS}
+            self.stats = {k: _counts(data.get(k)) for k in COUNTS_IN_STATS}
             return []
         if kind in ("playbook_on_task_start", "playbook_on_handler_task_start", "playbook_on_include"):
             return []  # each host says TASK when it starts it (runner_on_start)
@@ -154,6 +154,13 @@ def unreachable_why(msg: str) -> str:
     said = msg.split("Make sure this host can be reached over ssh:", 1)[-1]
     lines = [line.strip() for line in said.replace("\r", "\n").split("\n")]
     return " ".join(line for line in lines if line and not line.startswith("@")) or "unreachable"
+
+
+def _counts(value: Any) -> dict[str, int]:
+    """A per-host count table of ansible's recap, whatever the runner sent."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, int) and not isinstance(v, bool)}
 
 
 def _why(res: dict[str, Any]) -> str:
