@@ -19,7 +19,7 @@ from actions.ansible.params import AnsibleParams
 from actions.ansible.playbook import describe
 from actions.ansible.runner import run_job
 from actions.ansible.tally import Tally
-from actions.ansible.workspace import Workspace
+from actions.ansible.workspace import Workspace, leftovers
 from actions.base import LOCAL_HOST, Action, PlannedCommand, PreflightContext, Probe, StepContext, StepRun
 from actions.params import ParamError
 from console.model.errors import ActionError
@@ -84,7 +84,15 @@ class AnsibleAction(Action):
         sinks = {h: ctx.sink(h) for h in hosts}
         started = time.monotonic()
         tally = Tally(hosts)
-        workspace = Workspace()
+        owner = f"{getattr(getattr(ctx, 'incident', None), 'id', 'no-incident')}/{ctx.step.id}"
+        still = leftovers(owner)
+        if still:
+            pids = " ".join(map(str, still))
+            raise ActionError(
+                f"step {ctx.step.id}: an earlier attempt's ansible run is still running on this machine "
+                f"(pids {pids}; warroom stopped while it ran): wait for it, or stop it (kill {pids}), then retry"
+            )
+        workspace = Workspace(owner)
         try:
             job = build_job(workspace, ctx, p)
             for sink in sinks.values():

@@ -117,7 +117,8 @@ class Tally:
             tally.failure = _one_line(f"unreachable at task {task!r}: {unreachable_why(str(res.get('msg', '')))}")
         elif result == "failed":
             tally.failure = _one_line(f"task {task!r} failed: {_why(res)}")
-        return [(tally.host, stdout)] if stdout else []
+        lines = [(tally.host, stdout)] if stdout else []
+        return lines + [(tally.host, line) for line in _streams(res, stdout)]
 
     def settle(self) -> None:
         """Take ansible's own recap where it gave one (rescued tasks, a retried host)."""
@@ -154,6 +155,18 @@ def unreachable_why(msg: str) -> str:
     said = msg.split("Make sure this host can be reached over ssh:", 1)[-1]
     lines = [line.strip() for line in said.replace("\r", "\n").split("\n")]
     return " ".join(line for line in lines if line and not line.startswith("@")) or "unreachable"
+
+
+def _streams(res: dict[str, Any], shown: str) -> list[str]:
+    """A command's stdout and stderr, which Ansible's display leaves out of a result that did not
+    fail (without -v): the operator sees what the command said, as with an ssh step."""
+    found = []
+    for key in ("stdout", "stderr"):
+        text = res.get(key)
+        if isinstance(text, str) and text.strip() and text not in shown:
+            body = neutralise(text.replace("\r\n", "\n")).rstrip("\n")
+            found += [f"  {key}| {line}" for line in body.split("\n")]
+    return found
 
 
 def _counts(value: Any) -> dict[str, int]:

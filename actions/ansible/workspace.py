@@ -72,10 +72,22 @@ def inventory(targets: list[Target], groups: dict[str, list[str]]) -> dict[str, 
     return {"all": {"hosts": hosts, "children": children}}
 
 
+STEP_MARK = "WARROOM_ANSIBLE_STEP"
+
+
+def leftovers(owner: str) -> list[int]:
+    """Processes of an earlier run of the same step still alive (ansible-playbook ignores the
+    SIGHUP of its terminal, so it outlives a warroom killed mid-step)."""
+    return _marked(f"{STEP_MARK}={owner}") if owner else []
+
+
 class Workspace:
     """The private directory of one run (0700), removed by :meth:`close`."""
 
-    def __init__(self) -> None:
+    def __init__(self, owner: str = "") -> None:
+        self.owner = owner
+        """``STEP_MARK=<incident>/<step>`` in every process of the run: a run left behind by a
+        warroom that died mid-step is found by it (:func:`leftovers`)."""
         self.root = Path(tempfile.mkdtemp(prefix="warroom-ansible-"))
         self.tmp = self.root / "tmp"
         self.cp = self.root / "cp"
@@ -113,6 +125,7 @@ class Workspace:
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
             "ANSIBLE_PIPELINING": "True",
             "PATH": search_path(),
+            STEP_MARK: self.owner,
         }
 
     def close_masters(self) -> None:
