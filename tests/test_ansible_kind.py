@@ -150,3 +150,18 @@ async def test_an_inventory_of_ones_own_with_limit(tmp_path, lab):
         assert not (lab.hosts["h3"].root / "marker").exists()
     finally:
         await engine.aclose()
+
+
+async def test_a_broken_playbook_fails_every_host_with_ansibles_error(tmp_path, lab):
+    write_playbook(tmp_path / "site.yml", "- hosts: app\n  tasks:\n    - name: x\n      no.such.module: {}\n")
+    engine = open_engine(tmp_path, lab, ["h1", "h2"], ansible_step("roll", playbook="site.yml", vars=PY))
+    try:
+        assert await engine.run_step(ALICE, "roll") == "failed"
+        for name in ("h1", "h2"):
+            result = engine.state.steps["roll"].attempt.results[name]
+            assert result["facts"]["ansible"] == "not attempted"
+            print(result["error"])
+            assert "no.such.module" in result["error"]
+            assert "\n" not in result["error"]
+    finally:
+        await engine.aclose()

@@ -129,17 +129,25 @@ class Workspace:
         }
 
     def close_masters(self) -> None:
-        """Stop the SSH ControlPersist masters of this run: they detach from ansible's process
-        group, so killing the group alone would leave them connected for a minute."""
+        """Stop the SSH ControlPersist masters of this run, all at once: they detach from
+        ansible's process group, so killing the group alone would leave them connected."""
+        stops = []
         for sock in self.cp.iterdir() if self.cp.is_dir() else ():
-            with contextlib.suppress(OSError, subprocess.SubprocessError):
-                subprocess.run(
-                    ["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "warroom-control"],
-                    stdin=subprocess.DEVNULL,
-                    capture_output=True,
-                    timeout=5,
-                    check=False,
+            with contextlib.suppress(OSError):
+                stops.append(
+                    subprocess.Popen(
+                        ["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "warroom-control"],
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
                 )
+        for stop in stops:
+            try:
+                stop.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                stop.kill()
+                stop.wait()
 
     def close(self) -> None:
         self.close_masters()
