@@ -7,11 +7,14 @@ process table and the presence read back from the journal.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import pytest
-from test_ssh_server import SECRET, WarRoom, _environ, keys, serve_war_room  # noqa: F401  (fixtures)
+from conftest import ssh_step, write_config, write_runbook
+from serve_support import server_users
+from test_ssh_server import SECRET, USERS, WarRoom, _environ, keys, serve_war_room  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.sshd
 
@@ -116,3 +119,38 @@ def test_a_resized_watcher_moves_to_the_view_of_their_new_size(shared_room):
     room.tmux("resize-window", "-t", "olive2", "-x", "160", "-y", "48")
     _wait_children(room, 1)  # back with olive1; the 110x35 console had nobody left
     room.wait_screen("olive2", "shared view")
+
+
+def test_after_a_flood_every_shared_watcher_shows_the_last_line(tmp_path, lab, keys):  # noqa: F811
+    """Three watchers of one view and one of another: the last line of 300,000 reaches each terminal
+    without a resize (a watcher whose client fell behind is sent a whole frame when it catches up)."""
+    lines = 300_000
+    last = f"flood-{lines:06d}"
+    steps = ssh_step("flood", f'seq -f "flood-%06.0f" 1 {lines}', targets="app1", timeout=120)
+    server = f"\n[server]\nseat_grace = 30\nkeepalive = 1\n{server_users(keys, USERS)}"
+    config = write_config(tmp_path / "config.toml", lab, ["app1"], extra=server)
+    room = WarRoom(tmp_path, keys, config, write_runbook(tmp_path / "runbook.toml", steps))
+    try:
+        room.open("alice", "alice")
+        room.wait_screen("alice", "you: alice (not driving)")
+        watchers = tuple(os.environ.get("FLOOD_WATCHERS", "olive1,olive2,olive3,olive-small").split(","))
+        for name in watchers:
+            room.open(name, "olive", **({"width": 120, "height": 40} if name == "olive-small" else {}))
+            room.wait_screen(name, "shared view")
+        room.wait_children(1 + len({name == "olive-small" for name in watchers}))
+        room.keys("alice", "d")
+        room.wait_screen("alice", "driver: alice (you)")
+        room.keys("alice", "n")
+        done = room.wait_record(lambda r: r["type"] == "step.finished", timeout=120)
+        assert done["data"]["outcome"] == "succeeded"
+        ended, shown = time.monotonic(), set()
+        while len(shown) < len(watchers):
+            for name in set(watchers) - shown:
+                if last in room.screen(name):
+                    shown.add(name)
+                    print(f"{name}: {last} shown {(time.monotonic() - ended) * 1000:.0f} ms after step.finished")
+                else:
+                    assert time.monotonic() - ended < 10, f"{name} never showed {last}:\n{room.screen(name)}"
+            time.sleep(0.02)
+    finally:
+        room.stop()

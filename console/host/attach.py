@@ -72,7 +72,10 @@ from console.model.errors import CommandRefused, IncidentError, WarroomError
 log = logging.getLogger("warroom.attach")
 
 MAX_BACKLOG = 20000  # records queued for one slow client before it is dropped (it can reconnect)
-MAX_OUTPUT_BYTES = 16 * 1024 * 1024  # output queued for one slow client; past it, batches are skipped
+OUTPUT_LINES_KEPT = 5000
+"""Lines of one host's output waiting for a client: a console's pane shows the last 5000 (its
+ring), so a client that fell behind gets the newest, not a backlog to work through after the step
+ended (the spool file holds everything; ``o`` reads it)."""
 HELLO_TIMEOUT = 10.0
 
 
@@ -225,18 +228,24 @@ class AttachServer:
             await writer.drain()
             return
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        backlog = {"bytes": 0}
+        unsent: dict[tuple, dict[str, Any]] = {}  # (step, attempt, host) -> its output message still queued
 
         def enqueue(event: Any) -> None:
             message = event_message(event)
             if message is None:
                 return
             if OUTPUT in message:
-                size = sum(len(line) for line in message[OUTPUT]["lines"])
-                if backlog["bytes"] + size > MAX_OUTPUT_BYTES:
-                    return  # output is in the spool files; a slow viewer skips some of it
-                backlog["bytes"] += size
-                message["size"] = size
+                output = message[OUTPUT]
+                key = (output["step"], output["attempt"], output["host"])
+                queued = unsent.get(key)
+                if queued is not None:  # not sent yet: the new lines join it, the oldest beyond the pane's go
+                    lines = queued[OUTPUT]["lines"]
+                    lines.extend(output["lines"][-OUTPUT_LINES_KEPT:])
+                    del lines[:-OUTPUT_LINES_KEPT]
+                    return
+                output["lines"] = list(output["lines"][-OUTPUT_LINES_KEPT:])
+                message["key"] = key
+                unsent[key] = message
             elif queue.qsize() > MAX_BACKLOG:
                 queue.put_nowait(None)  # records must not be lost: drop the client instead
                 return
@@ -255,7 +264,7 @@ class AttachServer:
         driver_before = self.engine.state.driver
         journal = list(self.engine.records)
         greeting = welcome(actor.name, actor.role, str(self.engine.directory), len(journal))
-        sender = asyncio.create_task(self._send(writer, greeting, journal, queue, backlog))
+        sender = asyncio.create_task(self._send(writer, greeting, journal, queue, unsent))
         dropped = False
         try:
             dropped = await self._commands(reader, actor, queue)
@@ -277,7 +286,7 @@ class AttachServer:
             elif holds and driving and not self._holding(actor.name):
                 self._grace[actor.name] = asyncio.create_task(self._drop_after_grace(actor.name))
 
-    async def _send(self, writer: asyncio.StreamWriter, greeting: dict[str, Any], journal, queue, backlog) -> None:
+    async def _send(self, writer: asyncio.StreamWriter, greeting: dict[str, Any], journal, queue, unsent) -> None:
         """The welcome, the journal so far one record a line, then whatever the engine publishes."""
         writer.write(encode(greeting))
         for record in journal:
@@ -290,7 +299,8 @@ class AttachServer:
             if message is None:
                 writer.close()
                 return
-            backlog["bytes"] -= message.pop("size", 0)
+            if "key" in message:  # an output message leaves the queue: later lines make a new one
+                unsent.pop(message.pop("key"), None)
             writer.write(encode(message))
             if queue.empty():
                 await writer.drain()
