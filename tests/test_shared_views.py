@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ssh_step, write_config, write_runbook
-from serve_support import server_users
-from test_ssh_server import SECRET, USERS, WarRoom, _environ, keys, serve_war_room  # noqa: F401  (fixtures)
+from serve_support import environ_of, server_users
+from test_ssh_server import SECRET, USERS, WarRoom, keys, serve_war_room  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.sshd
 
@@ -48,7 +48,7 @@ def test_observers_of_one_size_share_one_console_and_are_each_counted(shared_roo
     joined = _presence(room, "presence.joined")
     assert joined.count(("olive", "ssh")) == 4 and ("(shared view)", "ssh") not in joined
     for pid in consoles:  # nothing of the server's environment (its secrets) reaches a shared console either
-        assert SECRET not in "".join(_environ(pid).values())
+        assert SECRET not in "".join(environ_of(pid).values())
 
     room.keys("alice", "d")
     room.wait_screen("olive2", "driver: alice")
