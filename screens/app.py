@@ -112,7 +112,7 @@ class WarroomApp(App[int]):
     def _repaint_on_request(self) -> None:
         """The SSH server's shared view asks for a whole frame when someone joins (REPAINT_SIGNAL)."""
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
-            asyncio.get_running_loop().add_signal_handler(REPAINT_SIGNAL, self.refresh)
+            asyncio.get_running_loop().add_signal_handler(REPAINT_SIGNAL, lambda: self.call_next(self.refresh))
 
     async def _start(self) -> None:
         assert self._startup_hook is not None

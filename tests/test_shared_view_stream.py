@@ -106,3 +106,36 @@ async def test_a_joiner_gets_the_modes_a_clear_screen_and_whole_frames_from_a_fr
 )
 def test_what_an_observers_input_means_to_a_shared_view(data, meaning):
     assert keypress(data) == meaning
+
+
+SPLIT_PAINTER = r"""
+import os, signal, sys, time, tty
+tty.setraw(0)
+out = lambda b: (os.write(1, b), time.sleep(0.05))
+out(b"\x1b[?1049h\x1b[?20")  # the query cut between two reads of the pty
+out(b"26$p")
+reply = os.read(0, 64)
+def paint(*_):
+    out(b"\x1b[?20")  # and each frame's start
+    out(b"26hWHOLE-FRAME\x1b[?2026l")
+signal.signal(signal.SIGUSR2, paint)
+while True:
+    time.sleep(0.05)
+    out(b"\x1b[?2026hTICK\x1b[?2026l")
+"""
+
+
+@pytest.mark.asyncio
+async def test_sequences_cut_between_two_reads_are_still_found():
+    views = SharedViews(lambda key: lambda terminal: exec_on(terminal, [sys.executable, "-c", SPLIT_PAINTER], {}))
+    key = ViewKey("xterm-256color", "", False, 80, 24)
+    first = Viewer()
+    view = views.join(key, first)
+    await _until(lambda: b"TICK" in first.seen)  # the query was answered: the painter got past its read
+    late = Viewer()
+    views.join(key, late)
+    await _until(lambda: b"WHOLE-FRAME" in late.seen)
+    assert late.seen.index(FRAME_START) < late.seen.index(b"WHOLE-FRAME")  # from the frame's whole start
+    view.leave(first)
+    view.leave(late)
+    await views.close()

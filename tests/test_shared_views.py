@@ -69,7 +69,7 @@ def test_a_late_joiner_gets_the_whole_screen_at_once(shared_room):
     room.wait_screen("olive1", "shared view")
     time.sleep(1.5)  # the shared console is idle: nothing would repaint by itself but the clock
     room.open("olive2", "olive")
-    shown = room.wait_screen("olive2", "shared view", timeout=5)
+    shown = room.wait_screen("olive2", "shared view", timeout=5)  # its first frame is the whole screen
     assert "INC " in shown and "hello" in shown and "two" in shown  # header and checklist, not just a change
     _wait_children(room, 1)
 

@@ -41,6 +41,7 @@ UNTRACKED = frozenset({b"2026"})  # frame brackets, not a state a joiner needs
 CLEAR = b"\x1b[H\x1b[2J"
 REPAINT_DELAY = 0.05  # joins in one burst share one whole frame
 REPAINT_RETRY = 0.1  # a console still starting does not catch the signal yet
+CARRY = len(SYNC_QUERY) - 1  # bytes of one read kept to find a sequence cut by the next
 LIVE_ANYWAY = 1.0  # a console that never brackets its frames: show its stream after this long
 MOUSE = re.compile(rb"\x1b\[<(\d+);\d+;\d+([Mm])")
 FOCUS = re.compile(rb"\x1b\[[IO]")
@@ -89,6 +90,8 @@ def catches(pid: int, sig: signal.Signals) -> bool:
 
 @dataclass
 class _Watch:
+    asked: bool = False
+    """A whole frame was asked for since this viewer joined: the next frame start is one."""
     since: float = field(default_factory=time.monotonic)
     live: bool = False
     paused: bool = False
@@ -111,6 +114,8 @@ class SharedView:
         self._spawn = spawn
         self._on_end = on_end
         self._answered = False
+        self._carry = b""
+        self._painted = False
         self._repaint: asyncio.TimerHandle | None = None
         self.closing = False
         """No viewer left: the console is going, a new joiner gets a new one."""
@@ -134,14 +139,13 @@ class SharedView:
 
     # ----- viewers --------------------------------------------------------------------------------
     def join(self, viewer: Viewer) -> None:
-        self.viewers[viewer] = _Watch()
+        self.viewers[viewer] = _Watch(asked=not self._painted)  # a console's first frame is whole
         self.request_repaint()
 
     def leave(self, viewer: Viewer) -> None:
         self.viewers.pop(viewer, None)
         if not self.viewers:
-            self.closing = True
-            self._task.cancel()  # nobody watches this size any more: its console goes
+            self._stop()  # nobody watches this size any more: its console goes
 
     def pause(self, viewer: Viewer) -> None:
         """The viewer's client is not reading: its frames are dropped, not buffered."""
@@ -155,21 +159,28 @@ class SharedView:
             return
         watch.paused = False
         if watch.stale:
-            self.viewers[viewer] = _Watch()
+            self.viewers[viewer] = _Watch(asked=not self._painted)
             self.request_repaint()
 
+    def _stop(self) -> None:
+        """Cancel once: a second cancel would cut short the stopping of the console."""
+        if not self.closing:
+            self.closing = True
+            self._task.cancel()
+
     async def close(self) -> None:
-        self.closing = True
-        self._task.cancel()
+        self._stop()
         await asyncio.gather(self._task, return_exceptions=True)
 
     # ----- the console's screen -------------------------------------------------------------------
     def _output(self, data: bytes) -> None:
-        if not self._answered and SYNC_QUERY in data:
+        seen = self._carry + data  # a sequence may be cut between two reads of the pty
+        self._carry = data[-CARRY:]
+        if not self._answered and SYNC_QUERY in seen:
             self._answered = True
             self.child.write(SYNC_REPLY)
-        start = data.find(FRAME_START)
-        self._track(data if start < 0 else data[:start])
+        start = seen.find(FRAME_START, max(0, len(seen) - len(data) - len(FRAME_START) + 1))
+        self._track(seen if start < 0 else seen[:start])
         now = time.monotonic()
         for viewer, watch in self.viewers.items():
             if watch.live:
@@ -177,11 +188,18 @@ class SharedView:
                     watch.stale = True
                 else:
                     viewer.show(data)
-            elif not watch.paused and (start >= 0 or now - watch.since > LIVE_ANYWAY):
+            elif watch.paused:
+                continue
+            elif start >= 0 and watch.asked:
                 watch.live = True
-                viewer.show(self._prologue() + data[max(start, 0) :])
+                viewer.show(self._prologue() + seen[start:])
+            elif now - watch.since > LIVE_ANYWAY:  # frames not bracketed: a whole one is asked for again
+                watch.live = True
+                viewer.show(self._prologue() + data)
+                self.request_repaint()
         if start >= 0:
-            self._track(data[start:])
+            self._painted = True
+            self._track(seen[start:])
 
     def _track(self, data: bytes) -> None:
         for match in MODE.finditer(data):
@@ -203,9 +221,12 @@ class SharedView:
     def _send_repaint(self) -> None:
         self._repaint = None
         proc = self.child.proc
+
         if proc is not None and proc.returncode is None and catches(proc.pid, REPAINT_SIGNAL):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, REPAINT_SIGNAL)
+            for watch in self.viewers.values():
+                watch.asked = True
         elif any(not watch.live for watch in self.viewers.values()):
             self._repaint = asyncio.get_running_loop().call_later(REPAINT_RETRY, self._send_repaint)
 
