@@ -169,6 +169,7 @@ def _cmd_drill(args: argparse.Namespace) -> int:
         serve_port=args.serve,
         listen=args.listen,
         authorized_keys=Path(args.authorized_keys) if args.authorized_keys else None,
+        http=args.http,
     )
     if not options.headless:
         from screens.startup import drill_console_first
@@ -226,6 +227,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         session_entry=SESSION_ENTRY,
         session_preload=SESSION_PRELOAD,
         force=args.force,
+        http=args.http,
     )
     actor = Actor(args.actor or getpass.getuser(), "driver")
     return asyncio.run(serve(plan, config, root, actor, options))
