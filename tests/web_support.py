@@ -5,6 +5,7 @@ Shared by tests/test_web_*.py and benchmarks/web_viewers.py."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +16,8 @@ import urllib.request
 from pathlib import Path
 
 from serve_support import WARROOM, free_port
+
+from console.host import wire
 
 
 class ServedPage:
@@ -105,3 +108,41 @@ async def wait_for(predicate, timeout: float = 10.0, step: float = 0.05):
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(step)
+
+
+class AttachClient:
+    """A command-line client on the incident's attach socket (as ``warroom tick`` is): it acts as
+    ``user`` with the role the engine gives that name, so a test can start a step of a served incident."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self._ids = 0
+        self.records: list[dict] = []
+
+    @classmethod
+    async def connect(cls, socket: str, user: str = "alice", *, act: bool = True) -> AttachClient:
+        reader, writer = await asyncio.open_unix_connection(socket, limit=1 << 24)
+        writer.write(wire.encode(wire.hello("test", user=user, act=act)))
+        await writer.drain()
+        message = json.loads(await reader.readline())
+        assert "error" not in message, message
+        for _ in range(wire.read_welcome(message).records):
+            await reader.readline()
+        return cls(reader, writer)
+
+    async def command(self, name: str, **args) -> dict:
+        """Send one command; the reply (records that arrive meanwhile are kept in ``records``)."""
+        self._ids += 1
+        self.writer.write((json.dumps({"id": self._ids, "cmd": name, "args": args}) + "\n").encode())
+        await self.writer.drain()
+        while True:
+            message = json.loads(await self.reader.readline())
+            if "record" in message:
+                self.records.append(message["record"])
+            elif message.get("reply") == self._ids:
+                return message
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self.writer.wait_closed()

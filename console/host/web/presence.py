@@ -59,11 +59,14 @@ class WebPresence:
         """Another browser could not be counted now (a known one always can)."""
         return browser not in self._present and len(self._present) >= self.limit
 
-    def seen(self, browser: str, viewer: str | None) -> None:
-        """A page load: the browser is present until ``linger`` after this (or its streams end)."""
+    def seen(self, browser: str, viewer: str | None) -> bool:
+        """A page load: the browser is present until ``linger`` after this (or its streams end).
+        True when it joined just now (the page it is sent counts it already)."""
+        joined = browser not in self._present
         present = self._arrive(browser, viewer)
         if present.streams == 0:
             self._leave_later(browser, present)
+        return joined
 
     def stream_opened(self, browser: str, viewer: str | None) -> None:
         present = self._arrive(browser, viewer)

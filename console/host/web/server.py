@@ -171,7 +171,8 @@ class WebServer:
         browser, new = self._browser(request)
         if self.presence.full(browser):
             raise web.HTTPServiceUnavailable(text="503: too many viewers at once; try again in a minute\n")
-        self.presence.seen(browser, viewer.name)
+        if self.presence.seen(browser, viewer.name):
+            self.live.render()  # the page this browser gets counts it among the watchers
         html, csp = self.renderer.page(self.live.view, self.live.live)
         response = web.Response(text=html, content_type="text/html", charset="utf-8")
         response.headers["Content-Security-Policy"] = csp
