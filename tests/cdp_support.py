@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,8 @@ class Browser:
         assert self.process is not None and self.process.stderr is not None
         for line in self.process.stderr:
             found = re.search(r"DevTools listening on (ws://\S+)", line)
-            if found:
+            if found:  # the rest is read and dropped, so chromium never blocks on a full pipe
+                threading.Thread(target=self.process.stderr.read, daemon=True).start()
                 return found.group(1)
         raise RuntimeError("chromium did not start its DevTools endpoint")
 
@@ -86,6 +88,9 @@ class Browser:
                 await asyncio.to_thread(self.process.wait, 10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                await asyncio.to_thread(self.process.wait)
+            if self.process.stderr is not None:
+                self.process.stderr.close()
         self._profile.cleanup()
 
     async def _read(self) -> None:

@@ -28,8 +28,7 @@ class ServedPage:
         self.stderr = base / "serve-web.err"
         self._err = self.stderr.open("w")
         self.process = subprocess.Popen(
-            [WARROOM, "serve", "-c", str(config), "--runbook", str(runbook), "--as", "alice"]
-            + ["--http", f"127.0.0.1:{self.http_port}", *args],
+            [WARROOM, "serve", "-c", str(config), "--runbook", str(runbook), "--as", "alice", *self._http(args)],
             stdout=subprocess.PIPE,
             stderr=self._err,
             text=True,
@@ -45,6 +44,9 @@ class ServedPage:
         self.journal = Path(next(line for line in self.banner if line.startswith("journal")).split()[1])
         self.url = next(line for line in self.banner if line.startswith("web ")).split()[1]
         self.root = f"{self.url.split('/i/')[0]}/"
+
+    def _http(self, args: tuple[str, ...]) -> list[str]:
+        return ["--http", f"127.0.0.1:{self.http_port}", *args]
 
     def _read_banner(self) -> None:
         assert self.process.stdout is not None

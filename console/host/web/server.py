@@ -90,12 +90,10 @@ class WebServer:
         app.router.add_get("/report.html", self._report)
         self.live.report_builder = lambda: closed_summary(self.reports.build())
         self.live.start()
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
         await runner.setup()
         self._runner = runner
-        site = web.TCPSite(
-            runner, self.address, self.requested_port, ssl_context=context, shutdown_timeout=SHUTDOWN_TIMEOUT
-        )
+        site = web.TCPSite(runner, self.address, self.requested_port, ssl_context=context)
         try:
             await site.start()
         except OSError as exc:
