@@ -14,7 +14,7 @@ import time
 import aiohttp
 import pytest
 from conftest import ssh_step, write_config, write_runbook
-from web_support import AttachClient, ServedPage, get, sse_events, wait_for
+from web_support import AttachClient, ServedPage, Swarm, get, sse_events, wait_for
 
 from console.model.secrets import REDACTED
 
@@ -200,3 +200,16 @@ async def test_the_closed_incident_shows_the_report_summary_and_links_the_report
         and "default-src 'none'" in headers["Content-Security-Policy"]
     )
     assert get(f"{page.root}report.html")[0] == 401
+
+
+async def test_two_hundred_viewers_each_get_the_update(page):
+    """The load part's correctness (bounded: 200 streams, 60 s): every viewer gets the note. Its
+    latency figures are benchmarks/web_viewers.py's, side by side with no viewers."""
+    async with Swarm(f"{page.url}events", 200, ["crowd-note"]) as swarm:
+        await swarm.wait_ready(timeout=60)
+        assert page.cli("note", page.incident, "crowd-note").returncode == 0
+        await wait_for(lambda: swarm.got("crowd-note") == 200 or bool(swarm.failed()), timeout=60)
+        assert not swarm.failed()
+        assert swarm.got("crowd-note") == 200
+    joined = [r for r in page.records() if r["type"] == "presence.joined" and r["data"]["via"] == "web"]
+    assert len(joined) == 200  # each stream is a browser (no cookie): one presence record each

@@ -148,3 +148,48 @@ class AttachClient:
         self.writer.close()
         with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
+
+
+class Swarm:
+    """``count`` browsers' event streams on one page (aiohttp, one connection each): each one's
+    first state is awaited, then the arrival time (epoch seconds) of every marker is kept per viewer."""
+
+    def __init__(self, url: str, count: int, markers: list[str]) -> None:
+        self.url, self.count, self.markers = url, count, markers
+        self.arrivals: list[dict[str, float]] = [{} for _ in range(count)]
+        self.ready: list[bool] = [False] * count
+        self._tasks: list[asyncio.Task] = []
+
+    async def __aenter__(self) -> Swarm:
+        import aiohttp
+
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True))
+        self._tasks = [asyncio.create_task(self._follow(i)) for i in range(self.count)]
+        return self
+
+    async def _follow(self, index: int) -> None:
+        async for event, data in sse_events(self._session, self.url):
+            if event != "state":
+                continue
+            self.ready[index] = True
+            now = time.time()
+            seen = self.arrivals[index]
+            for marker in self.markers:
+                if marker not in seen and marker in data:
+                    seen[marker] = now
+
+    def failed(self) -> list[BaseException]:
+        return [t.exception() for t in self._tasks if t.done() and not t.cancelled() and t.exception()]
+
+    async def wait_ready(self, timeout: float) -> None:
+        await wait_for(lambda: all(self.ready) or bool(self.failed()), timeout=timeout)
+        assert not self.failed(), self.failed()[0]
+
+    def got(self, marker: str) -> int:
+        return sum(1 for seen in self.arrivals if marker in seen)
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._session.close()

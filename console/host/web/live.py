@@ -26,6 +26,9 @@ log = logging.getLogger("warroom.web")
 
 RECORD_GAP = 0.05
 """Seconds between renders while records arrive (a burst becomes one update, well within 1 s)."""
+SETTLE = 0.02
+"""A render waits this long after the record that asks for it: the driver's own reply and screen
+go out first, and a command's burst of records (started, host finished, finished) is one update."""
 PRESENCE_GAP = 0.5
 """Someone joining or leaving changes a count only: rendered at most twice a second."""
 OUTPUT_GAP = 1.0
@@ -114,7 +117,7 @@ class LiveState:
 
     def _schedule(self, gap: float) -> None:
         loop = asyncio.get_running_loop()
-        at = max(loop.time(), self._last + gap)
+        at = max(loop.time() + SETTLE, self._last + gap)
         if self._flush_at is not None and self._flush_at <= at:
             return  # an earlier render is due and will include this change
         if self._handle is not None:
