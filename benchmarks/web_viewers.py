@@ -44,7 +44,7 @@ def _epoch(ts: str) -> float:
 
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def _notes(socket: str, prefix: str, count: int, gap: float) -> tuple[list[float], dict[str, float]]:
@@ -107,14 +107,17 @@ def main() -> int:
                 page.stop()
 
 
+def _sizes(args: argparse.Namespace) -> list[str]:
+    return ["--viewers", str(args.viewers), "--notes", str(args.notes), "--gap", str(args.gap)]
+
+
 async def _measure(page: ServedPage, args: argparse.Namespace) -> int:
     socket = next(line for line in page.banner if line.startswith("socket")).split()[1]
     print(f"{args.viewers} web viewers on loopback, {args.notes} notes {args.gap} s apart")
     alone, _ = await _notes(socket, "alone", args.notes, args.gap)
     markers = [f"watched-{n}" for n in range(args.notes)]
     child = subprocess.Popen(
-        [sys.executable, __file__, "--viewers", str(args.viewers), "--notes", str(args.notes), "--gap", str(args.gap)]
-        + ["--child", page.url, json.dumps(markers)],
+        [sys.executable, __file__, *_sizes(args), "--child", page.url, json.dumps(markers)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -131,19 +134,22 @@ async def _measure(page: ServedPage, args: argparse.Namespace) -> int:
     complete = sum(1 for seen in arrivals if all(m in seen for m in markers))
     ms = 1000
     print(f"{'':34} {'p50':>9} {'p95':>9}")
-    print(f"{'driver note round trip, no viewer':34} {statistics.median(alone) * ms:7.1f}ms {_pct(alone, .95) * ms:7.1f}ms")
+    print(
+        f"{'driver note round trip, no viewer':34} "
+        f"{statistics.median(alone) * ms:7.1f}ms {_pct(alone, 0.95) * ms:7.1f}ms"
+    )
     print(
         f"{f'driver note round trip, {args.viewers} viewers':34} "
-        f"{statistics.median(watched) * ms:7.1f}ms {_pct(watched, .95) * ms:7.1f}ms"
+        f"{statistics.median(watched) * ms:7.1f}ms {_pct(watched, 0.95) * ms:7.1f}ms"
     )
     print(
         f"{'ratio (with / without viewers)':34} {statistics.median(watched) / statistics.median(alone):8.2f}x "
-        f"{_pct(watched, .95) / _pct(alone, .95):8.2f}x"
+        f"{_pct(watched, 0.95) / _pct(alone, 0.95):8.2f}x"
     )
     if latencies:
         print(
             f"update to each viewer: p50 {statistics.median(latencies) * ms:.0f} ms, "
-            f"p95 {_pct(latencies, .95) * ms:.0f} ms, max {max(latencies) * ms:.0f} ms (target p95 <= 1000 ms)"
+            f"p95 {_pct(latencies, 0.95) * ms:.0f} ms, max {max(latencies) * ms:.0f} ms (target p95 <= 1000 ms)"
         )
     print(f"viewers with every update: {complete}/{args.viewers}")
     return 0 if complete == args.viewers else 1

@@ -42,8 +42,8 @@ def _config(tmp_path: Path, web: str) -> Path:
             '[web]\ncertificate = "c"\nkey = "k"\n[[web.viewers]]\nname = "cfo"\npassword = "hunter2"\n',
             "web.viewers[0].password: inline secrets are not allowed",
         ),
-        ('[web]\ntoken = false\n', "web.token: with token = false, give [[web.viewers]]"),
-        ('[web]\nrefresh = 1\n', "web.refresh"),
+        ("[web]\ntoken = false\n", "web.token: with token = false, give [[web.viewers]]"),
+        ("[web]\nrefresh = 1\n", "web.refresh"),
     ],
 )
 def test_a_bad_web_section_is_one_line_naming_the_key(tmp_path, web, message):
@@ -77,12 +77,10 @@ def test_malformed_http_options_are_one_line(tmp_path):
 
 def _certificate(tmp_path: Path) -> tuple[Path, Path]:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"]
-        + ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )
+    curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"]
+    names = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    files = ["-keyout", str(key), "-out", str(cert)]
+    subprocess.run(["openssl", "req", "-x509", *curve, *names, *files], check=True, capture_output=True)
     return cert, key
 
 
