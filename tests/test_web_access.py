@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import ssl
+import stat
 import subprocess
 from pathlib import Path
 
@@ -13,8 +14,9 @@ from conftest import ssh_step, write_config, write_runbook
 from serve_support import WARROOM
 from web_support import ServedPage, get
 
+from console.host.web.access import TOKEN_FILE, incident_token
 from console.model.config import load_config
-from console.model.errors import ConfigError
+from console.model.errors import ConfigError, IncidentError
 from console.model.webconfig import parse_listen
 
 PASSWORD = "correct horse battery staple"
@@ -113,3 +115,16 @@ def test_viewers_log_in_over_https_and_are_counted_by_name(tmp_path, lab):
         assert PASSWORD not in page.journal.read_text() and PASSWORD not in page.stderr.read_text()
     finally:
         page.stop()
+
+
+def test_the_token_is_made_once_per_incident_and_kept_private(tmp_path):
+    token = incident_token(tmp_path)
+    assert incident_token(tmp_path) == token  # a restarted serve hands out the same link
+    assert len(token) >= 32 and stat.S_IMODE((tmp_path / TOKEN_FILE).stat().st_mode) == 0o600
+    (tmp_path / TOKEN_FILE).chmod(0o644)
+    with pytest.raises(IncidentError, match="readable by others"):
+        incident_token(tmp_path)
+    (tmp_path / TOKEN_FILE).unlink()
+    (tmp_path / TOKEN_FILE).symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(IncidentError, match=r"web\.token"):
+        incident_token(tmp_path)
