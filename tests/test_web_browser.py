@@ -188,3 +188,44 @@ async def test_the_page_at_phone_and_desktop_widths_matches_its_snapshots(tmp_pa
     finally:
         await server.close()
         await engine.aclose()
+
+
+async def test_without_javascript_the_page_reloads_itself_and_it_prints_in_one_column(tmp_path: Path):
+    engine = await _snapshot_incident(tmp_path)
+    server = WebServer(engine, Web(refresh=2), "127.0.0.1", 0, secrets=[])
+    try:
+        await server.start()
+        async with Browser() as browser:
+            await browser.size(1280, 800)
+            # with JavaScript on, the countdown ticks in the browser from the journaled deadline
+            await browser.goto(server.url)
+            first = await browser.text("#rto")
+            await asyncio.sleep(1.5)
+            assert await browser.text("#rto") != first
+            # printed: one column, no live badge or footer
+            await browser.page("Emulation.setEmulatedMedia", media="print")
+            columns = await browser.js("getComputedStyle(document.querySelector('.cols')).gridTemplateColumns")
+            assert len(columns.split()) == 1, columns
+            assert await browser.js("getComputedStyle(document.querySelector('.page-foot')).display") == "none"
+            await browser.page("Emulation.setEmulatedMedia", media="")
+            # without it, the page reloads every `refresh` seconds and so still follows the journal
+            await browser.page("Emulation.setScriptExecutionDisabled", value=True)
+            await browser.goto(server.url)
+            loads = server.pages_served
+            engine.add_note(ALICE, "seen without javascript")
+            deadline = time.monotonic() + 6
+            while "seen without javascript" not in await _dom_text(browser):
+                assert time.monotonic() < deadline, "the page without JavaScript never reloaded"
+                await asyncio.sleep(0.2)
+            assert server.pages_served > loads  # reloaded by its meta refresh, not pushed
+            assert '<span id="conn" class="conn" hidden="">' in await _dom_text(browser)  # no script ran
+    finally:
+        await server.close()
+        await engine.aclose()
+
+
+async def _dom_text(browser: Browser) -> str:
+    """The document's text through the DOM domain (works while the page's scripts are disabled)."""
+    root = await browser.page("DOM.getDocument", depth=-1)
+    html = await browser.page("DOM.getOuterHTML", nodeId=root["root"]["nodeId"])
+    return html["outerHTML"]

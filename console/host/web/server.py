@@ -71,6 +71,7 @@ class WebServer:
         )
         self.reports = ReportCache(engine.directory, secrets)
         self._runner: web.AppRunner | None = None
+        self.pages_served = 0
 
     # ----- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> int:
@@ -172,6 +173,7 @@ class WebServer:
         if self.presence.seen(browser, viewer.name):
             self.live.render()  # the page this browser gets counts it among the watchers
         html, csp = self.renderer.page(self.live.view, self.live.live)
+        self.pages_served += 1
         response = web.Response(text=html, content_type="text/html", charset="utf-8")
         response.headers["Content-Security-Policy"] = csp
         self._remember(response, browser, new)
