@@ -175,10 +175,11 @@ async def test_the_page_at_phone_and_desktop_widths_matches_its_snapshots(tmp_pa
                 assert await browser.js("document.querySelectorAll('#live script, #live img').length") == 0
                 shot = await browser.screenshot(tmp_path / f"{size}.png")
                 expected = SNAPSHOTS / f"{size}.png"
-                if os.environ.get("WARROOM_UPDATE_WEB_SNAPSHOTS") or not expected.exists():
+                if os.environ.get("WARROOM_UPDATE_WEB_SNAPSHOTS"):
                     expected.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(shot, expected)
                     continue
+                assert expected.exists(), f"no snapshot {expected}: WARROOM_UPDATE_WEB_SNAPSHOTS=1 writes it"
                 share = _changed_share(expected, shot)
                 assert share <= MAX_CHANGED, (
                     f"{size}: {share:.1%} of the pixels differ from {expected} (see {shot}; "

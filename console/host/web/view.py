@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from console.model import rules
-from console.model.clock import iso, parse_iso
+from console.model.clock import iso
 from console.model.sanitize import neutralise
 from console.model.score import phase_scores
 from console.model.state import IncidentState
@@ -161,7 +161,3 @@ def _outputs(state: IncidentState, current: str | None, tail: OutputTail) -> lis
 def _last_ran(state: IncidentState) -> str | None:
     started = [(s.attempt.started_at, s.id) for s in state.steps.values() if s.attempt is not None]
     return max(started)[1] if started else None
-
-
-def moment(text: str) -> datetime:
-    return parse_iso(text)
