@@ -4,6 +4,8 @@ a password (basic auth, HTTPS only) next to the token link, and the options of s
 from __future__ import annotations
 
 import base64
+import os
+import socket
 import ssl
 import stat
 import subprocess
@@ -128,3 +130,49 @@ def test_the_token_is_made_once_per_incident_and_kept_private(tmp_path):
     (tmp_path / TOKEN_FILE).symlink_to(tmp_path / "elsewhere")
     with pytest.raises(IncidentError, match=r"web\.token"):
         incident_token(tmp_path)
+
+
+def test_a_viewer_password_that_does_not_resolve_stops_serve_before_anything_opens(tmp_path):
+    cert, key = _certificate(tmp_path)
+    web = f'[web]\ncertificate = "{cert}"\nkey = "{key}"\n[[web.viewers]]\nname = "cfo"\npassword = "env:WEB_NOT_SET"\n'
+    config, runbook = _config(tmp_path, web), write_runbook(tmp_path / "rb.toml", ssh_step("hello", "true"))
+    served = subprocess.run(
+        [WARROOM, "serve", "-c", str(config), "--runbook", str(runbook), "--http", "0"], capture_output=True, text=True
+    )
+    assert served.returncode != 0
+    lines = served.stderr.strip().splitlines()
+    assert len(lines) == 1 and "web.viewers[0].password (cfo): environment variable WEB_NOT_SET is not set" in lines[0]
+    assert not list(tmp_path.rglob("journal.jsonl"))
+    (tmp_path / "bad.pem").write_text("not a certificate\n")
+    config.write_text(config.read_text().replace(str(cert), str(tmp_path / "bad.pem")))
+    served = subprocess.run(
+        [WARROOM, "serve", "-c", str(config), "--runbook", str(runbook), "--http", "0"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "WEB_NOT_SET": "set now"},
+    )
+    assert served.returncode != 0 and "web.certificate" in served.stderr and "cannot load" in served.stderr
+    assert len(served.stderr.strip().splitlines()) == 1 and not list(tmp_path.rglob("journal.jsonl"))
+
+
+@pytest.mark.sshd
+def test_a_taken_port_is_one_line(tmp_path, lab):
+    config = write_config(tmp_path / "config.toml", lab, ["app1"])
+    runbook = write_runbook(tmp_path / "rb.toml", ssh_step("hello", "true"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        served = subprocess.run(
+            [WARROOM, "serve", "-c", str(config), "--runbook", str(runbook), "--http", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert served.returncode != 0
+    assert (
+        served.stderr.strip().splitlines()
+        == [f"warroom: Cannot serve the page: web 127.0.0.1:{port}: cannot listen: address already in use"]
+        or "cannot listen" in served.stderr.strip().splitlines()[-1]
+    )
+    assert "Traceback" not in served.stderr

@@ -14,7 +14,7 @@ from typing import TextIO
 from console.engine import Actor
 from console.engine.preflight import preflight_gate
 from console.host.incident_host import IncidentHost, Sharing
-from console.host.web.serve import http_listen, web_line
+from console.host.web.serve import check_web, http_listen, web_line
 from console.model.config import LoadedConfig
 from console.model.plan import Plan
 
@@ -48,6 +48,8 @@ async def serve(
         session_preload=options.session_preload,
         http=http_listen(options.http, config),
     )
+    if sharing.http:
+        check_web(config)  # a password or certificate that cannot be used stops us before anything opens
     gate = None
     if options.incident is None:  # the gate first: a refusal opens nothing and touches no host
         gate = await preflight_gate(plan, config, force=options.force, out=out)

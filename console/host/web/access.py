@@ -70,7 +70,7 @@ class Access:
         self.https = https
         self._passwords: dict[str, bytes] = {}
         for number, viewer in enumerate(web.viewers):
-            where = f"web.viewers.{number}.password ({viewer.name})"
+            where = f"web.viewers[{number}].password ({viewer.name})"
             self._passwords[viewer.name] = resolve_ref(viewer.password, where=where, redactor=redactor).encode()
 
     @property

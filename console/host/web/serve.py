@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 
 from console.engine import Engine
-from console.host.web.server import WebServer
+from console.host.web.server import WebServer, tls_context
 from console.model.config import LoadedConfig
 from console.model.errors import InputError
+from console.model.secrets import resolve_ref
 from console.model.webconfig import parse_listen
 from console.report.secretvalues import config_secrets
 
@@ -22,6 +23,16 @@ def http_listen(option: str | None, config: LoadedConfig) -> str | None:
     except ValueError as exc:
         raise InputError(f"--http: {exc}") from None
     return option
+
+
+def check_web(config: LoadedConfig) -> None:
+    """What would stop the page from starting, found before an incident is opened: each viewer's
+    password resolves and the certificate loads (one line naming the key, as any config error)."""
+    web = config.model.web
+    for number, viewer in enumerate(web.viewers):
+        resolve_ref(viewer.password, where=f"{config.source.name}: web.viewers[{number}].password ({viewer.name})")
+    if web.certificate:
+        tls_context(web)
 
 
 async def start_web(parts: contextlib.AsyncExitStack, engine: Engine, config: LoadedConfig, listen: str) -> WebServer:

@@ -79,7 +79,7 @@ class WebServer:
         if token is not None:
             self.engine.redactor.add(token)  # masked wherever it could turn up: logs, journal, output
         self.access = Access(self.config, token, https=self.https, redactor=self.engine.redactor)
-        context = self._tls() if self.https else None
+        context = tls_context(self.config) if self.https else None
         app = web.Application(middlewares=[], client_max_size=1024)
         app.on_response_prepare.append(_secure_headers)
         app.router.add_get("/i/{token}/", self._page)
@@ -104,19 +104,6 @@ class WebServer:
             raise WarroomError(f"web {where}: cannot listen: {reason}", title="Cannot serve the page") from None
         self.port = runner.addresses[0][1]
         return self.port
-
-    def _tls(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        try:
-            context.load_cert_chain(Path(self.config.certificate).expanduser(), Path(self.config.key).expanduser())
-        except (OSError, ssl.SSLError) as exc:
-            reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
-            raise WarroomError(
-                f"web.certificate {self.config.certificate} / web.key {self.config.key}: cannot load: {reason}",
-                title="Cannot serve the page",
-            ) from None
-        return context
 
     @property
     def url(self) -> str:
@@ -219,6 +206,21 @@ class WebServer:
         response = web.Response(text=html, content_type="text/html", charset="utf-8")
         response.headers["Content-Security-Policy"] = _REPORT_CSP
         return response
+
+
+def tls_context(config: Web) -> ssl.SSLContext:
+    """The server's TLS context from ``[web] certificate`` and ``key``; one line if they do not load."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(Path(config.certificate).expanduser(), Path(config.key).expanduser())
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+        raise WarroomError(
+            f"web.certificate {config.certificate} / web.key {config.key}: cannot load: {reason}",
+            title="Cannot serve the page",
+        ) from None
+    return context
 
 
 async def _secure_headers(request: web.Request, response: web.StreamResponse) -> None:
