@@ -177,7 +177,7 @@ class WebServer:
         self.presence.stream_opened(browser, viewer.name)
         try:
             await self._stream(response)
-        except (ConnectionError, TimeoutError, asyncio.CancelledError):
+        except (ConnectionError, TimeoutError):
             pass  # the browser went (or was too slow): it reconnects by itself
         finally:
             self.presence.stream_closed(browser)
