@@ -17,8 +17,9 @@ from serve_support import WARROOM
 from web_support import ServedPage, get
 
 from console.host.web.access import TOKEN_FILE, incident_token
+from console.host.web.serve import http_listen
 from console.model.config import load_config
-from console.model.errors import ConfigError, IncidentError
+from console.model.errors import ConfigError, IncidentError, InputError
 from console.model.webconfig import parse_listen
 
 PASSWORD = "correct horse battery staple"
@@ -176,3 +177,14 @@ def test_a_taken_port_is_one_line(tmp_path, lab):
         or "cannot listen" in served.stderr.strip().splitlines()[-1]
     )
     assert "Traceback" not in served.stderr
+
+
+def test_http_comes_from_the_option_or_the_config(tmp_path):
+    plain = load_config(_config(tmp_path, ""))
+    assert http_listen(None, plain) is None  # no page unless asked for
+    assert http_listen("9000", plain) == "9000"
+    configured = load_config(_config(tmp_path, '[web]\nlisten = "0.0.0.0:8080"\n'))
+    assert http_listen(None, configured) == "0.0.0.0:8080"
+    assert http_listen("127.0.0.1:9000", configured) == "127.0.0.1:9000"  # the option wins
+    with pytest.raises(InputError, match=r"^--http: expected \[ADDR:\]PORT"):
+        http_listen("port 80", configured)
