@@ -80,6 +80,7 @@ def _fill(view: dict, text: str) -> dict:
         for step in phase["steps"]:
             step["title"] = text
             step["status"] = text
+            step["skipped"] = text
     for comm in filled["comms"]:
         comm.update(summary=text, to=text, channel=text, sent_by=text)
     filled["output"] = [{"step": text, "host": text, "lines": [text, text]}]

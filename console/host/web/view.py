@@ -109,6 +109,9 @@ def _step(state: IncidentState, step_id: str, current: str | None) -> dict[str, 
         "manual": not planned.automated,
         "destructive": planned.destructive,
         "checks": f"{sum(1 for _, t in checks if t is not None)}/{len(checks)}" if checks else "",
+        "skipped": neutralise(f"{state.steps[step_id].skip_reason} ({state.steps[step_id].skipped_by})")
+        if status == "skipped"
+        else "",
         "current": step_id == current,
     }
 
