@@ -25,6 +25,8 @@ class DrillOptions:
     listen: str = "127.0.0.1"
     authorized_keys: Path | None = None
     """Trainees' public keys (default ~/.ssh/authorized_keys); each line becomes an observer."""
+    ansible: bool = False
+    """Rehearse an ansible step (the drill's own playbook) instead of the built-in rollback."""
     http: str | None = None
     """``--http [ADDR:]PORT``: the read-only status page of the drill (address default: ``listen``)."""
 
