@@ -53,12 +53,12 @@ async def test_the_page_of_a_running_drill_changes_within_a_second_of_the_journa
     drill = f"env -u COLUMNS -u LINES {WARROOM} drill --dir {box} --http {port}"
     subprocess.run(["tmux", "new-session", "-d", "-x", "150", "-y", "44", "-s", name, drill], check=True)
     try:
-        await wait_for(lambda: "Open incident" in _tmux("capture-pane", "-p", "-t", name), timeout=60)
+        await _wait_screen(name, "Open incident", timeout=60)
         _tmux("send-keys", "-t", name, "C-o")
         await wait_for(lambda: any(box.rglob("web.token")), timeout=30)
         token_file = next(box.rglob("web.token"))
         journal = token_file.with_name("journal.jsonl")
-        await wait_for(lambda: "stakeholders:" in _tmux("capture-pane", "-p", "-t", name), timeout=10)
+        await _wait_screen(name, "stakeholders:", timeout=10)
         url = f"http://127.0.0.1:{port}/i/{token_file.read_text().strip()}/"
         async with Browser() as browser:
             await browser.size(1280, 800)
@@ -66,7 +66,7 @@ async def test_the_page_of_a_running_drill_changes_within_a_second_of_the_journa
             first = await browser.text("#live")
             assert "Put Application in Maintenance Mode" in first or "Maintenance" in first
             await wait_for_js(browser, "document.getElementById('conn').textContent === 'live'")
-            await wait_for(lambda: "1 watching" in _tmux("capture-pane", "-p", "-t", name), timeout=10)
+            await _wait_screen(name, "1 watching", timeout=10)  # the browser is a watcher on the driver's header
             _tmux("send-keys", "-t", name, "n")  # the driver runs the first step
             started = await _record(journal, "step.started")
             seen = await _until_text(browser, "Running now", started, also="running")
@@ -77,6 +77,13 @@ async def test_the_page_of_a_running_drill_changes_within_a_second_of_the_journa
             assert browser.console == [], browser.console  # no CSP violation, no script error
     finally:
         _tmux("kill-session", "-t", name)
+
+
+async def _wait_screen(name: str, text: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in (shown := _tmux("capture-pane", "-p", "-t", name)):
+        assert time.monotonic() < deadline, f"{text!r} never appeared on the drill's screen:\n{shown}"
+        await asyncio.sleep(0.1)
 
 
 async def _record(journal: Path, kind: str, timeout: float = 20) -> dict:
