@@ -56,7 +56,6 @@ class WebServer:
         self.address = address
         self.requested_port = port
         self.port: int | None = None
-        self._secrets = secrets
         self.https = bool(web_config.certificate)
         self.access: Access | None = None
         linger = 2 * web_config.refresh + 10
@@ -80,7 +79,7 @@ class WebServer:
             self.engine.redactor.add(token)  # masked wherever it could turn up: logs, journal, output
         self.access = Access(self.config, token, https=self.https, redactor=self.engine.redactor)
         context = tls_context(self.config) if self.https else None
-        app = web.Application(middlewares=[], client_max_size=1024)
+        app = web.Application(client_max_size=1024)  # GET only: no request has a body worth reading
         app.on_response_prepare.append(_secure_headers)
         app.router.add_get("/i/{token}/", self._page)
         app.router.add_get("/i/{token}", self._slash)
@@ -226,6 +225,7 @@ def tls_context(config: Web) -> ssl.SSLContext:
 async def _secure_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in _HEADERS.items():
         response.headers.setdefault(name, value)
+    response.headers["Server"] = "warroom"  # not which Python and aiohttp answer
     response.headers.setdefault("Content-Security-Policy", _DEFAULT_CSP)
     if request.secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
