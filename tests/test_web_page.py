@@ -213,3 +213,37 @@ async def test_two_hundred_viewers_each_get_the_update(page):
         assert swarm.got("crowd-note") == 200
     joined = [r for r in page.records() if r["type"] == "presence.joined" and r["data"]["via"] == "web"]
     assert len(joined) == 200  # each stream is a browser (no cookie): one presence record each
+
+
+async def test_output_tails_follow_a_running_step_and_browsers_leave_when_serve_stops(tmp_path, lab):
+    slow = ssh_step("hello", "for i in 1 2 3 4; do echo tick-$i; sleep 0.6; done")
+    page = _served(tmp_path, lab, web="\n[web]\nshow_output = true\n", steps=slow)
+    try:
+        async with aiohttp.ClientSession() as session:
+            shown: list[str] = []
+
+            async def follow() -> None:
+                async for event, data in sse_events(session, f"{page.url}events"):
+                    if event == "state":
+                        shown.append(json.loads(data)["html"])
+
+            follower = asyncio.create_task(follow())
+            try:
+                await wait_for(lambda: bool(shown))
+                client = await AttachClient.connect(_socket(page))
+                try:
+                    assert (await client.command("take-seat")).get("ok")
+                    assert (await client.command("start", step="hello")).get("ok")
+                finally:
+                    await client.close()
+                await wait_for(lambda: any("tick-2" in html for html in shown), timeout=10)
+                finished = [r for r in page.records() if r["type"] == "step.finished"]
+                assert finished == [], "the tail reached the page only once the step was over"
+            finally:
+                follower.cancel()
+                await asyncio.gather(follower, return_exceptions=True)
+    finally:
+        page.stop()
+    joined = {r["data"]["connection"] for r in page.records() if r["type"] == "presence.joined"}
+    left = {r["data"]["connection"] for r in page.records() if r["type"] == "presence.left"}
+    assert joined and joined <= left  # the server said goodbye for every browser before the engine stopped
