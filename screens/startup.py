@@ -41,6 +41,8 @@ class Prepared:
     detected_at: str | None = None
     force: bool = False
     serve: bool = False
+    http: str | None = None
+    """Serve the read-only status page on ``[ADDR:]PORT``."""
     session_entry: str = ""
     session_preload: tuple[str, ...] = ()
     show_score: bool = False
@@ -73,7 +75,11 @@ def run_prepared_console(start: StartEnvironment, how: Prepared) -> int:
             app.exit(1)
             return None
         sharing = Sharing(
-            ssh=how.serve, session_entry=how.session_entry, session_preload=how.session_preload, strict=False
+            ssh=how.serve,
+            session_entry=how.session_entry,
+            session_preload=how.session_preload,
+            http=how.http,
+            strict=False,
         )
         root, plan, config = ready.state_root, ready.plan, ready.config
         opener = launch._opener(
@@ -149,6 +155,7 @@ class DrillChoices(Protocol):
     severity: str
     trigger: str
     serve_port: int | None
+    http_listen: str | None
 
 
 def _driver(name: str) -> Actor:
@@ -212,6 +219,7 @@ def drill_console_first(
         severity=options.severity,
         trigger=options.trigger,
         serve=bool(options.serve_port),
+        http=options.http_listen,
         session_entry=session_entry,
         session_preload=session_preload,
         show_score=True,

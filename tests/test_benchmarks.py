@@ -71,6 +71,18 @@ SMOKE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Path, ...]]] = {
         ),
         (SSHD,),
     ),
+    "web_viewers.py": (
+        ("--viewers", "5", "--notes", "3", "--gap", "0.2"),
+        (
+            "web viewers on loopback",
+            "driver note round trip, no viewer",
+            "driver note round trip, 5 viewers",
+            "ratio (with / without viewers)",
+            "update to each viewer",
+            "viewers with every update: 5/5",
+        ),
+        (SSHD,),
+    ),
     "stream_console.py": (
         ("--lines", "2000", "--runs", "1"),
         ("seq 1 2000 on 1 host(s)", "ssh wall (baseline)", "console / ssh", "RSS growth"),

@@ -19,6 +19,7 @@ from console.model.secrets import Redactor, resolve_ref
 from console.model.tomlsource import TomlSource, load_toml
 from console.model.validation import StrictModel, pattern, validate
 from console.model.variables import flatten, is_secret_ref
+from console.model.webconfig import Web
 
 
 def _secret_ref(value: str) -> str:
@@ -122,6 +123,8 @@ class Config(StrictModel):
     notify: Notify = Notify()
     contacts: list[Contact] = []
     server: Server = Server()
+    web: Web = Web()
+    """The read-only status page (:mod:`console.model.webconfig`)."""
     keymap: dict[
         Annotated[
             str,
