@@ -93,6 +93,8 @@ class Step(StrictModel):
     variant: dict[str, Ident] = {}
     secret_env: dict[Annotated[str, StringConstraints(pattern=ENV_NAME)], str] = {}
     optional: bool = False
+    sudo: bool = False
+    """Run the step's commands through sudo on each host (``sudo_password`` on the host if it asks)."""
     note: str = ""
     checks: list[Check] = []
 
