@@ -74,7 +74,8 @@ class BastionNet:
         self.root_b_subnet = f"169.254.{octet}.{block}/30"
         self.root_side, self.bastion_address = f"169.254.{octet}.{block + 1}", f"169.254.{octet}.{block + 2}"
         self.b_t_subnet = f"169.254.{octet + 50}.{block}/30"
-        self.bastion_inner, self.target_address = f"169.254.{octet + 50}.{block + 1}", f"169.254.{octet + 50}.{block + 2}"
+        self.bastion_inner = f"169.254.{octet + 50}.{block + 1}"
+        self.target_address = f"169.254.{octet + 50}.{block + 2}"
         self.base = base
         self.authorized_keys = authorized_keys
         self.sshds: list[NsSshd] = []
