@@ -114,7 +114,7 @@ async def connect(
         options["passphrase"] = _passphrase(target)
     try:
         return await _connect(target, options)
-    except asyncssh.KeyImportError as exc:
+    except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
         if target.identity_file and _encrypted(exc) and options.get("passphrase") is None:
             typed = await _ask(target)
             if typed is not None:
@@ -136,7 +136,7 @@ async def _connect(target: Target, options: dict, *, asked: bool = False) -> asy
             f"{describe(target)}: authentication refused for user {target.user!r}"
             + (f" with key {target.identity_file}" if target.identity_file else " (agent and default keys)")
         ) from None
-    except asyncssh.KeyImportError:
+    except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError):
         if asked:
             _passphrases.pop(str(target.identity_file), None)
             raise AuthError(
@@ -151,6 +151,8 @@ async def _connect(target: Target, options: dict, *, asked: bool = False) -> asy
         ) from None
     except (OSError, TimeoutError, asyncssh.Error) as exc:
         raise HostUnreachable(f"{describe(target)}: cannot connect: {said(exc)}") from None
+    except ValueError as exc:  # asyncssh checks its options (keys, algorithms) with ValueError
+        raise AuthError(f"{describe(target)}: cannot set up the connection: {said(exc)}") from None
     if asked:
         _passphrases[str(target.identity_file)] = options["passphrase"]
     return conn

@@ -221,11 +221,10 @@ def _check_hosts(cfg: LoadedConfig) -> None:
     for name, host in hosts.items():
         if host.user is None and cfg.model.environment.ssh_config is False:
             raise cfg.error(("hosts", name, "user"), "missing required key")
-        if host.jump is None:
-            continue
-        if host.jump not in hosts:
+        if host.jump is not None and host.jump not in hosts:
             known = ", ".join(sorted(hosts))
             raise cfg.error(("hosts", name, "jump"), f"host {host.jump!r} is not defined in [hosts] (defined: {known})")
+    for name, host in hosts.items():
         chain, hop = [name], host.jump
         while hop is not None:
             if hop in chain:
