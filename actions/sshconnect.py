@@ -31,6 +31,8 @@ Reconnected = Callable[[Target, str], None]
 _prompt: PassphrasePrompt | None = None
 _passphrases: dict[str, str] = {}
 """Passphrases a person typed, by identity file: asked once per process, kept only in memory."""
+_asking: dict[str, asyncio.Lock] = {}
+"""One question per identity file at a time: the hosts sharing a key wait for the one answer."""
 
 
 def set_passphrase_prompt(prompt: PassphrasePrompt | None) -> None:
@@ -115,7 +117,7 @@ async def connect(
     try:
         return await _connect(target, options)
     except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
-        if target.identity_file and _encrypted(exc) and options.get("passphrase") is None:
+        if target.identity_file and _encrypted(exc) and not target.passphrase:
             typed = await _ask(target)
             if typed is not None:
                 return await _connect(target, {**options, "passphrase": typed}, asked=True)
@@ -171,7 +173,14 @@ def _passphrase(target: Target) -> str | None:
 async def _ask(target: Target) -> str | None:
     if _prompt is None:
         return None
-    return await _prompt(target, str(target.identity_file))
+    path = str(target.identity_file)
+    async with _asking.setdefault(path, asyncio.Lock()):
+        if path not in _passphrases:
+            typed = await _prompt(target, path)
+            if typed is None:
+                return None
+            _passphrases[path] = typed  # forgotten again if it does not decrypt the key
+        return _passphrases[path]
 
 
 def _encrypted(exc: Exception) -> bool:

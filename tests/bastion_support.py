@@ -130,7 +130,7 @@ class BastionNet:
             f"Port {port}\nListenAddress {address}\nHostKey {host_key}\nPidFile {home / 'sshd.pid'}\n"
             f"AuthorizedKeysFile {self.authorized_keys}\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\n"
-            "StrictModes no\nUsePAM no\nAllowTcpForwarding yes\nMaxSessions 50\nLogLevel INFO\n"
+            "StrictModes no\nUsePAM no\nAllowTcpForwarding yes\nMaxSessions 50\nMaxStartups 200\nLogLevel INFO\n"
         )
         log = home / "sshd.log"
         with log.open("ab") as out:

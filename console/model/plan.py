@@ -125,7 +125,14 @@ class Plan:
         return next(p for p in self.phases if step_id in p.steps)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As journaled: a field added later is left out while it holds its default, so a plan
+        without bastions or sudo is recorded byte for byte as before (and its hash chain too)."""
+        data = asdict(self)
+        for target in data["targets"].values():
+            _drop_defaults(target, LATER_TARGET_FIELDS)
+        for step in data["steps"].values():
+            _drop_defaults(step, LATER_STEP_FIELDS)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
@@ -146,6 +153,18 @@ class Plan:
             backups=tuple(data.get("backups", ())),
             excluded=tuple(tuple(e) for e in data.get("excluded", ())),
         )
+
+
+LATER_TARGET_FIELDS = {"jump": None, "alias": "", "passphrase": "", "sudo_password": ""}
+LATER_STEP_FIELDS = {"sudo": False}
+
+
+def _drop_defaults(data: dict[str, Any], fields: dict[str, Any]) -> None:
+    for name, default in fields.items():
+        if name in data and data[name] == default:
+            del data[name]
+    if isinstance(data.get("jump"), dict):
+        _drop_defaults(data["jump"], fields)
 
 
 def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
