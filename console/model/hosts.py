@@ -135,7 +135,13 @@ class _Resolver:
                 raise self._ssh_error(f"host {name}: ProxyJump {proxy!r} has an empty hop")
             if hop in self.config.model.hosts and not user and port is None:
                 found = self.target(hop, seen)
-                jump = found if jump is None else replace(found, jump=jump)
+                if jump is not None and found.jump != jump:  # one host, one route: the pool keys by name
+                    raise self._ssh_error(
+                        f"host {name}: ProxyJump {proxy!r} reaches {hop} through {jump.name}, but [hosts.{hop}] "
+                        f"is reached {'through ' + found.jump.name if found.jump else 'directly'}: "
+                        f'set hosts.{hop}.jump = "{jump.name}" (a [hosts] entry) or list only {hop}'
+                    )
+                jump = found
                 continue
             if hop in seen or len(seen) > MAX_HOPS:
                 raise self._ssh_error(f"the bastion chain loops: {' -> '.join((*seen, hop))}")
@@ -167,10 +173,8 @@ class _Resolver:
     def _ssh_options(self, name: str, address: str, user: str | None, port: int | None) -> dict[str, Any]:
         if not self._ssh:
             return {}
-        from asyncssh.config import (
-            ConfigParseError,
-            SSHClientConfig,
-        )  # only with ssh_config on: asyncssh is slow to import
+        # imported only with ssh_config on: asyncssh is slow to import (the console paints first)
+        from asyncssh.config import ConfigParseError, SSHClientConfig
 
         try:
             parsed = SSHClientConfig.load(
@@ -180,6 +184,9 @@ class _Resolver:
             raise self._ssh_error(f"host {name}: {exc}") from None
         except OSError as exc:
             raise self._ssh_error(f"cannot read {exc.filename}: {exc.strerror}") from None
+        except (ValueError, LookupError, TypeError) as exc:  # the parser's own slips on odd lines ("=")
+            where = ", ".join(map(str, self._ssh))
+            raise self._ssh_error(f"host {name}: {where} cannot be parsed ({type(exc).__name__}: {exc})") from None
         return {
             key: parsed.get(key)
             for key in ("Hostname", "Port", "User", "IdentityFile", "ProxyJump", "UserKnownHostsFile")
