@@ -176,8 +176,6 @@ class Action(ABC):
         """Static checks of a runbook step; returns ``(field, problem)`` or None."""
         if cls.needs_targets and not step.targets:
             return ("targets", f"a {cls.kind} step needs targets (a host or group name)")
-        if getattr(step, "sudo", False) and not cls.runs_commands:
-            return ("sudo", f"sudo applies to ssh steps' commands; a {cls.kind} step builds its own")
         return cls.check_params(step)
 
     @classmethod

@@ -59,20 +59,37 @@ class ConnectionPool:
     def __init__(self) -> None:
         self._conns: dict[str, asyncssh.SSHClientConnection] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._finished: Counter[str] = Counter()
+        """Connection attempts ended (opened or failed) per host."""
+        self._failed: dict[str, ActionError] = {}
         self.opened: Counter[str] = Counter()
         """Connections opened per host (a fan-out behind one bastion opens it once)."""
 
     async def get(self, target: Target, *, reconnected: Reconnected | None = None) -> asyncssh.SSHClientConnection:
         """The host's connection, opened (through its bastions) if it has none or lost it; a lost
-        one (a bastion's too) is told to ``reconnected`` once it is open again."""
-        lock = self._locks.setdefault(target.name, asyncio.Lock())
+        one (a bastion's too) is told to ``reconnected`` once it is open again. Callers that waited
+        while an attempt failed get its error rather than a new attempt each: 30 hosts behind a
+        dead bastion cost one connect timeout, not thirty in a row."""
+        name = target.name
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        finished_before = self._finished[name]
         async with lock:
-            conn = self._conns.get(target.name)
+            conn = self._conns.get(name)
             if conn is not None and not conn.is_closed():
                 return conn
-            tunnel = await self._bastion(target, reconnected) if target.jump is not None else None
-            new = await connect(target, tunnel=tunnel)
-            self._conns[target.name] = new
+            failed = self._failed.get(name)
+            if failed is not None and self._finished[name] != finished_before:  # failed while we waited
+                raise type(failed)(str(failed))
+            try:
+                tunnel = await self._bastion(target, reconnected) if target.jump is not None else None
+                new = await connect(target, tunnel=tunnel)
+            except ActionError as exc:
+                self._failed[name] = exc
+                raise
+            finally:
+                self._finished[name] += 1
+            self._failed.pop(name, None)
+            self._conns[name] = new
             self.opened[target.name] += 1
             if conn is not None and reconnected is not None:
                 reconnected(target, f"the connection to {describe(target)} was lost since its last use; reconnected")

@@ -5,16 +5,25 @@ naming the bastion; an OpenSSH config's aliases with ProxyJump resolve as ``ssh`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 from bastion_support import BastionNet, netns_usable
 from conftest import ssh_step, write_runbook
+
+from actions.registry import KINDS
+from console.engine.preflight import run_gate
+from console.model.config import load_config
+from console.model.plan import build_plan
+from console.model.runbook import load_runbook
 
 pytestmark = pytest.mark.sshd
 TARGETS = ("t1", "t2", "t3")
@@ -173,3 +182,43 @@ def test_ssh_config_aliases_with_proxyjump(tmp_path, lab, net):
     assert run.returncode == 0, run.stdout + run.stderr
     [incident] = (tmp_path / "state" / "incidents").iterdir()
     assert net.target_address in (incident / "outputs" / "where" / "1" / "t2.log").read_text()
+
+
+async def test_hosts_behind_a_dead_bastion_share_its_one_failed_attempt(tmp_path, lab):
+    """A bastion that accepts TCP and never speaks: the gate's rows for it and the four hosts
+    behind it all come from one connection attempt (one connect timeout, not five in a row)."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    server = threading.Thread(target=lambda: _accept_all(silent, accepted), daemon=True)
+    server.start()
+    write_runbook(tmp_path / "rb.toml", ssh_step("where", "true"))
+    lines = [
+        f'[environment]\nname = "dead"\nrunbook = "{tmp_path / "rb.toml"}"\n',
+        f'[hosts.bastion]\naddress = "127.0.0.1"\nport = {silent.getsockname()[1]}\nuser = "{lab.user}"',
+        f'known_hosts = "{lab.known_hosts}"\nconnect_timeout = 2\n',
+    ]
+    for i in range(4):
+        lines.append(f'[hosts.t{i}]\naddress = "10.255.0.{i + 1}"\nuser = "x"\njump = "bastion"')
+        lines.append(f'known_hosts = "{lab.known_hosts}"\nconnect_timeout = 2\n')
+    lines.append('[groups]\napp = ["t0", "t1", "t2", "t3"]\n')
+    (tmp_path / "config.toml").write_text("\n".join(lines))
+    config = load_config(tmp_path / "config.toml")
+    plan = build_plan(load_runbook(config.runbook_ref(), KINDS), config)
+    try:
+        result = await run_gate(plan, config)
+    finally:
+        silent.close()
+        for conn in accepted:
+            conn.close()
+    assert len(accepted) == 1, f"{len(accepted)} attempts on the dead bastion"
+    rows = {line.host: line for line in result.lines}
+    assert rows["bastion"].status == "fail" and "host bastion" in rows["bastion"].detail
+    for i in range(4):
+        detail = rows[f"t{i}"].detail
+        assert detail.startswith(f"host t{i}: cannot reach its bastion: host bastion ("), detail
+
+
+def _accept_all(server: socket.socket, accepted: list[socket.socket]) -> None:
+    with contextlib.suppress(OSError):
+        while True:
+            accepted.append(server.accept()[0])

@@ -171,3 +171,19 @@ def test_a_sudo_password_from_a_secret_goes_on_stdin_only(tmp_path, lab, sudo_us
             text = path.read_text(errors="replace")
             assert PASSWORD not in text and TOKEN not in text, f"a secret is in {path}"
     assert PASSWORD not in stdout + stderr + check.stdout
+
+
+def test_sudo_on_a_kind_that_builds_its_own_commands_is_refused_at_load(tmp_path):
+    from actions.registry import KINDS
+    from console.model.errors import RunbookError
+    from console.model.runbook import load_runbook
+
+    step = (
+        '\n[[phases.steps]]\nid = "look"\ntitle = "Look"\nkind = "manual"\nsudo = true\n'
+        'checks = [{ id = "a", text = "A" }]\n'
+    )
+    with pytest.raises(RunbookError) as refused:
+        load_runbook(write_runbook(tmp_path / "rb.toml", step), KINDS)
+    assert "phases[0].steps[0].sudo: sudo applies to ssh steps' commands; a manual step builds its own" in str(
+        refused.value
+    )

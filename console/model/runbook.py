@@ -277,6 +277,8 @@ def _check_consistency(model: Runbook, source: TomlSource, kinds: KindTable) -> 
                 RunbookError,
             )
         problem = action.check_step(step)
+        if not problem and step.sudo and not action.runs_commands:
+            problem = ("sudo", f"sudo applies to ssh steps' commands; a {step.kind} step builds its own")
         if problem:  # a field such as "params.database" is a key path
             raise source.error((*loc, *problem[0].split(".")), problem[1], RunbookError)
         for name, option in step.variant.items():
