@@ -17,7 +17,7 @@ import asyncssh
 
 from actions.base import HostOutcome, OutputSink, PreflightContext, Probe, StepContext, Target
 from actions.sshconnect import ConnectionPool, check_files, connect, describe, said
-from console.model.errors import ActionError, HostUnreachable
+from console.model.errors import ActionError, HostUnreachable, WarroomError
 from console.model.sanitize import neutralise
 
 __all__ = ["ConnectionPool", "check_files", "connect"]  # the pool lives in actions.sshconnect
@@ -118,14 +118,14 @@ async def _execute(ctx: StepContext, conn, target: Target, script: str, stdin: b
         try:
             pump.result()
         except OSError as exc:  # the output could not be kept (disk full): stop the command too
-            error = await _stop_remote(conn, target, pgid, _stop_reach(ctx.step.timeout))
+            error = await _stop_remote(conn, target, pgid, _stop_reach(ctx.step.timeout), _as_root(ctx, target))
             proc.close()
             return HostOutcome(
                 target.name, "error", error=f"output could not be spooled ({said(exc)}); command stopped {error}"
             )
         return _finished(target, proc)
     status = "cancelled" if ctx.cancelled.is_set() else "timed_out"
-    error = await _stop_remote(conn, target, pgid, _stop_reach(ctx.step.timeout))
+    error = await _stop_remote(conn, target, pgid, _stop_reach(ctx.step.timeout), _as_root(ctx, target))
     proc.close()
     pump.cancel()
     with contextlib.suppress(asyncio.CancelledError, asyncssh.Error, OSError):
@@ -167,10 +167,46 @@ def _stop_reach(timeout: float) -> float:
     return min(high, max(low, timeout * 0.05))
 
 
-async def _stop_remote(conn, target: Target, pgid: list[int], reach: float) -> str:
-    """TERM the remote process group, then KILL it if it is still there after a grace. A host that
-    cannot open the stop channel within ``reach`` seconds does not hold the step past its timeout:
-    the stop goes on in the background (:func:`_stop_late`) and the outcome is unknown."""
+def _as_root(ctx: StepContext, target: Target) -> tuple[bool, str]:
+    """Whether the step's commands run under sudo, and the sudo password to stop them with."""
+    if not getattr(ctx.step, "sudo", False):
+        return False, ""
+    if not target.sudo_password:
+        return True, ""
+    try:
+        return True, ctx.secret(f"hosts.{target.name}.sudo_password")
+    except WarroomError:  # a secret that no longer resolves: try without it (NOPASSWD may still do)
+        return True, ""
+
+
+def _as_root_stop(script: str, as_root: tuple[bool, str]) -> tuple[str, bytes]:
+    """The stop script as root when the step ran under sudo: the login user may not signal its
+    root processes, and sudo relays a signal only to the shell it started, not that shell's
+    children (the command a ``set -e`` script is waiting on)."""
+    sudo, password = as_root
+    if not sudo:
+        return script, b""
+    inner = quote_word(script)
+    if not password:
+        return f"exec sudo -n -- sh -c {inner}\n", b""
+    return (
+        f"IFS= read -r {SUDO_PASSWORD_VAR}\n"
+        f"if sudo -n true 2>/dev/null; then exec sudo -n -- sh -c {inner}; fi\n"
+        f"printf '%s\\n' \"${SUDO_PASSWORD_VAR}\" | sudo -S -p '' -- sh -c {inner}\n"
+    ), f"{password}\n".encode()
+
+
+SUDO_REFUSED = 1
+"""The exit of a root stop whose sudo refused (the stop script itself exits 0 or 3)."""
+
+
+async def _stop_remote(
+    conn, target: Target, pgid: list[int], reach: float, as_root: tuple[bool, str] = (False, "")
+) -> str:
+    """TERM the remote process group, then KILL it if it is still there after a grace (as root
+    for a sudo step). A host that cannot open the stop channel within ``reach`` seconds does not
+    hold the step past its timeout: the stop goes on in the background (:func:`_stop_late`) and
+    the outcome is unknown."""
     if not pgid or pgid[0] <= 1:
         return "remote process id unknown; could not confirm it stopped"
     # "kill -SIG -PGID" without "--": dash (Debian's /bin/sh, a common login shell) rejects "--".
@@ -183,7 +219,8 @@ async def _stop_remote(conn, target: Target, pgid: list[int], reach: float) -> s
         f"kill -KILL {group} 2>/dev/null\n"
         f"sleep 0.2; kill -0 {group} 2>/dev/null && exit 3; exit 0\n"
     )
-    opening = asyncio.ensure_future(conn.create_process(script))
+    script, stdin = _as_root_stop(script, as_root)
+    opening = asyncio.ensure_future(conn.create_process(script, input=stdin.decode() if stdin else None))
     done, _ = await asyncio.wait({opening}, timeout=reach)
     if not done:  # a slow link may still carry the stop: it goes on without holding the step
         _LATE_STOPS.add(task := asyncio.ensure_future(_stop_late(conn, opening)))
@@ -197,6 +234,8 @@ async def _stop_remote(conn, target: Target, pgid: list[int], reach: float) -> s
         result = await asyncio.wait_for(stopper.wait(check=False), timeout=KILL_GRACE + 10)
     except (OSError, asyncssh.Error, TimeoutError) as exc:
         return f"could not confirm the remote process stopped on {target.name}: {said(exc)}"
+    if as_root[0] and result.exit_status == SUDO_REFUSED:
+        return f"sudo refused to stop remote process group {pgid[0]} on {target.name} as root; it may still run"
     if result.exit_status != 0:
         return f"remote process group {pgid[0]} on {target.name} is still alive after SIGKILL"
     return ""

@@ -187,3 +187,24 @@ def test_sudo_on_a_kind_that_builds_its_own_commands_is_refused_at_load(tmp_path
     assert "phases[0].steps[0].sudo: sudo applies to ssh steps' commands; a manual step builds its own" in str(
         refused.value
     )
+
+
+@pytest.mark.parametrize("password", [False, True], ids=["nopasswd", "password"])
+def test_a_sudo_step_that_times_out_has_its_root_command_stopped(tmp_path, lab, sudo_users, password):
+    """The login user may not signal the root processes of a sudo step (and sudo relays a signal
+    only to the shell it started), so the stop runs as root: nothing is left on the host."""
+    nopasswd, withpw = sudo_users
+    user = withpw if password else nopasswd
+    config = config_for(tmp_path, lab, user, sudo_password="env:WR_TEST_SUDO_PW" if password else "")
+    marker = f"sleep {1000 + random.randrange(1000)}"
+    write_runbook(
+        tmp_path / "rb.toml",
+        ssh_step("stuck", marker, timeout=3, extra='sudo = true\nsecret_env = { TOKEN = "token" }\n'),
+        variables=declare(token="secret"),
+    )
+    run = warroom(*RUN[:1], "-c", str(config), *RUN[1:], env={"WR_TEST_SUDO_PW": PASSWORD})
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "remote process group stopped" in run.stdout + run.stderr, run.stdout + run.stderr
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
+    assert not left.strip(), f"still running as root: {left}"
