@@ -92,6 +92,10 @@ def run_prepared_console(start: StartEnvironment, how: Prepared) -> int:
         return plan, opener
 
     async def shutdown() -> None:
+        if env:  # the startup registered the console's passphrase prompt: this app asks no more
+            from actions.sshconnect import set_passphrase_prompt
+
+            set_passphrase_prompt(None)
         for ready in env:
             await ready.close()
 

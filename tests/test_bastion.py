@@ -5,10 +5,12 @@ naming the bastion; an OpenSSH config's aliases with ProxyJump resolve as ``ssh`
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from bastion_support import BastionNet, netns_usable
 from conftest import ssh_step, write_runbook
 
 from actions.registry import KINDS
+from console.engine import Actor, Engine
 from console.engine.preflight import run_gate
 from console.model.config import load_config
 from console.model.plan import build_plan
@@ -27,6 +30,7 @@ from console.model.runbook import load_runbook
 
 pytestmark = pytest.mark.sshd
 TARGETS = ("t1", "t2", "t3")
+ALICE = Actor("alice", "driver")
 
 
 @pytest.fixture
@@ -222,3 +226,38 @@ def _accept_all(server: socket.socket, accepted: list[socket.socket]) -> None:
     with contextlib.suppress(OSError):
         while True:
             accepted.append(server.accept()[0])
+
+
+async def test_a_bastion_connection_lost_between_steps_is_reopened_and_journaled(tmp_path, lab, net):
+    """The bastion's sshd session dies between two steps (the hosts behind it lose their tunnels
+    with it): the next step reopens the bastion and the host, and journals both as warnings."""
+    write_runbook(
+        tmp_path / "rb.toml", ssh_step("one", "echo first", targets="t1") + ssh_step("two", "echo second", targets="t1")
+    )
+    config = load_config(bastion_config(tmp_path, lab, net))
+    plan = build_plan(load_runbook(config.runbook_ref(), KINDS), config)
+    engine = Engine.open(tmp_path / "state", plan, ALICE, severity="P0", trigger="Something broke", config=config)
+    engine.take_seat(ALICE)
+    try:
+        assert await engine.run_step(ALICE, "one") == "succeeded"
+        sessions = subprocess.run(["pgrep", "-P", str(_sshd_pid(net.bastion))], capture_output=True, text=True)
+        for pid in sessions.stdout.split():  # the bastion's per-connection sshd: the link dies with it
+            os.kill(int(pid), signal.SIGTERM)
+        for _ in range(200):
+            if engine.connections._conns["t1"].is_closed():
+                break
+            await asyncio.sleep(0.05)
+        assert await engine.run_step(ALICE, "two") == "succeeded"
+    finally:
+        await engine.aclose()
+    warnings = [
+        r["data"] for r in map(json.loads, engine.journal.path.read_text().splitlines()) if r["type"] == "step.warning"
+    ]
+    assert {(w["step"], w["host"]) for w in warnings} == {("two", "bastion"), ("two", "t1")}
+    assert all("was lost since its last use; reconnected" in w["message"] for w in warnings)
+    assert len(net.bastion.logins()) == 2
+
+
+def _sshd_pid(sshd) -> int:
+    """The listening sshd inside its namespace (``ip netns exec`` execs it: same pid)."""
+    return sshd.process.pid
