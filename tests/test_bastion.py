@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from bastion_support import BastionNet, netns_usable
 from conftest import ssh_step, write_runbook
+from report_support import validate
 
 from actions.registry import KINDS
 from console.engine import Actor, Engine
@@ -126,6 +127,11 @@ def test_plan_check_and_run_go_through_one_bastion_connection(tmp_path, lab, net
     report = warroom("report", incident.name, "-c", str(config), "--format", "md")
     assert report.returncode == 0, report.stderr
     assert f"{lab.user}@{net.target_address}:2201 via bastion" in report.stdout
+    as_json = warroom("report", incident.name, "-c", str(config), "--format", "json")
+    hosts = {h["name"]: h for h in validate(as_json.stdout)["hosts"]}  # against report.schema.json
+    assert hosts["t3"]["via"] == ["bastion"] and hosts["bastion"]["via"] == []
+    html = warroom("report", incident.name, "-c", str(config), "--format", "html")
+    assert f"t2: {lab.user}@{net.target_address}:2202 via bastion" in html.stdout
 
 
 def test_a_changed_bastion_key_is_refused_naming_the_bastion(tmp_path, lab, net):
