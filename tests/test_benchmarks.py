@@ -23,6 +23,17 @@ SSHD = Path("/usr/sbin/sshd")
 
 # script: (its tiny-size arguments, lines its report must contain, what it needs)
 SMOKE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Path, ...]]] = {
+    "ansible_fanout.py": (
+        ("--hosts", "2"),
+        (
+            "command: 'uptime' on 2 hosts",
+            "ansible -f N ad hoc (baseline)",
+            "warroom ssh kind (step)",
+            "warroom ansible kind (step)",
+            "x ad hoc",
+        ),
+        (SSHD,),
+    ),
     "bastion_fanout.py": (
         ("--hosts", "2", "--runs", "1"),
         ("2 hosts behind one bastion", "ssh -J per host", "warroom fan-out step", "warroom / ssh"),
@@ -56,6 +67,10 @@ SMOKE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Path, ...]]] = {
             "CPU per tick",
             "CPU when idle",
             "PSS per ssh session",
+            "driver's key to its repaint",
+            "== shared views",
+            "== a console per session",
+            "shared / own:",
             "profile of one observer's console: 3 s idle",
             "profile of one observer's console: changes",
         ),

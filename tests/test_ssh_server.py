@@ -119,8 +119,11 @@ def serve_war_room(tmp_path, lab, keys):
     """``warroom serve`` on the lab's app host; ``spawn="exec"`` turns its fork server off."""
     rooms = []
 
-    def serve(spawn: str = "fork") -> WarRoom:
-        users = f"\n[server]\nseat_grace = 30\nkeepalive = 1\n{server_users(keys, USERS)}"
+    def serve(spawn: str = "fork", shared: bool = False) -> WarRoom:
+        """``shared``: observers start on shared views (the default); these tests' observers have a
+        console each, as every observer who presses a key has (tests/test_shared_views.py)."""
+        server = f"seat_grace = 30\nkeepalive = 1\nshared_views = {str(shared).lower()}\n"
+        users = f"\n[server]\n{server}{server_users(keys, USERS)}"
         config = write_config(tmp_path / "config.toml", lab, ["app1"], extra=users)
         rooms.append(WarRoom(tmp_path, keys, config, write_runbook(tmp_path / "runbook.toml", STEPS), spawn))
         return rooms[-1]

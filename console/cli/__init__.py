@@ -79,7 +79,12 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from console.model.plan_text import render_plan
 
     config, runbook = _load(args)
-    sys.stdout.write(render_plan(build_plan(runbook, config), KINDS, args.severity))
+    plan = build_plan(runbook, config)
+    sys.stdout.write(render_plan(plan, KINDS, args.severity))
+    if args.check:
+        from console.cli.plan_check import plan_check
+
+        return plan_check(plan, config)
     return 0
 
 
@@ -169,7 +174,10 @@ def _cmd_drill(args: argparse.Namespace) -> int:
         serve_port=args.serve,
         listen=args.listen,
         authorized_keys=Path(args.authorized_keys) if args.authorized_keys else None,
+        ansible=args.ansible,
     )
+    if args.ansible:
+        options.trigger = "Game day: rehearsal of an ansible step"
     if not options.headless:
         from screens.startup import drill_console_first
 

@@ -41,6 +41,11 @@ def parser(incident_commands: bool = True) -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="print the resolved runbook without touching anything")
     with_config(p)
     p.add_argument("--severity", choices=SEVERITIES, help="mark this severity's RTO and rollback rule")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="also run the ansible steps in check mode with diff and show what each host would change",
+    )
 
     p = sub.add_parser("run", help="open (or resume) an incident and run the rollback")
     with_config(p)
@@ -81,6 +86,11 @@ def parser(incident_commands: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--serve", type=int, metavar="PORT", help="let trainees join as observers over SSH on PORT")
     p.add_argument("--listen", default="127.0.0.1", help="address for --serve (default 127.0.0.1)")
     p.add_argument("--authorized-keys", help="trainees' public keys (default ~/.ssh/authorized_keys)")
+    p.add_argument(
+        "--ansible",
+        action="store_true",
+        help="rehearse an ansible step (needs ansible: pip install 'warroom[ansible]')",
+    )
 
     p = sub.add_parser("serve", help="run the incident for the team: unix socket and built-in SSH server")
     with_config(p)

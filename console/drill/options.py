@@ -25,3 +25,5 @@ class DrillOptions:
     listen: str = "127.0.0.1"
     authorized_keys: Path | None = None
     """Trainees' public keys (default ~/.ssh/authorized_keys); each line becomes an observer."""
+    ansible: bool = False
+    """Rehearse an ansible step (the drill's own playbook) instead of the built-in rollback."""

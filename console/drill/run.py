@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from actions.registry import KINDS
+from console.drill.ansible_rehearsal import ansible_note, rehearsal_runbook
 from console.drill.dockerapi import DockerAPI
 from console.drill.drillconfig import drill_password, write_drill_config
 from console.drill.failures import rehearsable, rehearse
@@ -142,7 +143,7 @@ class ConsoleDrill:
     def prepare(self, out: TextIO | None = None) -> tuple[Sandbox, LoadedRunbook]:
         """Check the options, then build the sandbox (removed by :meth:`finish`)."""
         options = self.options
-        runbook = load_runbook(defaults.RUNBOOK, KINDS)
+        runbook = load_runbook(rehearsal_runbook() if options.ansible else defaults.RUNBOOK, KINDS)
         check_options(options, runbook)
         if options.serve_port and options.headless:
             raise InputError("--serve is for the console: trainees watch a driver at the keyboard (drop --headless)")
@@ -175,6 +176,8 @@ class ConsoleDrill:
         """Keep or remove the sandbox, saying which (nothing when none was made)."""
         if self._root is None:
             return
+        if not self.options.ansible:
+            out.write(f"{ansible_note()}\n")
         root, created = self._root
         if self.options.keep:
             out.write(f"sandbox kept: {root} (config: {root / 'config.toml'})\n")

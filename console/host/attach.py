@@ -114,6 +114,8 @@ class AttachServer:
         self.path = path or socket_path_for(engine.directory)
         self.seat_grace = seat_grace
         self._tokens: dict[str, Actor] = {}
+        self._uncounted: set[str] = set()
+        """Tokens whose connection is not journaled as presence (see :meth:`issue_token`)."""
         self._server: asyncio.AbstractServer | None = None
         self._clients: set[asyncio.Task[None]] = set()
         self._grace: dict[str, asyncio.Task[None]] = {}
@@ -124,10 +126,13 @@ class AttachServer:
         self._pointed = False
         """The pointer file is this server's (and so is its to remove)."""
 
-    def issue_token(self, actor: Actor) -> str:
-        """A one-time credential for a child process that will attach as ``actor``."""
+    def issue_token(self, actor: Actor, *, counted: bool = True) -> str:
+        """A one-time credential for a child process that will attach as ``actor``. ``counted=False``:
+        its connection is not journaled as presence (the SSH session it serves is counted itself)."""
         token = secrets.token_urlsafe(24)
         self._tokens[token] = actor
+        if not counted:
+            self._uncounted.add(token)
         return token
 
     async def start(self) -> None:
@@ -211,6 +216,9 @@ class AttachServer:
             writer.write(encode(error("Wrong attach protocol", refusal)))
             await writer.drain()
             return
+        token = hello_text(hello, HELLO_TOKEN)
+        counted = token not in self._uncounted
+        self._uncounted.discard(token or "")
         actor = self._actor_for(hello, writer)
         if isinstance(actor, str):
             writer.write(encode(error("Refused", actor)))
@@ -235,7 +243,7 @@ class AttachServer:
             queue.put_nowait(message)
 
         unsubscribe = self.engine.subscribe(enqueue)
-        connection = self.engine.join(actor, hello_via(hello))
+        connection = self.engine.join(actor, hello_via(hello)) if counted else ""
         # A command-line client never sits in the seat: the driver it acts as (a headless run, a
         # console elsewhere) keeps it, and a console that left is not back because of it. Nor does
         # a watcher: only a connection that can drive as the holder holds the seat.
@@ -258,7 +266,8 @@ class AttachServer:
                 await asyncio.wait([sender], timeout=5)
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
-            self.engine.leave(actor, connection)
+            if counted:
+                self.engine.leave(actor, connection)
             if holds:
                 self._holders[actor.name].discard(connection)
             driving = rules.is_driver(actor, self.engine.state)

@@ -109,6 +109,9 @@ class Server(StrictModel):
     """Of ``max_sessions``, the slots only driver-eligible users may take."""
     max_unauthenticated: int = Field(default=16, ge=1)
     """Connections still logging in at once; more are dropped at once."""
+    shared_views: bool = True
+    """Observers on the same kind and size of terminal share one console, whose frames the server
+    copies to each (an observer who presses a key gets one of their own); false: one each."""
 
     @model_validator(mode="after")
     def _observers_get_a_slot(self) -> Server:

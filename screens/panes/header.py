@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from console.host.session import Session
+from console.model.rules import SHARED_VIEWER_NAME
 
 
 class IncidentHeader(Static):
@@ -28,7 +29,9 @@ class IncidentHeader(Static):
         severity = plan.severity[state.severity]
         status = "CLOSED " if state.status == "closed" else ""
         seat = f"driver: {state.driver or 'nobody'}{' (you)' if s.is_driver else ''} · {s.watchers} watching"
-        if not s.is_driver:
+        if s.actor.name == SHARED_VIEWER_NAME:
+            seat += " · shared view: press a key for your own"
+        elif not s.is_driver:
             seat += f" · you: {s.actor.name} ({'observer' if s.actor.role == 'observer' else 'not driving'})"
         header = Text.assemble(
             (f" {status}INC {state.id} ", "bold reverse"),
