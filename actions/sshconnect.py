@@ -31,7 +31,7 @@ Reconnected = Callable[[Target, str], None]
 _prompt: PassphrasePrompt | None = None
 _passphrases: dict[str, str] = {}
 """Passphrases a person typed, by identity file: asked once per process, kept only in memory."""
-_asking: dict[str, asyncio.Lock] = {}
+_asking: dict[tuple[int, str], asyncio.Lock] = {}
 """One question per identity file at a time: the hosts sharing a key wait for the one answer."""
 
 
@@ -54,7 +54,7 @@ def describe(target: Target) -> str:
 class ConnectionPool:
     """One SSH connection per host, opened on first use and reused across steps; a bastion's
     connection carries the tunnels of every host behind it. A connection found closed when a step
-    wants it (lost between steps) is opened again and reported to ``on_reconnect``."""
+    wants it (lost between steps) is opened again and told to the caller's ``reconnected``."""
 
     def __init__(self) -> None:
         self._conns: dict[str, asyncssh.SSHClientConnection] = {}
@@ -191,7 +191,9 @@ async def _ask(target: Target) -> str | None:
     if _prompt is None:
         return None
     path = str(target.identity_file)
-    async with _asking.setdefault(path, asyncio.Lock()):
+    # per event loop: a lock one loop waited on cannot serve the next (the gate and a run may each
+    # have their own asyncio.run)
+    async with _asking.setdefault((id(asyncio.get_running_loop()), path), asyncio.Lock()):
         if path not in _passphrases:
             typed = await _prompt(target, path)
             if typed is None:
