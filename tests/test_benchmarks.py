@@ -34,6 +34,11 @@ SMOKE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Path, ...]]] = {
         ),
         (SSHD,),
     ),
+    "bastion_fanout.py": (
+        ("--hosts", "2", "--runs", "1"),
+        ("2 hosts behind one bastion", "ssh -J per host", "warroom fan-out step", "warroom / ssh"),
+        (SSHD,),
+    ),
     "compose_status.py": (
         ("--containers", "2", "--runs", "1"),
         ("2 containers in one compose project", "docker ps --filter (local CLI)", "warroom docker status step"),
