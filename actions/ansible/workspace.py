@@ -48,6 +48,23 @@ def ssh_args(known_hosts: str, connect_timeout: float) -> str:
     )
 
 
+def proxy_command(chain: list[Target]) -> str:
+    """An OpenSSH ProxyCommand through the host's bastions (first dialled from here), each hop
+    checked strictly against its own known_hosts, as warroom's own connections check them; a hop's
+    command nests the one before it (``%`` doubled, so each ``ssh`` expands only its own)."""
+    command = ""
+    for hop in chain:
+        argv = ["ssh", "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={hop.known_hosts}"]
+        argv += ["-o", "GlobalKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-F", "/dev/null"]
+        argv += ["-o", f"ConnectTimeout={max(1, round(hop.connect_timeout))}", "-p", str(hop.port)]
+        if hop.identity_file:
+            argv += ["-i", hop.identity_file, "-o", "IdentitiesOnly=yes"]
+        if command:
+            argv += ["-o", "ProxyCommand=" + command.replace("%", "%%")]
+        command = shlex.join([*argv, "-W", "%h:%p", f"{hop.user}@{hop.address}"])
+    return command
+
+
 def inventory(targets: list[Target], groups: dict[str, list[str]]) -> dict[str, Any]:
     """The inventory of warroom's own hosts (address, port, user, identity file, known_hosts) and
     its groups, restricted to the step's hosts."""
@@ -59,6 +76,8 @@ def inventory(targets: list[Target], groups: dict[str, list[str]]) -> dict[str, 
             "ansible_user": t.user,
             "ansible_ssh_common_args": ssh_args(t.known_hosts, t.connect_timeout),
         }
+        if t.jump is not None:  # behind a bastion: through it, as warroom's own steps go
+            entry["ansible_ssh_common_args"] += " -o ProxyCommand=" + shlex.quote(proxy_command(t.chain()))
         if t.identity_file:
             entry["ansible_ssh_private_key_file"] = t.identity_file
             entry["ansible_ssh_extra_args"] = "-o IdentitiesOnly=yes"

@@ -175,6 +175,7 @@ def _cmd_drill(args: argparse.Namespace) -> int:
         listen=args.listen,
         authorized_keys=Path(args.authorized_keys) if args.authorized_keys else None,
         ansible=args.ansible,
+        http=args.http,
     )
     if args.ansible:
         options.trigger = "Game day: rehearsal of an ansible step"
@@ -234,6 +235,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         session_entry=SESSION_ENTRY,
         session_preload=SESSION_PRELOAD,
         force=args.force,
+        http=args.http,
     )
     actor = Actor(args.actor or getpass.getuser(), "driver")
     return asyncio.run(serve(plan, config, root, actor, options))

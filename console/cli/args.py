@@ -91,6 +91,7 @@ def parser(incident_commands: bool = True) -> argparse.ArgumentParser:
         action="store_true",
         help="rehearse an ansible step (needs ansible: pip install 'warroom[ansible]')",
     )
+    p.add_argument("--http", metavar="[ADDR:]PORT", help="serve the read-only status page (default address: --listen)")
 
     p = sub.add_parser("serve", help="run the incident for the team: unix socket and built-in SSH server")
     with_config(p)
@@ -100,6 +101,9 @@ def parser(incident_commands: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--detected-at", help="when the problem was detected, ISO 8601 (default: now)")
     p.add_argument("--listen", help="SSH listen address (default: server.listen)")
     p.add_argument("--port", type=int, help="SSH port (default: server.port)")
+    p.add_argument(
+        "--http", metavar="[ADDR:]PORT", help="serve the read-only status page here (default: the config's web.listen)"
+    )
     p.add_argument("--as", dest="actor", default=None, help="who opens the incident (default: the login name)")
     p.add_argument(
         "--force", action="store_true", help="open even if the preflight gate fails (the failed checks are journaled)"

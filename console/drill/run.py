@@ -43,6 +43,7 @@ from console.model.plan import Plan, PlannedStep, build_plan
 from console.model.runbook import LoadedRunbook, load_runbook
 from console.model.score import render_score, span
 from console.model.state import fold
+from console.model.webconfig import parse_listen
 
 TICK_NOTE = "ticked by the drill"
 HOST_TOOLS = ("git", "tar")  # real tools the rollback runs in the sandbox (git checkout, tar -xzf)
@@ -147,6 +148,8 @@ class ConsoleDrill:
         check_options(options, runbook)
         if options.serve_port and options.headless:
             raise InputError("--serve is for the console: trainees watch a driver at the keyboard (drop --headless)")
+        if options.http is not None:
+            check_http(options)
         missing = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
         if missing:
             need = " and ".join(missing)
@@ -262,6 +265,16 @@ def trainees_server(box: Sandbox, options: DrillOptions) -> dict:
         "users": users,
         "seat_grace": 60.0,
     }
+
+
+def check_http(options: DrillOptions) -> None:
+    """``--http``: for the console drill, and a well-formed ``[ADDR:]PORT`` (one line if not)."""
+    if options.headless:
+        raise InputError("--http is for the console: stakeholders watch a driver at the keyboard (drop --headless)")
+    try:
+        parse_listen(options.http_listen or "")
+    except ValueError as exc:
+        raise InputError(f"--http: {exc}") from None
 
 
 def drill_actor(options: DrillOptions) -> Actor:

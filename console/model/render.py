@@ -24,8 +24,10 @@ from console.model.varvalues import HostValues, bind, missing_error
 class StepRenderer:
     """The bound values of one runbook and config, rendering steps host by host."""
 
-    def __init__(self, runbook: LoadedRunbook, config: LoadedConfig) -> None:
+    def __init__(self, runbook: LoadedRunbook, config: LoadedConfig, users: dict[str, str] | None = None) -> None:
+        """``users``: each host's login as resolved (an OpenSSH config can supply it)."""
         self.runbook, self.config = runbook, config
+        users = users or {}
         cfg = config.model
         self.base, self.hosts = bind(
             runbook.variables,
@@ -35,7 +37,7 @@ class StepRenderer:
             group_vars=cfg.group_vars,
             hosts={name: h.vars for name, h in cfg.hosts.items()},
             host_facts={
-                name: {"host.name": name, "host.address": h.address, "host.user": h.user}
+                name: {"host.name": name, "host.address": h.address, "host.user": users.get(name, h.user or "")}
                 for name, h in cfg.hosts.items()
             },
         )
