@@ -1,6 +1,6 @@
 """The status page in Debian's headless chromium: a running drill's page changes within a second of
 the journal record of a step the driver starts, and the page at phone and desktop widths matches
-its snapshots (tests/__snapshots__/web/; WARROOM_UPDATE_WEB_SNAPSHOTS=1 rewrites them).
+its snapshots (tests/web_snapshots/; WARROOM_UPDATE_WEB_SNAPSHOTS=1 rewrites them).
 
 The snapshots come from an incident served in-process on a frozen clock, so only fonts and
 anti-aliasing vary between machines; the comparison tolerates that (:data:`MAX_CHANGED`)."""
@@ -33,7 +33,7 @@ from console.model.runbook import load_runbook
 from console.model.webconfig import Web
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium needed: run ./scripts/setup-services")
-SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "web"
+SNAPSHOTS = Path(__file__).parent / "web_snapshots"
 SIZES = {"phone": (390, 844, True), "desktop": (1280, 800, False)}
 PIXEL_THRESHOLD = 48
 """A pixel counts as changed when a channel differs by more than this (anti-aliasing does less)."""
