@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import events as events_
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Tree
 from textual.worker import Worker, WorkerState
@@ -37,12 +38,19 @@ from .modals.help import HelpModal
 from .modals.output import OutputModal
 from .modals.prompt import PromptModal
 from .modals.score import ScoreModal
+from .notices import notify_record
+from .panes.activity import ActivityPane
 from .panes.checklist import ChecklistPane, Item
 from .panes.contacts import ContactsPane
 from .panes.countdown import CountdownPane
 from .panes.footer import WarRoomFooter
 from .panes.header import IncidentHeader
 from .panes.logs import LogPane
+
+SHORT_TERMINAL = 32
+"""Rows below which the countdown goes compact."""
+VIEWS = ("-output", "-activity", "-split")
+"""What the right-hand area shows (a class on it): the output, the activity, or both."""
 
 
 def _binding(binding_id: str, *, show: bool = True) -> Binding:
@@ -66,6 +74,8 @@ class WarRoomScreen(Screen[None]):
         _binding("export-report", show=False),
         _binding("next-host", show=False),
         _binding("close-incident", show=False),
+        _binding("activity"),
+        _binding("activity-filter", show=False),
         _binding("request-seat"),
         _binding("hand-over", show=False),
         _binding("help"),
@@ -86,7 +96,9 @@ class WarRoomScreen(Screen[None]):
             yield ContactsPane(self.session, id="contacts")
         with Horizontal(id="body"):
             yield ChecklistPane(self.session.state, id="checklist")
-            yield LogPane(self.session, id="logs")
+            with Vertical(id="right", classes="-output"):
+                yield LogPane(self.session, id="logs")
+                yield ActivityPane(self.session, id="activity")
         yield WarRoomFooter()
 
     def on_mount(self) -> None:
@@ -94,6 +106,13 @@ class WarRoomScreen(Screen[None]):
         self.set_interval(1.0, lambda: self.post_message(Tick()))
         self.query_one(ChecklistPane).focus()
         self._follow_selection()
+
+    def on_resize(self, event: events_.Resize) -> None:
+        """A short terminal: the countdown gives its digits' room to the checklist and the output."""
+        short = event.size.height < SHORT_TERMINAL
+        if short != self.has_class("-short"):
+            self.set_class(short, "-short")
+            self.query_one(CountdownPane).set_compact(short)
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -132,52 +151,17 @@ class WarRoomScreen(Screen[None]):
     def _journal(self, message: JournalEvent) -> None:
         record = message.record
         self._refresh_all()
-        if record["type"] == events.STEP_STARTED:
+        self.query_one(ActivityPane).add(record)
+        notify_record(self, self.session, record)
+        kind, mine = record["type"], record["actor"] == self.session.actor.name
+        if kind == events.STEP_STARTED:
             self.query_one(LogPane).show(record["data"]["step"], force=True)
-        elif record["type"] == events.STEP_FINISHED:
-            data = record["data"]
-            if data["outcome"] == "succeeded":
-                self.notify(markup=False, message=f"{data['step']} succeeded", timeout=3)
-                self.query_one(ChecklistPane).move_cursor_to_next_pending()
-            else:
-                self.notify(
-                    markup=False,
-                    message=f"{data['step']} {data['outcome']}: {data.get('error', '')}"[:300],
-                    title="Step failed",
-                    severity="error",
-                    timeout=10,
-                )
-        elif record["type"] == events.SEAT_REQUESTED and self.session.is_driver:
-            by = record["data"]["by"]
-            self.notify(
-                markup=False,
-                message=f"{by} asks for the driver seat: H hands it over.",
-                title="Seat requested",
-                timeout=30,
-            )
-        elif (
-            record["type"] in (events.SEAT_HANDED_OVER, events.SEAT_TAKEN)
-            and record["data"].get("to") == self.session.actor.name
+        elif (kind == events.STEP_FINISHED and record["data"]["outcome"] == "succeeded") or (
+            kind == events.CHECK_TICKED and mine
         ):
-            self.notify(markup=False, message="You drive now.", title="Driver seat")
-        elif record["type"] == events.CHECK_TICKED and record["actor"] == self.session.actor.name:
             self.query_one(ChecklistPane).move_cursor_to_next_pending()
-        elif record["type"] == events.COMMAND_REFUSED and record["actor"] == self.session.actor.name:
-            self.notify(markup=False, message=record["data"]["reason"], title="Refused", severity="warning")
-        elif record["type"] == events.INCIDENT_CLOSED and getattr(self.app, "show_score", False):
+        elif kind == events.INCIDENT_CLOSED and getattr(self.app, "show_score", False):
             self.app.push_screen(ScoreModal(render_score(self.session.state)))
-        elif record["type"] == events.STEP_WARNING:
-            data = record["data"]
-            self.notify(
-                markup=False,
-                message=f"{data['host']}: {data['message']}"[:300],
-                title=f"Warning: {data['step']}",
-                severity="warning",
-            )
-        elif record["type"] == events.RTO_BREACHED:
-            self.notify(
-                markup=False, message="The RTO deadline has passed.", title="RTO breached", severity="error", timeout=15
-            )
 
     @on(Tick)
     def _clock_tick(self) -> None:
@@ -202,6 +186,7 @@ class WarRoomScreen(Screen[None]):
             pane.show(chosen)
         elif pane.step is None and state.running:
             pane.show(state.running)
+        self.query_one(ActivityPane).follow_step(chosen)
         self._refresh_footer()
 
     def _refresh_footer(self) -> None:
@@ -239,6 +224,8 @@ class WarRoomScreen(Screen[None]):
             return True
         if binding_id == "request-seat":
             return True if rules.may_request_seat(self.session.actor, self.session.state) else None
+        if binding_id == "note":
+            return True if rules.may_note(self.session.actor, self.session.state) else None
         if binding_id == "hand-over":
             return True if self.session.is_driver and self._seat_candidates() else None
         if binding_id in ACTING and not self.session.is_driver:
@@ -395,7 +382,24 @@ class WarRoomScreen(Screen[None]):
             if text:
                 self.send("note", text=text)
 
-        self.app.push_screen(PromptModal("Note", "Add a note to the incident journal"), note)
+        limit = rules.OBSERVER_NOTE_LIMIT if self.session.actor.role == "observer" else None
+        modal = PromptModal("Note", "Add a note to the shared timeline (everyone sees it)", max_length=limit)
+        self.app.push_screen(modal, note)
+
+    def action_activity(self) -> None:
+        """The right-hand area shows the output, the activity, or both, in turn."""
+        right = self.query_one("#right")
+        now = next((i for i, view in enumerate(VIEWS) if right.has_class(view)), 0)
+        right.remove_class(*VIEWS)
+        right.add_class(VIEWS[(now + 1) % len(VIEWS)])
+
+    def action_activity_filter(self) -> None:
+        """Everything, notes only, the selected step's: the activity pane's filter, in turn."""
+        if self.query_one("#right").has_class("-output"):
+            self.action_activity()
+        item = self._selected()
+        step = item.step if item is not None and item.step else self.session.state.running
+        self.query_one(ActivityPane).cycle_filter(step)
 
     def action_comms_sent(self) -> None:
         if self._refused_attempt("comms-sent"):

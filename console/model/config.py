@@ -99,6 +99,8 @@ class Server(StrictModel):
     """Of ``max_sessions``, the slots only driver-eligible users may take."""
     max_unauthenticated: int = Field(default=16, ge=1)
     """Connections still logging in at once; more are dropped at once."""
+    observers_may_note: bool = True
+    """Observers may add notes to the shared timeline (the one thing they may do); journaled as policy."""
 
     @model_validator(mode="after")
     def _observers_get_a_slot(self) -> Server:

@@ -25,6 +25,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "export-report": ("e", "Export report"),
     "next-host": ("h", "Next host"),
     "close-incident": ("ctrl+e", "Close incident"),
+    "activity": ("v", "Activity"),
+    "activity-filter": ("slash", "Filter activity"),
     "request-seat": ("d", "Drive"),
     "hand-over": ("H", "Hand over"),
     "help": ("question_mark", "Help"),

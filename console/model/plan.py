@@ -9,6 +9,7 @@ report) never depends on the config or runbook files changing later.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -228,7 +229,7 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
     }
     contacts = [c.model_dump() for c in (cfg.contacts or rb.contacts)]
     return Plan(
-        runbook={**rb.runbook.model_dump(), "origin": runbook.origin},
+        runbook={**rb.runbook.model_dump(), "origin": runbook.origin, "sha256": runbook_digest(runbook)},
         environment=cfg.environment.name,
         variants=variants,
         phases=tuple(phases),
@@ -244,6 +245,11 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
         backups=tuple(b.model_dump() for b in rb.backups),
         excluded=tuple(excluded),
     )
+
+
+def runbook_digest(runbook: LoadedRunbook) -> str:
+    """The runbook's text, hashed: its incidents' durations are history for the same text only."""
+    return hashlib.sha256(runbook.source.text.encode()).hexdigest()
 
 
 def needed_secrets(plan: Plan) -> list[tuple[str, str, str]]:

@@ -6,6 +6,8 @@ from rich.console import Group
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from console.host.session import Session
@@ -20,7 +22,10 @@ STATUS_STYLE = {
 }
 
 
-class ContactsPane(Static):
+class ContactsPane(VerticalScroll):
+    """Scrolls (wheel, or focus it and use the arrows), so every contact is reachable on a short
+    terminal, on a watcher's screen too."""
+
     BORDER_TITLE = "Contacts & comms"
 
     def __init__(self, session: Session, **kwargs) -> None:
@@ -28,8 +33,15 @@ class ContactsPane(Static):
         self._session = session
         self._shown: tuple | None = None
 
+    def compose(self) -> ComposeResult:
+        yield Static("", id="contacts-body")
+
     def on_mount(self) -> None:
         self.refresh_contacts()
+
+    def text(self) -> str:
+        """What the pane shows, as plain text."""
+        return str(self.query_one("#contacts-body", Static).render())
 
     def refresh_contacts(self) -> None:
         """Called every second: the tables are rebuilt (and the screen relaid out) only when an
@@ -40,7 +52,7 @@ class ContactsPane(Static):
         if shown == self._shown:
             return
         self._shown = shown
-        comms = Table.grid(padding=(0, 1), expand=True)
+        comms = Table.grid(padding=(0, 0), expand=True)  # the spaces are the cells': never squeezed out
         comms.add_column(no_wrap=True)
         comms.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         comms.add_column(no_wrap=True)
@@ -48,9 +60,9 @@ class ContactsPane(Static):
             status = item.status
             shown = f"sent {item.sent_at[11:16]} {item.sent_by}" if status == "sent" else status
             comms.add_row(
-                Text(item.when, "bold"),
+                Text(f"{item.when} ", "bold"),
                 Text(f"{item.channel} → {item.to}: {item.summary}"),
-                Text(shown, STATUS_STYLE[status]),
+                Text.assemble(" ", (shown, STATUS_STYLE[status])),
             )
         people = Table.grid(padding=(0, 1), expand=True)
         people.add_column(no_wrap=True, style="bold")
@@ -58,4 +70,4 @@ class ContactsPane(Static):
         for contact in session.plan.contacts:
             reach = " · ".join(x for x in (contact.get("name"), contact.get("phone"), contact.get("email")) if x)
             people.add_row(Text(contact["role"]), Text(reach))
-        self.update(Group(comms, Rule(style="dim"), people))
+        self.query_one("#contacts-body", Static).update(Group(comms, Rule(style="dim"), people))

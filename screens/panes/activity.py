@@ -1,0 +1,126 @@
+"""The shared timeline: what happened and what people said, newest at the bottom.
+
+Each journal record becomes at most one line (:mod:`console.model.activity`, the formatting the
+report's Activity section uses too), appended to a :class:`RichLog` as it arrives: no timer, and
+no re-render of the feed per record, so a watcher's session pays one short line per record. Only a
+change of filter rewrites the (bounded) feed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import RichLog
+
+from console.host.session import Session
+from console.model.activity import FILTERS, ActivityEntry, ActivityFeed, matches
+
+KEPT = 5000
+"""Entries kept for a change of filter (and lines in the log): a long incident stays bounded."""
+
+STYLE = {
+    "incident": "bold",
+    "step": "cyan",
+    "step-failed": "bold red",
+    "check": "green",
+    "note": "bold yellow",
+    "comms": "magenta",
+    "comms-failed": "bold red",
+    "seat": "bold blue",
+    "presence": "dim",
+    "warning": "yellow",
+    "breach": "bold white on red",
+    "refusal": "red",
+    "decision": "bold cyan",
+}
+
+
+def entry_text(entry: ActivityEntry) -> Text:
+    """``T+M:SS actor text``, coloured by kind; an observer's name says so (their notes stand out)."""
+    who = f"{entry.actor} (observer)" if entry.role == "observer" else entry.actor
+    return Text.assemble(
+        (entry.t, "dim"), " ", (who, "bold"), " ", (entry.text, STYLE.get(entry.kind, "")), no_wrap=False
+    )
+
+
+def entry_row(entry: ActivityEntry) -> Table:
+    """The line as the log shows it: time and who in their columns, the text wrapped beside them."""
+    row = Table.grid(padding=(0, 1), expand=True)
+    row.add_column(no_wrap=True, style="dim")
+    row.add_column(no_wrap=True, style="bold")
+    row.add_column(ratio=1, overflow="fold")
+    who = f"{entry.actor} (observer)" if entry.role == "observer" else entry.actor
+    row.add_row(entry.t, who, Text(entry.text, STYLE.get(entry.kind, "")))
+    return row
+
+
+class ActivityPane(Vertical):
+    BORDER_TITLE = "Activity"
+
+    def __init__(self, session: Session, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._session = session
+        self._feed = ActivityFeed()
+        self._entries: deque[ActivityEntry] = deque(maxlen=KEPT)
+        self._seq = 0
+        self.shown = "all"
+        self.step: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield RichLog(id="activity-log", wrap=True, markup=False, auto_scroll=True, max_lines=KEPT, min_width=20)
+
+    def on_mount(self) -> None:
+        self.border_subtitle = "v view · / filter"
+        self._title()
+        for record in self._session.records:
+            self.add(record)
+
+    def add(self, record: dict[str, Any]) -> None:
+        """One record in: a line appended if the filter keeps it (records seen already are skipped)."""
+        if record["seq"] <= self._seq:
+            return
+        self._seq = record["seq"]
+        entry = self._feed.add(record)
+        if entry is None:
+            return
+        self._entries.append(entry)
+        if matches(entry, self.shown, self.step):
+            self.query_one(RichLog).write(entry_row(entry))
+
+    def lines(self) -> list[str]:
+        """The plain lines the filter keeps (what the log shows, for a reader and the tests)."""
+        return [entry_text(e).plain for e in self._entries if matches(e, self.shown, self.step)]
+
+    def cycle_filter(self, step: str | None) -> str:
+        """all → notes → the selected step → all; returns the filter now shown."""
+        self.shown = FILTERS[(FILTERS.index(self.shown) + 1) % len(FILTERS)]
+        if self.shown == "step" and not step:
+            self.shown = "all"
+        self.step = step
+        self._refill()
+        return self.shown
+
+    def follow_step(self, step: str | None) -> None:
+        """The selection moved: a feed filtered to one step follows it."""
+        if self.shown == "step" and step and step != self.step:
+            self.step = step
+            self._refill()
+
+    def _refill(self) -> None:
+        log = self.query_one(RichLog)
+        log.clear()
+        for entry in self._entries:
+            if matches(entry, self.shown, self.step):
+                log.write(entry_row(entry))
+        self._title()
+
+    def _title(self) -> None:
+        label = {"all": "all", "notes": "notes only", "step": f"step {self.step}"}[self.shown]
+        title = f"Activity · {label}"
+        if self.border_title != title:
+            self.border_title = title
