@@ -59,14 +59,20 @@ class ActivityEntry:
     def t(self) -> str:
         return tplus(self.seconds)
 
+    @property
+    def who(self) -> str:
+        """The actor, and whether they watched only: an observer's note must not read as the driver's."""
+        return f"{self.actor} (observer)" if self.role == "observer" else self.actor
+
     def line(self) -> str:
         """``T+4:05  alice  text``: the plain line the pane shows (colour aside) and a test reads."""
-        return f"{self.t}  {self.actor}  {self.text}"
+        return f"{self.t}  {self.who}  {self.text}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "at": self.at,
             "by": self.actor,
+            "who": self.who,
             "role": self.role,
             "kind": self.kind,
             "step": self.step,

@@ -42,9 +42,8 @@ STYLE = {
 
 def entry_text(entry: ActivityEntry) -> Text:
     """``T+M:SS actor text``, coloured by kind; an observer's name says so (their notes stand out)."""
-    who = f"{entry.actor} (observer)" if entry.role == "observer" else entry.actor
     return Text.assemble(
-        (entry.t, "dim"), " ", (who, "bold"), " ", (entry.text, STYLE.get(entry.kind, "")), no_wrap=False
+        (entry.t, "dim"), " ", (entry.who, "bold"), " ", (entry.text, STYLE.get(entry.kind, "")), no_wrap=False
     )
 
 
@@ -54,8 +53,7 @@ def entry_row(entry: ActivityEntry) -> Table:
     row.add_column(no_wrap=True, style="dim")
     row.add_column(no_wrap=True, style="bold")
     row.add_column(ratio=1, overflow="fold")
-    who = f"{entry.actor} (observer)" if entry.role == "observer" else entry.actor
-    row.add_row(entry.t, who, Text(entry.text, STYLE.get(entry.kind, "")))
+    row.add_row(entry.t, entry.who, Text(entry.text, STYLE.get(entry.kind, "")))
     return row
 
 
