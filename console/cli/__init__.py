@@ -78,8 +78,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from console.model.plan import build_plan
     from console.model.plan_text import render_plan
 
+    from console.model.history import run_history
+    from console.model.incident_dir import incidents_dir, state_root
+
     config, runbook = _load(args)
-    sys.stdout.write(render_plan(build_plan(runbook, config), KINDS, args.severity))
+    plan = build_plan(runbook, config)
+    history = run_history(incidents_dir(state_root(config, args.state_dir)), plan) if args.severity else None
+    sys.stdout.write(render_plan(plan, KINDS, args.severity, history.to_dict(plan) if history else None))
     return 0
 
 
