@@ -75,11 +75,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from actions.registry import KINDS
-    from console.model.plan import build_plan
-    from console.model.plan_text import render_plan
-
     from console.model.history import run_history
     from console.model.incident_dir import incidents_dir, state_root
+    from console.model.plan import build_plan
+    from console.model.plan_text import render_plan
 
     config, runbook = _load(args)
     plan = build_plan(runbook, config)

@@ -37,7 +37,11 @@ def projection_text(plan: Plan, history: dict[str, Any], severity: str) -> list[
             f"  {number} {phase.phase.title:<{width}}  {clock(phase.expected):>7}  {seen:<15}"
             f"  done by T+{clock(expected):<8} {mine}"
         )
-    verdict = f"within the RTO, {clock(rto - expected)} to spare" if expected <= rto else f"over the RTO by {clock(expected - rto)}"
+    verdict = (
+        f"within the RTO, {clock(rto - expected)} to spare"
+        if expected <= rto
+        else f"over the RTO by {clock(expected - rto)}"
+    )
     out.append(f"  Projected finish T+{clock(expected)}: {verdict}")
     if slowest - fastest >= 1:
         out.append(f"  Range seen: T+{clock(fastest)} (fastest) to T+{clock(slowest)} (slowest)")

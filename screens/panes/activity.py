@@ -48,12 +48,11 @@ def entry_text(entry: ActivityEntry) -> Text:
 
 
 def entry_row(entry: ActivityEntry) -> Table:
-    """The line as the log shows it: time and who in their columns, the text wrapped beside them."""
+    """The line as the log shows it: the time in its column, who and what wrapped beside it."""
     row = Table.grid(padding=(0, 1), expand=True)
     row.add_column(no_wrap=True, style="dim")
-    row.add_column(no_wrap=True, style="bold")
     row.add_column(ratio=1, overflow="fold")
-    row.add_row(entry.t, entry.who, Text(entry.text, STYLE.get(entry.kind, "")))
+    row.add_row(entry.t, Text.assemble((entry.who, "bold"), " ", (entry.text, STYLE.get(entry.kind, ""))))
     return row
 
 
