@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import events as events_
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
@@ -46,11 +45,7 @@ from .panes.countdown import CountdownPane
 from .panes.footer import WarRoomFooter
 from .panes.header import IncidentHeader
 from .panes.logs import LogPane
-
-SHORT_TERMINAL = 32
-"""Rows below which the countdown goes compact."""
-VIEWS = ("-output", "-activity", "-split")
-"""What the right-hand area shows (a class on it): the output, the activity, or both."""
+from .views import ViewsMixin
 
 
 def _binding(binding_id: str, *, show: bool = True) -> Binding:
@@ -58,7 +53,7 @@ def _binding(binding_id: str, *, show: bool = True) -> Binding:
     return Binding(key, binding_id.replace("-", "_"), description, show=show, id=binding_id, tooltip=description)
 
 
-class WarRoomScreen(Screen[None]):
+class WarRoomScreen(ViewsMixin, Screen[None]):
     BINDINGS = [
         _binding("run-selected"),
         _binding("run-next"),
@@ -106,13 +101,6 @@ class WarRoomScreen(Screen[None]):
         self.set_interval(1.0, lambda: self.post_message(Tick()))
         self.query_one(ChecklistPane).focus()
         self._follow_selection()
-
-    def on_resize(self, event: events_.Resize) -> None:
-        """A short terminal: the countdown gives its digits' room to the checklist and the output."""
-        short = event.size.height < SHORT_TERMINAL
-        if short != self.has_class("-short"):
-            self.set_class(short, "-short")
-            self.query_one(CountdownPane).set_compact(short)
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -385,21 +373,6 @@ class WarRoomScreen(Screen[None]):
         limit = rules.OBSERVER_NOTE_LIMIT if self.session.actor.role == "observer" else None
         modal = PromptModal("Note", "Add a note to the shared timeline (everyone sees it)", max_length=limit)
         self.app.push_screen(modal, note)
-
-    def action_activity(self) -> None:
-        """The right-hand area shows the output, the activity, or both, in turn."""
-        right = self.query_one("#right")
-        now = next((i for i, view in enumerate(VIEWS) if right.has_class(view)), 0)
-        right.remove_class(*VIEWS)
-        right.add_class(VIEWS[(now + 1) % len(VIEWS)])
-
-    def action_activity_filter(self) -> None:
-        """Everything, notes only, the selected step's: the activity pane's filter, in turn."""
-        if self.query_one("#right").has_class("-output"):
-            self.action_activity()
-        item = self._selected()
-        step = item.step if item is not None and item.step else self.session.state.running
-        self.query_one(ActivityPane).cycle_filter(step)
 
     def action_comms_sent(self) -> None:
         if self._refused_attempt("comms-sent"):
