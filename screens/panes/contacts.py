@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+import io
+
+from rich.console import Console, Group
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
@@ -32,6 +34,7 @@ class ContactsPane(VerticalScroll):
         super().__init__(**kwargs)
         self._session = session
         self._shown: tuple | None = None
+        self._body: Group = Group()
 
     def compose(self) -> ComposeResult:
         yield Static("", id="contacts-body")
@@ -40,8 +43,10 @@ class ContactsPane(VerticalScroll):
         self.refresh_contacts()
 
     def text(self) -> str:
-        """What the pane shows, as plain text."""
-        return str(self.query_one("#contacts-body", Static).render())
+        """What the pane shows, as plain text (every line, scrolled into view or not)."""
+        out = Console(file=io.StringIO(), width=max(self.size.width - 4, 20), color_system=None)
+        out.print(self._body)
+        return out.file.getvalue()
 
     def refresh_contacts(self) -> None:
         """Called every second: the tables are rebuilt (and the screen relaid out) only when an
@@ -70,4 +75,5 @@ class ContactsPane(VerticalScroll):
         for contact in session.plan.contacts:
             reach = " · ".join(x for x in (contact.get("name"), contact.get("phone"), contact.get("email")) if x)
             people.add_row(Text(contact["role"]), Text(reach))
-        self.query_one("#contacts-body", Static).update(Group(comms, Rule(style="dim"), people))
+        self._body = Group(comms, Rule(style="dim"), people)
+        self.query_one("#contacts-body", Static).update(self._body)
