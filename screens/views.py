@@ -30,6 +30,8 @@ class ViewsMixin(Screen[None]):
         now = next((i for i, view in enumerate(VIEWS) if right.has_class(view)), 0)
         right.remove_class(*VIEWS)
         right.add_class(VIEWS[(now + 1) % len(VIEWS)])
+        if not right.has_class("-output"):
+            self.query_one(ActivityPane).open()
 
     def action_activity_filter(self) -> None:
         """Everything, notes only, the selected step's: the activity pane's filter, in turn."""

@@ -15,7 +15,6 @@ report see the same basis without reading the state dir), and by ``warroom plan`
 from __future__ import annotations
 
 import json
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,9 +65,9 @@ class History:
             runs = self.runs[source].get(step_id)
             if runs is None or len(runs.durations) < MIN_RUNS:
                 continue
-            samples = runs.durations
-            expected = statistics.median(samples)
-            fan_out = hosts > 1 and runs.per_host and statistics.median(runs.hosts) != hosts
+            samples = sorted(runs.durations)
+            expected = _quantile(samples, 0.5)
+            fan_out = hosts > 1 and runs.per_host and _quantile(sorted(runs.hosts), 0.5) != hosts
             if fan_out:  # other host counts ran it: each host's own time, the slowest of `hosts` runs at once
                 samples = sorted(runs.per_host)
                 expected = _quantile(samples, hosts / (hosts + 1))
@@ -83,8 +82,9 @@ class History:
         return None
 
 
-def _quantile(ordered: list[float], share: float) -> float:
-    """The ``share`` quantile of sorted samples, linearly interpolated."""
+def _quantile(ordered: list[float] | list[int], share: float) -> float:
+    """The ``share`` quantile of sorted samples, linearly interpolated (0.5: the median). Not
+    :mod:`statistics`: every watcher's console imports this, and that module brings decimal."""
     if len(ordered) == 1:
         return ordered[0]
     position = share * (len(ordered) - 1)

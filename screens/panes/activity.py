@@ -13,7 +13,6 @@ from typing import Any
 
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import RichLog
 
@@ -66,16 +65,25 @@ class ActivityPane(Vertical):
         self._entries: deque[ActivityEntry] = deque(maxlen=KEPT)
         self._seq = 0
         self.shown = "all"
+        self._log: RichLog | None = None
+        """Built when the pane is first shown (:meth:`open`)."""
         self.step: str | None = None
-
-    def compose(self) -> ComposeResult:
-        yield RichLog(id="activity-log", wrap=True, markup=False, auto_scroll=True, max_lines=KEPT, min_width=20)
 
     def on_mount(self) -> None:
         self.border_subtitle = "v view · / filter"
         self._title()
         for record in self._session.records:
             self.add(record)
+
+    def open(self) -> None:
+        """Shown for the first time: its log is built now, so a watcher who never looks at the
+        activity pays for the entries alone (a few per record), not for a log widget."""
+        if self._log is None:
+            self._log = RichLog(
+                id="activity-log", wrap=True, markup=False, auto_scroll=True, max_lines=KEPT, min_width=20
+            )
+            self.mount(self._log)
+            self._refill()
 
     def add(self, record: dict[str, Any]) -> None:
         """One record in: a line appended if the filter keeps it (records seen already are skipped)."""
@@ -86,8 +94,8 @@ class ActivityPane(Vertical):
         if entry is None:
             return
         self._entries.append(entry)
-        if matches(entry, self.shown, self.step):
-            self.query_one(RichLog).write(entry_row(entry))
+        if self._log is not None and matches(entry, self.shown, self.step):
+            self._log.write(entry_row(entry))
 
     def lines(self) -> list[str]:
         """The plain lines the filter keeps (what the log shows, for a reader and the tests)."""
@@ -109,12 +117,13 @@ class ActivityPane(Vertical):
             self._refill()
 
     def _refill(self) -> None:
-        log = self.query_one(RichLog)
-        log.clear()
+        self._title()
+        if self._log is None:
+            return
+        self._log.clear()
         for entry in self._entries:
             if matches(entry, self.shown, self.step):
-                log.write(entry_row(entry))
-        self._title()
+                self._log.write(entry_row(entry))
 
     def _title(self) -> None:
         label = {"all": "all", "notes": "notes only", "step": f"step {self.step}"}[self.shown]
