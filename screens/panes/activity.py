@@ -14,7 +14,6 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 from textual.containers import Vertical
-from textual.widgets import RichLog
 
 from console.host.session import Session
 from console.model.activity import FILTERS, ActivityEntry, ActivityFeed, matches
@@ -65,8 +64,8 @@ class ActivityPane(Vertical):
         self._entries: deque[ActivityEntry] = deque(maxlen=KEPT)
         self._seq = 0
         self.shown = "all"
-        self._log: RichLog | None = None
-        """Built when the pane is first shown (:meth:`open`)."""
+        self._log: Any = None
+        """Its :class:`~textual.widgets.RichLog`, built when the pane is first shown (:meth:`open`)."""
         self.step: str | None = None
 
     def on_mount(self) -> None:
@@ -79,6 +78,8 @@ class ActivityPane(Vertical):
         """Shown for the first time: its log is built now, so a watcher who never looks at the
         activity pays for the entries alone (a few per record), not for a log widget."""
         if self._log is None:
+            from textual.widgets import RichLog  # with rich.pretty and attr: only for who looks
+
             self._log = RichLog(
                 id="activity-log", wrap=True, markup=False, auto_scroll=True, max_lines=KEPT, min_width=20
             )
