@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from painted_support import PaintedScreen
+from textual import events
 from ui_support import ALICE, OLIVE, make_app, make_session
 
 from screens.panes.contacts import ContactsPane
@@ -56,12 +57,17 @@ async def test_every_contact_is_reachable_by_scrolling_also_for_a_watcher(tmp_pa
         await pilot.pause()
         contacts = app.screen.query_one(ContactsPane)
         assert "Escalation 8" in contacts.text()
-        assert contacts.max_scroll_y > 0  # more than fits: it scrolls
-        contacts.focus()
+        assert contacts.border_subtitle == "↓ 6 more"  # 11 lines, 5 fit: more than fits: it scrolls, and says so
+        await pilot.press("shift+tab")  # from the checklist back to the contacts: keys reach a watcher's too
+        assert app.focused is contacts
         await pilot.press("end")
         await pilot.pause()
+        assert contacts.border_subtitle == "↑ 6"
         painted = PaintedScreen(app, SMALL)
         contacts.refresh()
         await pilot.pause(0.2)
         assert any("Escalation 8" in row and "+49-30-555-0008" in row for row in painted.text())
         assert any("T+0 slack" in row for row in painted.text()) is False  # scrolled past the comms
+        await pilot._post_mouse_events([events.MouseScrollUp], contacts, offset=(3, 2))  # the wheel too
+        await pilot.pause()
+        assert contacts.border_subtitle == "↑ 5 · ↓ 1 more"

@@ -1,21 +1,22 @@
 """Contacts from the config and the communication plan as a timeline with due/overdue/sent.
 
-A line-API widget (:class:`ScrollView`, as Textual's ``Log`` is): the tables are rendered to lines
-once per change and scrolled over, so every contact is reachable on a short terminal (the wheel,
-or focus the pane and use the arrows), on a watcher's screen too, without the container and child
-widget a ``VerticalScroll`` would add to every session (about 1.2 MB each:
-``benchmarks/ssh_sessions.py``).
+On a short terminal the tables are taller than the pane: it scrolls (the wheel, or focus it with
+tab and use the arrows, PgUp/PgDn, Home/End), on a watcher's screen too, and says so in its
+border (``↓ 3 more``). It stays one :class:`Static` showing a window of its rendered lines: a
+scrolling container (``VerticalScroll``, or a ``ScrollView``) costs every session about 1 MB
+more (``benchmarks/ssh_sessions.py``, PSS per session).
 """
 
 from __future__ import annotations
 
 from rich.console import Group
 from rich.rule import Rule
+from rich.segment import Segment, Segments
 from rich.table import Table
 from rich.text import Text
-from textual.geometry import Size
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
+from textual import events
+from textual.binding import Binding
+from textual.widgets import Static
 
 from console.host.session import Session
 from console.model.timeline import comms_timeline
@@ -29,16 +30,26 @@ STATUS_STYLE = {
 }
 
 
-class ContactsPane(ScrollView):
+class ContactsPane(Static, can_focus=True):
     BORDER_TITLE = "Contacts & comms"
+    BINDINGS = [
+        Binding("up", "scroll_by(-1)", show=False),
+        Binding("down", "scroll_by(1)", show=False),
+        Binding("pageup", "scroll_by(-5)", show=False),
+        Binding("pagedown", "scroll_by(5)", show=False),
+        Binding("home", "scroll_by(-1000000)", show=False),
+        Binding("end", "scroll_by(1000000)", show=False),
+    ]
 
     def __init__(self, session: Session, **kwargs) -> None:
         super().__init__(**kwargs)
         self._session = session
         self._shown: tuple | None = None
         self._body: Group = Group()
-        self._lines: list[Strip] = []
-        self._width = 0
+        self._lines: list[list[Segment]] = []
+        self._window: tuple[int, int, int] | None = None
+        self.offset_y = 0
+        """The first of the rendered lines in view."""
 
     def on_mount(self) -> None:
         self.refresh_contacts()
@@ -48,11 +59,11 @@ class ContactsPane(ScrollView):
 
     def text(self) -> str:
         """What the pane holds, as plain text (every line, scrolled into view or not)."""
-        return "\n".join(strip.text.rstrip() for strip in self._lines)
+        return "\n".join("".join(s.text for s in line).rstrip() for line in self._lines)
 
     def refresh_contacts(self) -> None:
-        """Called every second: the tables are rebuilt (and the pane repainted, never the screen
-        laid out again) only when an item's status moved, which is a few times an incident."""
+        """Called every second: the tables are rebuilt (and the pane repainted) only when an
+        item's status moved, which is a few times an incident."""
         session = self._session
         timeline = comms_timeline(session.state, session.clock.now())
         shown = tuple(timeline)
@@ -80,19 +91,42 @@ class ContactsPane(ScrollView):
         self._body = Group(comms, Rule(style="dim"), people)
         self._render_lines()
 
+    # ----- scrolling ---------------------------------------------------------------------------
+    def action_scroll_by(self, lines: int) -> None:
+        self.offset_y += lines
+        self._show_window()
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self.action_scroll_by(1)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self.action_scroll_by(-1)
+
     def _render_lines(self) -> None:
-        width = self.size.width
+        width = self.content_region.width
         if width <= 0:
             return
         console = self.app.console
-        lines = console.render_lines(self._body, console.options.update_width(width), pad=True)
-        self._lines = [Strip(line, width) for line in lines]
-        self.virtual_size = Size(width, len(self._lines))
-        self.refresh()
+        self._lines = console.render_lines(self._body, console.options.update_width(width), pad=False)
+        self._window = None
+        self._show_window()
 
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        index = y + scroll_y
-        if index >= len(self._lines):
-            return Strip.blank(self.size.width, self.rich_style)
-        return self._lines[index].crop(scroll_x, scroll_x + self.size.width).apply_style(self.rich_style)
+    def _show_window(self) -> None:
+        """The lines that fit, from ``offset_y``; the border says what is hidden below."""
+        height = max(self.content_region.height, 1)
+        self.offset_y = max(0, min(self.offset_y, len(self._lines) - height))
+        window = (self.offset_y, height, len(self._lines))
+        if window == self._window:
+            return
+        self._window = window
+        shown = self._lines[self.offset_y : self.offset_y + height]
+        below = len(self._lines) - self.offset_y - len(shown)
+        hint = " · ".join(
+            x for x in (f"↑ {self.offset_y}" if self.offset_y else "", f"↓ {below} more" if below else "") if x
+        )
+        if self.border_subtitle != hint:
+            self.border_subtitle = hint
+        segments = [segment for line in shown for segment in (*line, Segment.line())][:-1]
+        self.update(Segments(segments), layout=False)  # the pane's height is the row's, whatever it shows
