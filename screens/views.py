@@ -8,6 +8,7 @@ from textual.screen import Screen
 
 from .panes.activity import ActivityPane
 from .panes.checklist import ChecklistPane
+from .panes.contacts import ContactsPane
 from .panes.countdown import CountdownPane
 
 SHORT_TERMINAL = 32
@@ -32,6 +33,12 @@ class ViewsMixin(Screen[None]):
         right.add_class(VIEWS[(now + 1) % len(VIEWS)])
         if not right.has_class("-output"):
             self.query_one(ActivityPane).open()
+
+    def action_contacts_up(self) -> None:
+        self.query_one(ContactsPane).action_scroll_by(-3)
+
+    def action_contacts_down(self) -> None:
+        self.query_one(ContactsPane).action_scroll_by(3)
 
     def action_activity_filter(self) -> None:
         """Everything, notes only, the selected step's: the activity pane's filter, in turn."""

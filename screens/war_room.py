@@ -47,10 +47,14 @@ from .panes.header import IncidentHeader
 from .panes.logs import LogPane
 from .views import ViewsMixin
 
+KEY_DISPLAY = {"slash": "/", "left_square_bracket": "[", "right_square_bracket": "]"}
+
 
 def _binding(binding_id: str, *, show: bool = True) -> Binding:
     key, description = ACTIONS[binding_id]
-    return Binding(key, binding_id.replace("-", "_"), description, show=show, id=binding_id, tooltip=description)
+    shown = KEY_DISPLAY.get(key)
+    action = binding_id.replace("-", "_")
+    return Binding(key, action, description, show=show, id=binding_id, tooltip=description, key_display=shown)
 
 
 class WarRoomScreen(ViewsMixin, Screen[None]):
@@ -71,6 +75,8 @@ class WarRoomScreen(ViewsMixin, Screen[None]):
         _binding("close-incident", show=False),
         _binding("activity"),
         _binding("activity-filter", show=False),
+        _binding("contacts-up", show=False),
+        _binding("contacts-down", show=False),
         _binding("request-seat"),
         _binding("hand-over", show=False),
         _binding("help"),

@@ -27,6 +27,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "close-incident": ("ctrl+e", "Close incident"),
     "activity": ("v", "Activity"),
     "activity-filter": ("slash", "Filter activity"),
+    "contacts-up": ("left_square_bracket", "Contacts up"),
+    "contacts-down": ("right_square_bracket", "Contacts down"),
     "request-seat": ("d", "Drive"),
     "hand-over": ("H", "Hand over"),
     "help": ("question_mark", "Help"),

@@ -1,10 +1,10 @@
 """Contacts from the config and the communication plan as a timeline with due/overdue/sent.
 
-On a short terminal the tables are taller than the pane: it scrolls (the wheel, or focus it with
-tab and use the arrows, PgUp/PgDn, Home/End), on a watcher's screen too, and says so in its
-border (``↓ 3 more``). It stays one :class:`Static` showing a window of its rendered lines: a
-scrolling container (``VerticalScroll``, or a ``ScrollView``) costs every session about 1 MB
-more (``benchmarks/ssh_sessions.py``, PSS per session).
+On a short terminal the tables are taller than the pane: it scrolls (the wheel over it, or ``[``
+and ``]``, the screen's keys), on a watcher's screen too, and says so in its border
+(``↓ 3 more``). It stays one unfocusable :class:`Static` showing a window of its rendered lines:
+a focusable pane, or a scrolling container (``VerticalScroll``, ``ScrollView``), costs every
+session about 1 MB more (``benchmarks/ssh_sessions.py``, PSS per session).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from rich.segment import Segment, Segments
 from rich.table import Table
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
 from textual.widgets import Static
 
 from console.host.session import Session
@@ -30,16 +29,8 @@ STATUS_STYLE = {
 }
 
 
-class ContactsPane(Static, can_focus=True):
+class ContactsPane(Static):
     BORDER_TITLE = "Contacts & comms"
-    BINDINGS = [
-        Binding("up", "scroll_by(-1)", show=False),
-        Binding("down", "scroll_by(1)", show=False),
-        Binding("pageup", "scroll_by(-5)", show=False),
-        Binding("pagedown", "scroll_by(5)", show=False),
-        Binding("home", "scroll_by(-1000000)", show=False),
-        Binding("end", "scroll_by(1000000)", show=False),
-    ]
 
     def __init__(self, session: Session, **kwargs) -> None:
         super().__init__(**kwargs)
