@@ -86,8 +86,9 @@ def tplus(seconds: float) -> str:
 
 
 def one_line(text: str) -> str:
-    """A multi-line note on one line of the feed: its line breaks shown as ``↵``."""
-    return " ↵ ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    """A multi-line note on one line of the feed: its line breaks shown as ``↵``, tabs as spaces
+    (the journal keeps both; every other control character it holds neutralised already)."""
+    return " ↵ ".join(part.strip() for part in str(text).replace("\t", " ").splitlines() if part.strip())
 
 
 def duration_text(seconds: float) -> str:
