@@ -80,6 +80,11 @@ async def test_five_drills_give_the_median_and_their_range(tmp_path, lab):
 
 async def test_two_drills_are_too_few_the_windows_stand(tmp_path, lab):
     await record_runs(tmp_path, lab, 2)
+    drill = tmp_path / "state" / "incidents" / "drill-000" / "journal.jsonl"
+    damaged = tmp_path / "state" / "incidents" / "drill-zzz"  # same runbook, an edited record: not history
+    damaged.mkdir()
+    lines = drill.read_text().splitlines()
+    (damaged / "journal.jsonl").write_text("\n".join([lines[0], lines[1].replace("alice", "mallory")]) + "\n")
     engine = open_production(tmp_path, lab)
     try:
         assert engine.state.history["journals"] == {"incidents": 0, "drills": 2}

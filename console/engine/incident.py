@@ -42,14 +42,12 @@ log = logging.getLogger("warroom.engine")
 __all__ = ["COMMANDS", "SYSTEM", "Actor", "Engine", "Output", "Progress", "Role", "Subscriber"]
 
 TICK_RESULTS = ("pass", "fail", "na")
+CLOSE_OUTCOMES = ("resolved", "aborted")
 
 
 def policy(config: LoadedConfig | None) -> dict[str, Any]:
     """What the config allows that every client must know (journaled, so watchers know it too)."""
     return {"observers_may_note": config.model.server.observers_may_note if config is not None else True}
-
-
-CLOSE_OUTCOMES = ("resolved", "aborted")
 
 
 class Engine(SeatMixin, StepsMixin, CommsMixin, CommandsMixin):

@@ -104,7 +104,10 @@ def run_history(incidents_root: Path, plan: Plan) -> History:
     key = runbook_key(plan)
     if not key[1] or not incidents_root.is_dir():
         return history
-    candidates = sorted(incidents_root.iterdir(), reverse=True)  # ids start with the opening time
+    try:
+        candidates = sorted(incidents_root.iterdir(), reverse=True)  # ids start with the opening time
+    except OSError:
+        return history
     read = 0
     for directory in candidates:
         if read >= MAX_JOURNALS:
@@ -117,12 +120,16 @@ def run_history(incidents_root: Path, plan: Plan) -> History:
         except JournalError:
             continue
         read += 1
-        state = fold(records)
-        if state.plan is None:
+        try:
+            state = fold(records)
+            durations = step_durations(state) if state.plan is not None else None
+        except (KeyError, TypeError, ValueError):  # a journal of another version: not history
+            continue
+        if state.plan is None or durations is None:
             continue
         source = "drills" if state.plan.environment == DRILL_ENVIRONMENT else "incidents"
         history.journals[source] += 1
-        for step_id, runs in step_durations(state).items():
+        for step_id, runs in durations.items():
             found = history.runs[source].setdefault(step_id, StepRuns())
             found.durations.append(runs[0])
             found.per_host.extend(runs[1])
