@@ -1,4 +1,4 @@
-"""The war room: checklist, live output or the activity (the shared timeline), RTO countdown, contacts;
+"""The war room: checklist, output or activity (the shared timeline), RTO countdown, contacts; every action a binding.
 
 Acting bindings are offered (:meth:`WarRoomScreen.offered`) by the session's role and the selected
 item, so an observer's footer shows them disabled; pressed anyway, they are sent and the engine
