@@ -18,6 +18,25 @@ def planned_commands(step: PlannedStep, kinds: KindTable) -> list[Any]:
     return sorted(found, key=lambda c: order.get(c.host, len(order)))
 
 
+def host_lines(plan: Plan) -> list[str]:
+    """Every host as it will be reached: the resolved login, the bastion chain, the alias it was
+    resolved from, and what a bastion serves (the plan, the check table and the report agree)."""
+    if not plan.targets:
+        return []
+    served: dict[str, list[str]] = {}
+    for target in plan.targets.values():
+        if target.jump is not None:
+            served.setdefault(target.jump.name, []).append(target.name)
+    width = max(len(name) for name in plan.targets)
+    out = ["Hosts:"]
+    for name, target in plan.targets.items():
+        notes = [f"ssh_config alias {target.alias}"] if target.alias else []
+        if name in served:
+            notes.append(f"bastion for {', '.join(served[name])}")
+        out.append(f"  {name:<{width}}  {target.route()}" + (f"  ({'; '.join(notes)})" if notes else ""))
+    return out
+
+
 def _minutes(value: int) -> str:
     return f"{value // 60} h" if value >= 60 and value % 60 == 0 else f"{value} min"
 
@@ -58,6 +77,7 @@ def render_plan(
     out.append(f"Environment: {plan.environment}")
     if plan.variants:
         out.append("Variants: " + ", ".join(f"{k} = {v}" for k, v in plan.variants.items()))
+    out.extend(host_lines(plan))
     out.append("")
     out.append("Severity (decision matrix):")
     width = max((len(sev["label"]) for sev in plan.severity.values()), default=0)
@@ -83,6 +103,8 @@ def render_plan(
                 flags.append(f"DESTRUCTIVE, confirm with {step.confirm!r}")
             if step.optional:
                 flags.append("optional")
+            if step.sudo:
+                flags.append("runs with sudo")
             where = f", {len(step.hosts)} host{'s' if len(step.hosts) != 1 else ''}" if step.hosts else ""
             timeout = f", timeout {step.timeout}s" if step.automated else ""
             out.append(f"  {number}.{index} {step.id}: {step.title} ({step.kind}{where}{timeout})")

@@ -207,6 +207,11 @@ def seat_candidates(state: IncidentState, me: str, users: Mapping[str, str] | No
     return [n for n in dict.fromkeys(names) if not hand_over_refusal(me, n, roles.get(n, "driver"))]
 
 
+SHARED_VIEWER_NAME = "(shared view)"
+"""Whom a shared view's console attaches as: no user (a name config users cannot have), never
+journaled as present (each SSH session watching it is)."""
+
+
 def watching(state: IncidentState) -> list[str]:
     """Who watches now, one name per attached client (the console over SSH, ``warroom watch``, a
     session of the drill): every client but the driver's own, so a driver-eligible user who does

@@ -156,6 +156,7 @@ def _summary(r: dict[str, Any], base: str) -> str:
     rows = [
         ("Runbook", e(fmt.runbook_line(r["runbook"]))),
         ("Environment", e(fmt.variants(r["environment"]))),
+        *([("Hosts", e(fmt.hosts_line(r["hosts"])))] if r.get("hosts") else []),
         ("Severity", e(fmt.severity_line(sev)) + changes),
         ("Trigger", e(r["trigger"])),
         ("Rollback decision", decisions or "no decision recorded"),

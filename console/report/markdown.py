@@ -103,6 +103,7 @@ def _summary(r: dict[str, Any], base: str) -> list[str]:
     rows = [
         ["Runbook", esc(fmt.runbook_line(r["runbook"]))],
         ["Environment", esc(fmt.variants(r["environment"]))],
+        *([["Hosts", esc(fmt.hosts_line(r["hosts"]))]] if r.get("hosts") else []),
         ["Severity", esc(severity)],
         ["Trigger", esc(r["trigger"])],
         ["Rollback decision", esc(decisions or "no decision recorded")],

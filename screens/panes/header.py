@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from console.host.session import Session
+from console.model.rules import SHARED_VIEWER_NAME
 
 
 class IncidentHeader(Static):
@@ -46,10 +47,13 @@ class IncidentHeader(Static):
         role = "observer" if s.actor.role == "observer" else "not driving"
         short_role = "obs" if s.actor.role == "observer" else "not driving"
         driver = f"{state.driver or 'nobody'}{' (you)' if s.is_driver else ''}"
+        you = ("", "") if s.is_driver else (f" · you: {s.actor.name} ({role})", f" · you {s.actor.name} ({short_role})")
+        if s.actor.name == SHARED_VIEWER_NAME:  # one console copied to several observers (shared views)
+            you = (" · shared view: press a key for your own", " · shared view: a key for your own")
         seats = [
-            f"driver: {driver} · {s.watchers} watching" + ("" if s.is_driver else f" · you: {s.actor.name} ({role})"),
-            f"drv {driver} · {s.watchers} watching" + ("" if s.is_driver else f" · you {s.actor.name} ({short_role})"),
-            f"drv {driver} · {s.watchers} watch" + ("" if s.is_driver else f" · you {s.actor.name} ({short_role})"),
+            f"driver: {driver} · {s.watchers} watching{you[0]}",
+            f"drv {driver} · {s.watchers} watching{you[1]}",
+            f"drv {driver} · {s.watchers} watch{you[1]}",
         ]
         label = plan.severity[state.severity]["label"]
         style = "bold white on red" if state.severity == "P0" else "bold"
