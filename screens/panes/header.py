@@ -47,13 +47,14 @@ class IncidentHeader(Static):
         role = "observer" if s.actor.role == "observer" else "not driving"
         short_role = "obs" if s.actor.role == "observer" else "not driving"
         driver = f"{state.driver or 'nobody'}{' (you)' if s.is_driver else ''}"
-        you = ("", "") if s.is_driver else (f" · you: {s.actor.name} ({role})", f" · you {s.actor.name} ({short_role})")
+        mine = f" · you {s.actor.name} ({short_role})"
+        you = ("", "", "") if s.is_driver else (f" · you: {s.actor.name} ({role})", mine, mine)
         if s.actor.name == SHARED_VIEWER_NAME:  # one console copied to several observers (shared views)
-            you = (" · shared view: press a key for your own", " · shared view: a key for your own")
+            you = (" · shared view: press a key for your own", " · shared view: a key for your own", " · shared")
         seats = [
             f"driver: {driver} · {s.watchers} watching{you[0]}",
             f"drv {driver} · {s.watchers} watching{you[1]}",
-            f"drv {driver} · {s.watchers} watch{you[1]}",
+            f"drv {driver} · {s.watchers} watch{you[2]}",
         ]
         label = plan.severity[state.severity]["label"]
         style = "bold white on red" if state.severity == "P0" else "bold"
