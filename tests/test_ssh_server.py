@@ -36,7 +36,7 @@ pytestmark = [
 USERS = {"alice": "driver", "bob": "driver", "olive": "observer"}
 SECRET = "s3cret-of-the-server-process"
 STEPS = ssh_step("hello", "echo MARKER-$((6*7))") + ssh_step("two", "echo SECOND-$((5*5))")
-OBSERVER_KEYS = ("n", "r", "s", "p", "m", "x", "c", "d")  # run, skip, pass, note, cancel, comms, drive
+OBSERVER_KEYS = ("n", "r", "s", "p", "x", "c", "d")  # run, skip, pass, cancel, comms, drive (a note they may add)
 
 
 # ----- the served war room ------------------------------------------------------------------------------

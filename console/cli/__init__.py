@@ -75,12 +75,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from actions.registry import KINDS
+    from console.model.history import run_history
+    from console.model.incident_dir import incidents_dir, state_root
     from console.model.plan import build_plan
     from console.model.plan_text import render_plan
 
     config, runbook = _load(args)
     plan = build_plan(runbook, config)
-    sys.stdout.write(render_plan(plan, KINDS, args.severity))
+    history = run_history(incidents_dir(state_root(config, args.state_dir)), plan) if args.severity else None
+    sys.stdout.write(render_plan(plan, KINDS, args.severity, history.to_dict(plan) if history else None))
     if args.check:
         from console.cli.plan_check import plan_check
 

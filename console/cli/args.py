@@ -40,7 +40,8 @@ def parser(incident_commands: bool = True) -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="print the resolved runbook without touching anything")
     with_config(p)
-    p.add_argument("--severity", choices=SEVERITIES, help="mark this severity's RTO and rollback rule")
+    p.add_argument("--severity", choices=SEVERITIES, help="mark this severity's RTO and project the finish against it")
+    p.add_argument("--state-dir", help="earlier incidents and drills, for the projection (default: from the config)")
     p.add_argument(
         "--check",
         action="store_true",

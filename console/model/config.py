@@ -110,6 +110,8 @@ class Server(StrictModel):
     """Of ``max_sessions``, the slots only driver-eligible users may take."""
     max_unauthenticated: int = Field(default=16, ge=1)
     """Connections still logging in at once; more are dropped at once."""
+    observers_may_note: bool = True
+    """Observers may add notes to the shared timeline (the one thing they may do); journaled as policy."""
     shared_views: bool = True
     """Observers on the same kind and size of terminal share one console, whose frames the server
     copies to each (an observer who presses a key gets one of their own); false: one each."""

@@ -9,6 +9,7 @@ report) never depends on the config or runbook files changing later.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -225,7 +226,7 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
     targets = {name: t for name, t in resolved.items() if name in used_hosts or name in reached}
     contacts = [c.model_dump() for c in (cfg.contacts or rb.contacts)]
     return Plan(
-        runbook={**rb.runbook.model_dump(), "origin": runbook.origin},
+        runbook={**rb.runbook.model_dump(), "origin": runbook.origin, "sha256": runbook_digest(runbook)},
         environment=cfg.environment.name,
         variants=variants,
         phases=tuple(phases),
@@ -241,6 +242,11 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
         backups=tuple(b.model_dump() for b in rb.backups),
         excluded=tuple(excluded),
     )
+
+
+def runbook_digest(runbook: LoadedRunbook) -> str:
+    """The runbook's text, hashed: its incidents' durations are history for the same text only."""
+    return hashlib.sha256(runbook.source.text.encode()).hexdigest()
 
 
 def needed_secrets(plan: Plan) -> list[tuple[str, str, str]]:

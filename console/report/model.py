@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from console.model import events
+from console.model.activity import activity
 from console.model.clock import iso, parse_iso
 from console.model.score import clock, phase_scores
 from console.model.seal import SealState
@@ -58,6 +59,7 @@ def build(
         "ticks": ticks_section(plan, records, at),
         "comms": _comms(state, records[-1]["ts"], at),
         "notes": [_at(n, at) | {"text": n["text"]} for n in state.notes],
+        "activity": [{"t": at.t(e.at)} | e.to_dict() for e in activity(records)],
         "skipped": skipped_section(state, records, at),
         "refusals": [
             _at(r, at) | {"role": r["role"], "command": r["command"], "reason": r["reason"]} for r in state.refusals

@@ -16,9 +16,17 @@ class PromptModal(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="prompt-cancel")]
 
     def __init__(
-        self, title: str, label: str, *, required: bool = True, placeholder: str = "", password: bool = False
+        self,
+        title: str,
+        label: str,
+        *,
+        required: bool = True,
+        placeholder: str = "",
+        password: bool = False,
+        max_length: int | None = None,
     ) -> None:
         super().__init__()
+        self._max_length = max_length or 0
         self._title = title
         self._label = label
         self._required = required
@@ -30,7 +38,9 @@ class PromptModal(ModalScreen[str | None]):
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = escape(self._title)
             yield Label(Text(self._label))
-            yield Input(placeholder=self._placeholder, id="prompt-input", password=self._password)
+            yield Input(
+                placeholder=self._placeholder, id="prompt-input", password=self._password, max_length=self._max_length
+            )
             yield Label("", id="prompt-error", classes="error")
             yield Button("OK", variant="primary", id="prompt-ok")
 
