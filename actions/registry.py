@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from actions.ansible import AnsibleAction
 from actions.base import Action
 from actions.docker import DockerAction
 from actions.git import GitAction
@@ -29,6 +30,7 @@ KINDS: Mapping[str, type[Action]] = {
         NotifyAction,
         StorageAction,
         GitAction,
+        AnsibleAction,
     )
 }
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from actions.base import Action, PlannedCommand, PreflightContext, Probe, StepContext, StepRun
+from actions.base import Action, HostOutcome, PlannedCommand, PreflightContext, Probe, StepContext, StepRun, Target
 from actions.params import NoParams
+from actions.sudo import sudo_password_key, sudo_probes
 from actions.transport import cwd_probes, run_script, wrap_script
 from console.model.errors import ActionError
 
@@ -16,14 +17,18 @@ if TYPE_CHECKING:
     from console.model.runbook import Step
 
 
-def build_script(step: PlannedStep) -> str:
-    return wrap_script(step.commands, cwd=step.cwd, secret_vars=tuple(step.secret_env))
+def build_script(step: PlannedStep, *, sudo_password: bool = False) -> str:
+    return wrap_script(
+        step.commands, cwd=step.cwd, secret_vars=tuple(step.secret_env), sudo=step.sudo, sudo_password=sudo_password
+    )
 
 
 def display_command(step: PlannedStep) -> str:
     """What the operator reads in plans and confirmations: no script plumbing, no secrets."""
     secrets = " ".join(f"{var}=<secret {key}>" for var, key in step.secret_env.items())
     body = " && ".join(step.commands)
+    if step.sudo:
+        body = f"sudo sh -c '{body}'"
     parts = [p for p in (f"cd {step.cwd}" if step.cwd else "", f"{secrets} {body}".strip() if secrets else body) if p]
     return " && ".join(parts)
 
@@ -44,8 +49,8 @@ class SSHAction(Action):
         return None
 
     def preflight(self, ctx: PreflightContext) -> list[Probe]:
-        """The cwd its commands run in exists on every host."""
-        return cwd_probes(ctx)
+        """The cwd its commands run in exists on every host; with ``sudo``, sudo lets the user in."""
+        return [*cwd_probes(ctx), *(sudo_probes(ctx) if ctx.step.sudo else [])]
 
     def plan(self, step: PlannedStep) -> list[PlannedCommand]:
         text = display_command(step)
@@ -56,6 +61,16 @@ class SSHAction(Action):
         if any("\n" in s for s in secrets):
             raise ActionError(f"step {ctx.step.id}: a secret for secret_env contains a newline")
         stdin = "".join(f"{s}\n" for s in secrets).encode()
-        script = build_script(ctx.step)
-        results = await asyncio.gather(*(run_script(ctx, target, script, stdin) for target in ctx.targets))
+        results = await asyncio.gather(*(self._run_on(ctx, target, stdin) for target in ctx.targets))
         return StepRun({r.host: r for r in results})
+
+    async def _run_on(self, ctx: StepContext, target: Target, stdin: bytes) -> HostOutcome:
+        """A host's own script: with sudo and a ``sudo_password``, that password is stdin's first line."""
+        if not (ctx.step.sudo and target.sudo_password):
+            return await run_script(ctx, target, build_script(ctx.step), stdin)
+        password = ctx.secret(sudo_password_key(target))
+        if "\n" in password:
+            raise ActionError(f"step {ctx.step.id}: {sudo_password_key(target)} contains a newline")
+        return await run_script(
+            ctx, target, build_script(ctx.step, sudo_password=True), f"{password}\n".encode() + stdin
+        )

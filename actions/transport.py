@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from pathlib import Path
 
 import asyncssh
 
 from actions.base import HostOutcome, OutputSink, PreflightContext, Probe, StepContext, Target
-from console.model.config import unreadable
-from console.model.errors import ActionError, AuthError, HostKeyError, HostUnreachable
+from actions.sshconnect import ConnectionPool, check_files, connect, describe, said
+from console.model.errors import ActionError, HostUnreachable, WarroomError
 from console.model.sanitize import neutralise
+
+__all__ = ["ConnectionPool", "check_files", "connect"]  # the pool lives in actions.sshconnect
 
 PID_MARK = b"\x1ewarroom-pid "
 KILL_GRACE = 3.0
@@ -28,113 +29,38 @@ STOP_REACH = (0.3, 5.0)
 never answers, and the step must still end by its own timeout (5% of it, within these bounds)."""
 
 
-def _said(exc: BaseException) -> str:
-    """An exception's text as warroom may show it: a server chooses a disconnect reason (and
-    sends it before its host key is checked), so its control sequences are neutralised here."""
-    return neutralise(str(exc)) or type(exc).__name__
+SUDO_PASSWORD_VAR = "__warroom_sudo_pw"
 
 
-def _describe(target: Target) -> str:
-    return f"host {target.name} ({target.user}@{target.address}:{target.port})"
+def wrap_script(
+    commands: list[str] | tuple[str, ...], *, cwd: str = "", secret_vars=(), sudo: bool = False, sudo_password=False
+) -> str:
+    """The remote shell script: report pid, read secrets from stdin, cd, then ``set -e``.
 
-
-class ConnectionPool:
-    """One SSH connection per host, opened on first use and reused across steps."""
-
-    def __init__(self) -> None:
-        self._conns: dict[str, asyncssh.SSHClientConnection] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    async def get(self, target: Target) -> asyncssh.SSHClientConnection:
-        lock = self._locks.setdefault(target.name, asyncio.Lock())
-        async with lock:
-            conn = self._conns.get(target.name)
-            if conn is not None and not conn.is_closed():
-                return conn
-            conn = await connect(target)
-            self._conns[target.name] = conn
-            return conn
-
-    async def close(self) -> None:
-        conns, self._conns = list(self._conns.values()), {}
-        for conn in conns:
-            conn.close()
-        for conn in conns:
-            with contextlib.suppress(Exception):
-                await conn.wait_closed()
-
-
-async def connect(target: Target) -> asyncssh.SSHClientConnection:
-    """Connect with the host key checked against known_hosts; failures become typed errors."""
-    check_files(target)
-    options: dict = {
-        "port": target.port,
-        "username": target.user,
-        "known_hosts": target.known_hosts,
-        "connect_timeout": target.connect_timeout,
-        "keepalive_interval": target.keepalive or None,
-        "keepalive_count_max": 3,
-    }
-    if target.identity_file:
-        options["client_keys"] = [target.identity_file]
-        options["agent_path"] = None
-    try:
-        return await asyncssh.connect(target.address, **options)
-    except asyncssh.HostKeyNotVerifiable as exc:
-        raise HostKeyError(_host_key_problem(target, exc)) from None
-    except asyncssh.PermissionDenied:
-        raise AuthError(
-            f"{_describe(target)}: authentication refused for user {target.user!r}"
-            + (f" with key {target.identity_file}" if target.identity_file else "")
-        ) from None
-    except asyncssh.KeyImportError as exc:
-        raise AuthError(
-            f"{_describe(target)}: cannot load identity file {target.identity_file}: {_said(exc)}"
-        ) from None
-    except (OSError, TimeoutError, asyncssh.Error) as exc:
-        raise HostUnreachable(f"{_describe(target)}: cannot connect: {_said(exc)}") from None
-
-
-def check_files(target: Target) -> None:
-    """The host's known_hosts and identity file must be readable files: checked when a host is
-    reached (and by ``warroom check``), so a plan works on a machine without them."""
-    known = unreadable(Path(target.known_hosts))
-    if known:
-        raise HostKeyError(f"{_describe(target)}: hosts.{target.name}.known_hosts: file {target.known_hosts} {known}")
-    if target.identity_file:
-        identity = unreadable(Path(target.identity_file))
-        if identity:
-            raise AuthError(
-                f"{_describe(target)}: hosts.{target.name}.identity_file: file {target.identity_file} {identity}"
-            )
-
-
-def _host_key_problem(target: Target, exc: Exception) -> str:
-    try:
-        known = asyncssh.read_known_hosts(target.known_hosts)
-        trusted = known.match(target.address, target.address, target.port)[0]
-    except (OSError, ValueError):
-        trusted = []
-    if trusted:
-        return (
-            f"{_describe(target)}: host key CHANGED — it does not match {target.known_hosts}; "
-            "refusing to connect (possible man-in-the-middle); verify the new key out of band"
-        )
-    return (
-        f"{_describe(target)}: host key unknown — no entry in {target.known_hosts}; "
-        f"verify its fingerprint out of band and add it (ssh-keyscan -p {target.port} {target.address})"
-    )
-
-
-def wrap_script(commands: list[str] | tuple[str, ...], *, cwd: str = "", secret_vars=()) -> str:
-    """The remote shell script: report pid, read secrets from stdin, cd, then ``set -e``."""
+    With ``sudo`` the commands (and the reading of the secrets) run in ``sudo sh -c``, after the
+    ``cd`` (as the login user, like the cwd check). ``sudo_password``: stdin's first line is the
+    password, read by the shell and written by its ``printf`` builtin into ``sudo -S`` (never an
+    argument, so never in ``ps``), and only when sudo asks for one (``sudo -n true`` fails); the
+    rest of stdin (the secrets) follows it to the commands."""
     lines = ["printf '\\036warroom-pid %s\\n' \"$$\""]
-    lines += [f"IFS= read -r {var} && export {var}" for var in secret_vars]
-    if cwd:
-        lines.append(f"cd -- {cwd_word(cwd)} || exit 96")
-    lines.append("set -e")
-    lines += list(commands)
-    return "\n".join(lines) + "\n"
+    reads = [f"IFS= read -r {var} && export {var}" for var in secret_vars]
+    cd = [f"cd -- {cwd_word(cwd)} || exit 96"] if cwd else []
+    if not sudo:
+        return "\n".join([*lines, *reads, *cd, "set -e", *commands]) + "\n"
+    inner = "\n".join([*reads, "set -e", *commands]) + "\n"
+    run = f"sh -c {quote_word(inner)}"
+    if not sudo_password:
+        return "\n".join([*lines, *cd, f"sudo -n -- {run}"]) + "\n"
+    feed = (
+        f"{{ if ! sudo -n true 2>/dev/null; then printf '%s\\n' \"${SUDO_PASSWORD_VAR}\"; fi; "
+        f"unset {SUDO_PASSWORD_VAR}; exec cat; }}"
+    )
+    return "\n".join([*lines, f"IFS= read -r {SUDO_PASSWORD_VAR}", *cd, f"{feed} | sudo -S -p '' -- {run}"]) + "\n"
+
+
+def quote_word(text: str) -> str:
+    """One single-quoted shell word, whatever ``text`` holds."""
+    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def shell_path(path: str) -> str:
@@ -169,7 +95,7 @@ async def run_script(
     except ActionError as exc:
         outcome.error = str(exc)
     except (OSError, asyncssh.Error) as exc:
-        outcome.error = f"{_describe(target)}: connection lost during step {ctx.step.id}: {_said(exc)}"
+        outcome.error = f"{describe(target)}: connection lost during step {ctx.step.id}: {said(exc)}"
     finally:
         outcome.bytes, outcome.sha256 = sink.close()
         outcome.duration = time.monotonic() - started
@@ -192,14 +118,14 @@ async def _execute(ctx: StepContext, conn, target: Target, script: str, stdin: b
         try:
             pump.result()
         except OSError as exc:  # the output could not be kept (disk full): stop the command too
-            error = await _stop_remote(conn, target, pgid, _stop_reach(ctx.step.timeout))
+            error = await _stop_remote(conn, target, pgid, _stop_reach(ctx.step.timeout), _as_root(ctx, target))
             proc.close()
             return HostOutcome(
-                target.name, "error", error=f"output could not be spooled ({_said(exc)}); command stopped {error}"
+                target.name, "error", error=f"output could not be spooled ({said(exc)}); command stopped {error}"
             )
         return _finished(target, proc)
     status = "cancelled" if ctx.cancelled.is_set() else "timed_out"
-    error = await _stop_remote(conn, target, pgid, _stop_reach(ctx.step.timeout))
+    error = await _stop_remote(conn, target, pgid, _stop_reach(ctx.step.timeout), _as_root(ctx, target))
     proc.close()
     pump.cancel()
     with contextlib.suppress(asyncio.CancelledError, asyncssh.Error, OSError):
@@ -241,10 +167,46 @@ def _stop_reach(timeout: float) -> float:
     return min(high, max(low, timeout * 0.05))
 
 
-async def _stop_remote(conn, target: Target, pgid: list[int], reach: float) -> str:
-    """TERM the remote process group, then KILL it if it is still there after a grace. A host that
-    cannot open the stop channel within ``reach`` seconds does not hold the step past its timeout:
-    the stop goes on in the background (:func:`_stop_late`) and the outcome is unknown."""
+def _as_root(ctx: StepContext, target: Target) -> tuple[bool, str]:
+    """Whether the step's commands run under sudo, and the sudo password to stop them with."""
+    if not getattr(ctx.step, "sudo", False):
+        return False, ""
+    if not target.sudo_password:
+        return True, ""
+    try:
+        return True, ctx.secret(f"hosts.{target.name}.sudo_password")
+    except WarroomError:  # a secret that no longer resolves: try without it (NOPASSWD may still do)
+        return True, ""
+
+
+def _as_root_stop(script: str, as_root: tuple[bool, str]) -> tuple[str, bytes]:
+    """The stop script as root when the step ran under sudo: the login user may not signal its
+    root processes, and sudo relays a signal only to the shell it started, not that shell's
+    children (the command a ``set -e`` script is waiting on)."""
+    sudo, password = as_root
+    if not sudo:
+        return script, b""
+    inner = quote_word(script)
+    if not password:
+        return f"exec sudo -n -- sh -c {inner}\n", b""
+    return (
+        f"IFS= read -r {SUDO_PASSWORD_VAR}\n"
+        f"if sudo -n true 2>/dev/null; then exec sudo -n -- sh -c {inner}; fi\n"
+        f"printf '%s\\n' \"${SUDO_PASSWORD_VAR}\" | sudo -S -p '' -- sh -c {inner}\n"
+    ), f"{password}\n".encode()
+
+
+SUDO_REFUSED = 1
+"""The exit of a root stop whose sudo refused (the stop script itself exits 0 or 3)."""
+
+
+async def _stop_remote(
+    conn, target: Target, pgid: list[int], reach: float, as_root: tuple[bool, str] = (False, "")
+) -> str:
+    """TERM the remote process group, then KILL it if it is still there after a grace (as root
+    for a sudo step). A host that cannot open the stop channel within ``reach`` seconds does not
+    hold the step past its timeout: the stop goes on in the background (:func:`_stop_late`) and
+    the outcome is unknown."""
     if not pgid or pgid[0] <= 1:
         return "remote process id unknown; could not confirm it stopped"
     # "kill -SIG -PGID" without "--": dash (Debian's /bin/sh, a common login shell) rejects "--".
@@ -257,7 +219,8 @@ async def _stop_remote(conn, target: Target, pgid: list[int], reach: float) -> s
         f"kill -KILL {group} 2>/dev/null\n"
         f"sleep 0.2; kill -0 {group} 2>/dev/null && exit 3; exit 0\n"
     )
-    opening = asyncio.ensure_future(conn.create_process(script))
+    script, stdin = _as_root_stop(script, as_root)
+    opening = asyncio.ensure_future(conn.create_process(script, input=stdin.decode() if stdin else None))
     done, _ = await asyncio.wait({opening}, timeout=reach)
     if not done:  # a slow link may still carry the stop: it goes on without holding the step
         _LATE_STOPS.add(task := asyncio.ensure_future(_stop_late(conn, opening)))
@@ -270,7 +233,9 @@ async def _stop_remote(conn, target: Target, pgid: list[int], reach: float) -> s
     try:
         result = await asyncio.wait_for(stopper.wait(check=False), timeout=KILL_GRACE + 10)
     except (OSError, asyncssh.Error, TimeoutError) as exc:
-        return f"could not confirm the remote process stopped on {target.name}: {_said(exc)}"
+        return f"could not confirm the remote process stopped on {target.name}: {said(exc)}"
+    if as_root[0] and result.exit_status == SUDO_REFUSED:
+        return f"sudo refused to stop remote process group {pgid[0]} on {target.name} as root; it may still run"
     if result.exit_status != 0:
         return f"remote process group {pgid[0]} on {target.name} is still alive after SIGKILL"
     return ""
@@ -311,16 +276,18 @@ async def alive_groups(conn, pgids: list[int]) -> list[int]:
     return [int(x) for x in str(result.stdout or "").split() if x.isdigit()]
 
 
-async def reach(pool: ConnectionPool, target: Target) -> str:
+async def reach(pool: ConnectionPool, target: Target, *, command: bool = True) -> str:
     """The gate's first line for a host: connect through ``pool`` (host key verified, login) and
-    run ``true``; the server's version, or a typed error saying which stage failed."""
+    run ``true``; the server's version, or a typed error saying which stage failed. A bastion only
+    has to log in (``command=False``): many allow tunnels and no shell."""
     conn = await pool.get(target)
-    try:
-        result = await conn.run("true", check=False)
-    except (OSError, asyncssh.Error) as exc:
-        raise HostUnreachable(f"{_describe(target)}: logged in but cannot run a command: {_said(exc)}") from None
-    if result.exit_status != 0:
-        raise ActionError(f"{_describe(target)}: logged in but `true` exited {result.exit_status} (login shell?)")
+    if command:
+        try:
+            result = await conn.run("true", check=False)
+        except (OSError, asyncssh.Error) as exc:
+            raise HostUnreachable(f"{describe(target)}: logged in but cannot run a command: {said(exc)}") from None
+        if result.exit_status != 0:
+            raise ActionError(f"{describe(target)}: logged in but `true` exited {result.exit_status} (login shell?)")
     return neutralise(str(conn.get_extra_info("server_version", ""))) or "ok"
 
 
@@ -331,7 +298,7 @@ async def ask(ctx: PreflightContext, target: Target, script: str) -> str:
     try:
         result = await conn.run(script, check=False)
     except (OSError, asyncssh.Error) as exc:
-        raise HostUnreachable(f"{_describe(target)}: connection lost during the preflight: {_said(exc)}") from None
+        raise HostUnreachable(f"{describe(target)}: connection lost during the preflight: {said(exc)}") from None
     words = str(result.stdout or "").split()
     return words[0] if words else f"exit-{result.exit_status}"
 

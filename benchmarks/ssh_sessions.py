@@ -33,7 +33,6 @@ import random
 import re
 import selectors
 import signal
-import statistics
 import struct
 import subprocess
 import sys
@@ -166,7 +165,7 @@ class Reader(threading.Thread):
 
 
 # ----- the served war room ---------------------------------------------------------------------------
-def _write_files(base: Path, checks: int) -> tuple[Path, Path]:
+def _write_files(base: Path, checks: int, shared: bool) -> tuple[Path, Path]:
     for name in ("alice", "olive"):
         keygen(base / name)
     users = server_users(base, {"alice": "driver", "olive": "observer"})
@@ -177,6 +176,7 @@ def _write_files(base: Path, checks: int) -> tuple[Path, Path]:
         f'[groups]\napp = ["app1"]\n\n[server]\nkeepalive = 15\n'
         "max_sessions_per_user = 56\n"  # one observer account stands for every watcher here
         "max_unauthenticated = 64\n"  # every observer logs in at once: 50 must not be dropped at 16
+        f"shared_views = {str(shared).lower()}\n"
         f"{users}"
     )
     (base / "kh").write_text("")
@@ -185,9 +185,10 @@ def _write_files(base: Path, checks: int) -> tuple[Path, Path]:
     return config, write_runbook(base / "runbook.toml", steps)
 
 
-def serve(base: Path, checks: int) -> ServedWarRoom:
-    """``warroom serve`` on a manual step of ``checks`` checks (the fork server unless WARROOM_SSH_SPAWN says)."""
-    config, runbook = _write_files(base, checks)
+def serve(base: Path, checks: int, shared: bool = True) -> ServedWarRoom:
+    """``warroom serve`` on a manual step of ``checks`` checks (the fork server unless WARROOM_SSH_SPAWN says);
+    ``shared``: observers share one console per terminal size (``server.shared_views``), else one each."""
+    config, runbook = _write_files(base, checks, shared)
     return ServedWarRoom(base, base, config, runbook, spawn=os.environ.get("WARROOM_SSH_SPAWN", "fork"))
 
 
@@ -273,7 +274,11 @@ def _print_profile(title: str, stats: pstats.Stats, rows: int = 25) -> None:
         print(text[text.find("   ncalls") :].rstrip() if "   ncalls" in text else text.rstrip())
 
 
-def changes(served: ServedWarRoom, reader: Reader, observers: int, count: int, via: str, profile: bool = False):
+def changes(
+    served: ServedWarRoom, reader: Reader, observers: int, count: int, via: str, profile: bool, shared: bool
+) -> dict:
+    """The driver ticks ``count`` checks while ``observers`` watch; what each tick and each session cost."""
+    serve_base = _memory_mb(served.process.pid)
     driver = reader.add(Terminal(served.ssh_argv("alice", None, "-tt")))
     driver.expect(f"INC {served.incident}")
     watchers = []
@@ -290,30 +295,32 @@ def changes(served: ServedWarRoom, reader: Reader, observers: int, count: int, v
     driver.wait()
     for terminal in watchers:
         terminal.wait(60)
-    sessions = served.wait_children(observers + 1 if via == "ssh" else 1)
+    consoles = 1 + (min(observers, 1) if shared else observers) if via == "ssh" else 1  # every watcher 160x48
+    sessions = served.wait_children(consoles)
     time.sleep(1.0)
     processes = sessions | {terminal.process.pid for terminal in watchers[:observers] if via == "watch"}
-    memory = {"idle": {pid: _memory_mb(pid) for pid in processes}}
+    memory = {"idle": _memory_per_session(processes, served.process.pid, serve_base, observers + 1)}
 
     for terminal in (driver, *watchers):
         terminal.expect("driver: alice")
     driver.type(b"d")
     for terminal in (driver, *watchers):
         terminal.wait()
-    each, last, pressed_wall = [], [], []
+    each, last, pressed_wall, keys = [], [], [], []
     everyone = (*processes, served.process.pid)
     if profiled is not None:
         profiled.take()  # what came before (start, first paint) is not looked at
     idle_from, idle_started = {pid: _cpu_seconds(pid) for pid in everyone}, time.perf_counter()
-    time.sleep(3.0)  # the console's own clock: a repaint a second in every session
+    time.sleep(3.0)  # the console's own clock: a repaint a second in every console
     cpu_before, loop_started = {pid: _cpu_seconds(pid) for pid in everyone}, time.perf_counter()
+    profiles = {}
     if profiled is not None:
-        memory["profile idle"] = profiled.take()  # type: ignore[assignment]
+        profiles["3 s idle"] = profiled.take()
     idle = {pid: (cpu_before[pid] - idle_from[pid]) / (loop_started - idle_started) for pid in everyone}
     for k in range(1, count + 1):
         driver.expect("Note (optional)")
-        driver.type(b"p")
-        driver.wait()
+        typed = driver.type(b"p")
+        keys.append(driver.wait() - typed)  # a key the driver's own console answers
         time.sleep(0.05)
         marker = f"✓] chk-{k:02d}"
         for terminal in (driver, *watchers):
@@ -325,14 +332,12 @@ def changes(served: ServedWarRoom, reader: Reader, observers: int, count: int, v
         each += times
         last.append(max(times))
         if k % 10 == 0:
-            memory[f"{k} ticks"] = {pid: _memory_mb(pid) for pid in processes}
+            memory[f"{k} ticks"] = _memory_per_session(processes, served.process.pid, serve_base, observers + 1)
         time.sleep(random.uniform(0.1, 0.4))  # not in step with the console's 1 s clock
     loop = time.perf_counter() - loop_started
     if profiled is not None:
-        memory["profile changes"] = profiled.take()  # type: ignore[assignment]
+        profiles["changes"] = profiled.take()
     cpu = {pid: (_cpu_seconds(pid) - cpu_before[pid] - idle[pid] * loop) / count for pid in everyone}
-    memory["cpu"] = cpu  # type: ignore[assignment]
-    memory["idle cpu"] = idle  # type: ignore[assignment]
     for terminal in (driver, *watchers):
         terminal.close()
         reader.remove(terminal)
@@ -343,7 +348,56 @@ def changes(served: ServedWarRoom, reader: Reader, observers: int, count: int, v
         if r["type"] == CHECK_TICKED
     ]
     split = [j - p for j, p in zip(journaled, pressed_wall, strict=True)]
-    return each, last, split, memory
+    return {
+        "each": each,
+        "last": last,
+        "split": split,
+        "keys": keys,
+        "memory": memory,
+        "cpu": cpu,
+        "idle": idle,
+        "serve": served.process.pid,
+        "sessions": observers + 1,
+        "consoles": len(processes),
+        "profiles": profiles,
+    }
+
+
+def _memory_per_session(pids: set[int], serve: int, serve_base: tuple, sessions: int) -> tuple[float, float, float]:
+    """PSS, RSS and USS of every console plus what ``warroom serve`` grew by (its SSH channels), per session."""
+    sizes = [_memory_mb(pid) for pid in pids]
+    grown = [max(0.0, now - before) for now, before in zip(_memory_mb(serve), serve_base, strict=True)]
+    return tuple((sum(size[i] for size in sizes) + grown[i]) / sessions for i in range(3))  # type: ignore[return-value]
+
+
+def report(title: str, result: dict, observers: int, via: str) -> None:
+    print(f"\n== {title}: {result['consoles']} console processes for {result['sessions']} sessions ==")
+    _row("tick to each observer", result["each"], note="   target p95 ≤ 250 ms with 50, ≤ 150 ms with 20")
+    each = result["each"]
+    third = len(each) // 3
+    if third:
+        _row("  ticks 1-10 to each observer", each[:third])
+        _row("  last 10 ticks to each observer", each[-third:])
+    _row("tick to the last of the observers", result["last"])
+    _row("  of which Enter to journal record", result["split"], note="   (driver's console, socket, engine; ms clock)")
+    _row("driver's key to its repaint", result["keys"], note="   target p95 < 50 ms while all watch")
+    cpu, idle, serve, sessions = result["cpu"], result["idle"], result["serve"], result["sessions"]
+    print(
+        f"CPU per tick, beyond idle: {sum(cpu.values()) * 1000:.0f} ms in all (consoles + warroom serve),"
+        f" {sum(cpu.values()) / sessions * 1000:.1f} ms per session; of it {cpu[serve] * 1000:.0f} ms in serve"
+        "   target ≤ 8 ms per session"
+    )
+    print(
+        f"CPU when idle: {sum(idle.values()) / sessions * 1000:.1f} ms/s per session (consoles + serve),"
+        f" of it {idle[serve] * 1000:.0f} ms/s in serve   target ≤ 3 ms/s per session"
+    )
+    for when, (pss, rss, uss) in result["memory"].items():
+        print(
+            f"PSS per {via} session ({when:>8})  {pss:5.1f} MB  (USS {uss:5.1f}, RSS {rss:5.1f};"
+            f" consoles + serve's growth over {sessions} sessions)   target ≤ 20 MB"
+        )
+    for when, stats in result["profiles"].items():
+        _print_profile(when, stats)
 
 
 def main() -> None:
@@ -354,63 +408,52 @@ def main() -> None:
     parser.add_argument(
         "--observers-via", choices=("ssh", "watch"), default="ssh", help="watch: local observers, to see what SSH adds"
     )
+    parser.add_argument(
+        "--views",
+        choices=("shared", "own", "both"),
+        default="both",
+        help="shared: observers share a console per terminal size (the default); own: one each; both: side by side",
+    )
     parser.add_argument("--profile", action="store_true", help="print the profile of one more (local) observer")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
-        served = serve(Path(tmp), args.changes)
-        reader = Reader()
-        reader.start()
-        try:
-            paints = first_paints(served, reader, args.connects)
-            each, last, split, memory = changes(
-                served, reader, args.observers, args.changes, args.observers_via, args.profile
-            )
-        finally:
-            reader.running = False
-            reader.close_all()
-            served.stop()
+    designs = {"both": (True, False), "shared": (True,), "own": (False,)}[args.views]
+    results, paints = {}, None
+    for shared in designs:
+        with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
+            served = serve(Path(tmp), args.changes, shared)
+            reader = Reader()
+            reader.start()
+            try:
+                if paints is None:
+                    paints = first_paints(served, reader, args.connects)
+                results[shared] = changes(
+                    served, reader, args.observers, args.changes, args.observers_via, args.profile, shared
+                )
+            finally:
+                reader.running = False
+                reader.close_all()
+                served.stop()
     spawn = os.environ.get("WARROOM_SSH_SPAWN", "fork")
     print(
         f"{os.cpu_count()} cores; sessions by {spawn}; {args.observers} observers ({args.observers_via}) + 1 driver"
         f" (ssh); {args.changes} changes"
     )
+    assert paints is not None
     _row("ssh connect to first paint", paints["ssh"], note="   target: the design measured ~600 ms")
     _row("  warroom watch (no SSH), local", paints["watch"])
     _row("  ssh -T to the refusal (SSH only)", paints["ssh -T"])
-    _row("tick to each observer", each, note="   target p95 ≤ 250 ms with 50, ≤ 150 ms with 20")
-    third = len(each) // 3
-    if third:
-        _row("  ticks 1-10 to each observer", each[:third])
-        _row("  last 10 ticks to each observer", each[-third:])
-    _row("tick to the last of the observers", last)
-    _row("  of which Enter to journal record", split, note="   (driver's console, socket, engine; ms clock)")
-    cpu, idle = memory.pop("cpu"), memory.pop("idle cpu")
-    profiles = {
-        when: memory.pop(key)
-        for when, key in (("3 s idle", "profile idle"), ("changes", "profile changes"))
-        if key in memory
-    }
-    serve_cpu, serve_idle = cpu.pop(served.process.pid), idle.pop(served.process.pid)
-    print(
-        f"CPU per tick, beyond idle: {sum(cpu.values()) * 1000:.0f} ms in all {len(cpu)} sessions"
-        f" (mean {statistics.mean(cpu.values()) * 1000:.0f} ms each), {serve_cpu * 1000:.0f} ms in warroom serve"
-        f" (engine, SSH server) on {os.cpu_count()} cores   target ≤ 8 ms each"
-    )
-    print(
-        f"CPU when idle: {statistics.mean(idle.values()) * 1000:.0f} ms/s per session (its 1 s clock),"
-        f" {serve_idle * 1000:.0f} ms/s in warroom serve   target ≤ 3 ms/s per session"
-    )
-    for when, sizes in memory.items():
-        pss, rss, uss = ([size[i] for size in sizes.values()] for i in range(3))
-        print(
-            f"PSS per {args.observers_via} session ({when:>8})  mean {statistics.mean(pss):5.1f}"
-            f"  max {max(pss):5.1f} MB"
-            f"  (USS {statistics.mean(uss):5.1f}, RSS {statistics.mean(rss):5.1f}; {len(pss)} sessions)"
-            "   target ≤ 20 MB"
+    for shared, result in results.items():
+        title = (
+            "shared views (server.shared_views = true)" if shared else "a console per session (shared_views = false)"
         )
-
-    for when, stats in profiles.items():
-        _print_profile(when, stats)  # type: ignore[arg-type]
+        report(title, result, args.observers, args.observers_via)
+    if len(results) == 2:
+        own, shared_ = results[False], results[True]
+        print(
+            f"\nshared / own: tick p95 {_pct(shared_['each'], 0.95) / _pct(own['each'], 0.95):.2f}x,"
+            f" CPU per tick {sum(shared_['cpu'].values()) / sum(own['cpu'].values()):.2f}x,"
+            f" PSS {shared_['memory']['idle'][0] / own['memory']['idle'][0]:.2f}x"
+        )
 
 
 if __name__ == "__main__":

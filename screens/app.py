@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import sys
 from collections.abc import Awaitable, Callable, Iterable
+from signal import SIGUSR2 as REPAINT_SIGNAL  # console.host.sharedview.REPAINT_SIGNAL, without its imports
 from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
@@ -90,6 +93,7 @@ class WarroomApp(App[int]):
     async def on_mount(self) -> None:
         self.set_keymap(self._keymap)
         if self._connect is not None:
+            self._repaint_on_request()
             try:
                 self.session = await self._connect()
             except WarroomError as exc:
@@ -104,6 +108,11 @@ class WarroomApp(App[int]):
             await self._enter(self.session)
         else:
             self._ask_opening(self._severity)
+
+    def _repaint_on_request(self) -> None:
+        """The SSH server's shared view asks for a whole frame when someone joins (REPAINT_SIGNAL)."""
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            asyncio.get_running_loop().add_signal_handler(REPAINT_SIGNAL, lambda: self.call_next(self.refresh))
 
     async def _start(self) -> None:
         assert self._startup_hook is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from console.host.session import Session
+from console.model import rules
 from console.model.keymap import ACTING, COMMAND_OF
 
 from .panes.checklist import Item
@@ -20,6 +21,8 @@ def refused_by_engine(binding_id: str, session: Session) -> bool:
     an observer's seat or export key, while the incident is open (a closed one takes no attempts)."""
     if session.state.status != "open" or binding_id not in COMMAND_OF_ATTEMPT:
         return False
+    if binding_id == "note":  # the one command an observer may send, when the config allows
+        return not rules.may_note(session.actor, session.state)
     if binding_id in ACTING:
         return not session.is_driver
     return session.actor.role == "observer"

@@ -34,6 +34,8 @@ async def _hosted(app: WarroomApp, host: IncidentHost, served: str = "Served ove
         app.notify(f"observers cannot join: {host.not_shared}", title="Not shared", severity="warning", markup=False)
     if host.ssh_port is not None:
         app.notify(f"trainees: ssh -p {host.ssh_port} NAME@{host.ssh_listen}", title=served, timeout=30, markup=False)
+    if host.web is not None:
+        app.notify(f"stakeholders: {host.web.url}", title="Status page", timeout=30, markup=False)
     return host.session()
 
 

@@ -41,6 +41,8 @@ class Prepared:
     detected_at: str | None = None
     force: bool = False
     serve: bool = False
+    http: str | None = None
+    """Serve the read-only status page on ``[ADDR:]PORT``."""
     session_entry: str = ""
     session_preload: tuple[str, ...] = ()
     show_score: bool = False
@@ -62,10 +64,12 @@ def run_prepared_console(start: StartEnvironment, how: Prepared) -> int:
         env.append(ready)
         launch = await asyncio.to_thread(importlib.import_module, "screens.launch")
         app.preparing("preflight: checking every host")
+        from actions.sshconnect import set_passphrase_prompt
         from console.engine.preflight import preflight_gate
         from console.host.incident_host import Sharing
         from console.model.errors import PreflightFailed
 
+        set_passphrase_prompt(lambda target, path: ask_passphrase(app, target, path))
         try:
             gate = await preflight_gate(ready.plan, ready.config, force=how.force, out=table)
         except PreflightFailed as exc:
@@ -73,7 +77,11 @@ def run_prepared_console(start: StartEnvironment, how: Prepared) -> int:
             app.exit(1)
             return None
         sharing = Sharing(
-            ssh=how.serve, session_entry=how.session_entry, session_preload=how.session_preload, strict=False
+            ssh=how.serve,
+            session_entry=how.session_entry,
+            session_preload=how.session_preload,
+            http=how.http,
+            strict=False,
         )
         root, plan, config = ready.state_root, ready.plan, ready.config
         opener = launch._opener(
@@ -90,6 +98,10 @@ def run_prepared_console(start: StartEnvironment, how: Prepared) -> int:
         return plan, opener
 
     async def shutdown() -> None:
+        if env:  # the startup registered the console's passphrase prompt: this app asks no more
+            from actions.sshconnect import set_passphrase_prompt
+
+            set_passphrase_prompt(None)
         for ready in env:
             await ready.close()
 
@@ -110,6 +122,19 @@ def run_prepared_console(start: StartEnvironment, how: Prepared) -> int:
     if how.refusal:
         return 1
     return result if isinstance(result, int) else 0
+
+
+async def ask_passphrase(app, target, path: str) -> str | None:
+    """The console asks for an encrypted identity file's passphrase once (the transport keeps
+    it in memory for every host that uses the file); escape leaves the host unreachable."""
+    from screens.modals.prompt import PromptModal
+
+    answer: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+    label = f"host {target.name} ({target.route()}) logs in with {path}, which is encrypted"
+    app.push_screen(
+        PromptModal("Passphrase", label, password=True), lambda value: answer.done() or answer.set_result(value)
+    )
+    return await answer
 
 
 def _neutralised(text: str) -> str:
@@ -149,6 +174,7 @@ class DrillChoices(Protocol):
     severity: str
     trigger: str
     serve_port: int | None
+    http_listen: str | None
 
 
 def _driver(name: str) -> Actor:
@@ -212,6 +238,7 @@ def drill_console_first(
         severity=options.severity,
         trigger=options.trigger,
         serve=bool(options.serve_port),
+        http=options.http_listen,
         session_entry=session_entry,
         session_preload=session_preload,
         show_score=True,

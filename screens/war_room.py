@@ -1,4 +1,4 @@
-"""The war room: checklist, live output, RTO countdown, contacts; every action a binding.
+"""The war room: checklist, output or activity (the shared timeline), RTO countdown, contacts; every action a binding.
 
 Acting bindings are offered (:meth:`WarRoomScreen.offered`) by the session's role and the selected
 item, so an observer's footer shows them disabled; pressed anyway, they are sent and the engine
@@ -13,7 +13,7 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Tree
 from textual.worker import Worker, WorkerState
@@ -37,20 +37,27 @@ from .modals.help import HelpModal
 from .modals.output import OutputModal
 from .modals.prompt import PromptModal
 from .modals.score import ScoreModal
+from .notices import notify_record
+from .panes.activity import ActivityPane
 from .panes.checklist import ChecklistPane, Item
 from .panes.contacts import ContactsPane
 from .panes.countdown import CountdownPane
 from .panes.footer import WarRoomFooter
 from .panes.header import IncidentHeader
 from .panes.logs import LogPane
+from .views import ViewsMixin
+
+KEY_DISPLAY = {"slash": "/", "left_square_bracket": "[", "right_square_bracket": "]"}
 
 
 def _binding(binding_id: str, *, show: bool = True) -> Binding:
     key, description = ACTIONS[binding_id]
-    return Binding(key, binding_id.replace("-", "_"), description, show=show, id=binding_id, tooltip=description)
+    shown = KEY_DISPLAY.get(key)
+    action = binding_id.replace("-", "_")
+    return Binding(key, action, description, show=show, id=binding_id, tooltip=description, key_display=shown)
 
 
-class WarRoomScreen(Screen[None]):
+class WarRoomScreen(ViewsMixin, Screen[None]):
     BINDINGS = [
         _binding("run-selected"),
         _binding("run-next"),
@@ -66,6 +73,10 @@ class WarRoomScreen(Screen[None]):
         _binding("export-report", show=False),
         _binding("next-host", show=False),
         _binding("close-incident", show=False),
+        _binding("activity"),
+        _binding("activity-filter", show=False),
+        _binding("contacts-up", show=False),
+        _binding("contacts-down", show=False),
         _binding("request-seat"),
         _binding("hand-over", show=False),
         _binding("help"),
@@ -86,7 +97,9 @@ class WarRoomScreen(Screen[None]):
             yield ContactsPane(self.session, id="contacts")
         with Horizontal(id="body"):
             yield ChecklistPane(self.session.state, id="checklist")
-            yield LogPane(self.session, id="logs")
+            with Vertical(id="right", classes="-output"):
+                yield LogPane(self.session, id="logs")
+                yield ActivityPane(self.session, id="activity")
         yield WarRoomFooter()
 
     def on_mount(self) -> None:
@@ -132,52 +145,17 @@ class WarRoomScreen(Screen[None]):
     def _journal(self, message: JournalEvent) -> None:
         record = message.record
         self._refresh_all()
-        if record["type"] == events.STEP_STARTED:
+        self.query_one(ActivityPane).add(record)
+        notify_record(self, self.session, record)
+        kind, mine = record["type"], record["actor"] == self.session.actor.name
+        if kind == events.STEP_STARTED:
             self.query_one(LogPane).show(record["data"]["step"], force=True)
-        elif record["type"] == events.STEP_FINISHED:
-            data = record["data"]
-            if data["outcome"] == "succeeded":
-                self.notify(markup=False, message=f"{data['step']} succeeded", timeout=3)
-                self.query_one(ChecklistPane).move_cursor_to_next_pending()
-            else:
-                self.notify(
-                    markup=False,
-                    message=f"{data['step']} {data['outcome']}: {data.get('error', '')}"[:300],
-                    title="Step failed",
-                    severity="error",
-                    timeout=10,
-                )
-        elif record["type"] == events.SEAT_REQUESTED and self.session.is_driver:
-            by = record["data"]["by"]
-            self.notify(
-                markup=False,
-                message=f"{by} asks for the driver seat: H hands it over.",
-                title="Seat requested",
-                timeout=30,
-            )
-        elif (
-            record["type"] in (events.SEAT_HANDED_OVER, events.SEAT_TAKEN)
-            and record["data"].get("to") == self.session.actor.name
+        elif (kind == events.STEP_FINISHED and record["data"]["outcome"] == "succeeded") or (
+            kind == events.CHECK_TICKED and mine
         ):
-            self.notify(markup=False, message="You drive now.", title="Driver seat")
-        elif record["type"] == events.CHECK_TICKED and record["actor"] == self.session.actor.name:
             self.query_one(ChecklistPane).move_cursor_to_next_pending()
-        elif record["type"] == events.COMMAND_REFUSED and record["actor"] == self.session.actor.name:
-            self.notify(markup=False, message=record["data"]["reason"], title="Refused", severity="warning")
-        elif record["type"] == events.INCIDENT_CLOSED and getattr(self.app, "show_score", False):
+        elif kind == events.INCIDENT_CLOSED and getattr(self.app, "show_score", False):
             self.app.push_screen(ScoreModal(render_score(self.session.state)))
-        elif record["type"] == events.STEP_WARNING:
-            data = record["data"]
-            self.notify(
-                markup=False,
-                message=f"{data['host']}: {data['message']}"[:300],
-                title=f"Warning: {data['step']}",
-                severity="warning",
-            )
-        elif record["type"] == events.RTO_BREACHED:
-            self.notify(
-                markup=False, message="The RTO deadline has passed.", title="RTO breached", severity="error", timeout=15
-            )
 
     @on(Tick)
     def _clock_tick(self) -> None:
@@ -202,6 +180,7 @@ class WarRoomScreen(Screen[None]):
             pane.show(chosen)
         elif pane.step is None and state.running:
             pane.show(state.running)
+        self.query_one(ActivityPane).follow_step(chosen)
         self._refresh_footer()
 
     def _refresh_footer(self) -> None:
@@ -239,6 +218,8 @@ class WarRoomScreen(Screen[None]):
             return True
         if binding_id == "request-seat":
             return True if rules.may_request_seat(self.session.actor, self.session.state) else None
+        if binding_id == "note":
+            return True if rules.may_note(self.session.actor, self.session.state) else None
         if binding_id == "hand-over":
             return True if self.session.is_driver and self._seat_candidates() else None
         if binding_id in ACTING and not self.session.is_driver:
@@ -395,7 +376,9 @@ class WarRoomScreen(Screen[None]):
             if text:
                 self.send("note", text=text)
 
-        self.app.push_screen(PromptModal("Note", "Add a note to the incident journal"), note)
+        limit = rules.OBSERVER_NOTE_LIMIT if self.session.actor.role == "observer" else None
+        modal = PromptModal("Note", "Add a note to the shared timeline (everyone sees it)", max_length=limit)
+        self.app.push_screen(modal, note)
 
     def action_comms_sent(self) -> None:
         if self._refused_attempt("comms-sent"):

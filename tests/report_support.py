@@ -306,8 +306,9 @@ async def _drive(engine: Engine, scene: Scene, lab) -> None:
     scene.at(3, 30)
     engine.tick(ALICE, "notify", "status-page", "pass")
     scene.at(4)
-    with pytest.raises(CommandRefused):
-        engine.add_note(OLIVE, "should we not wait for the payment provider?")
+    engine.add_note(OLIVE, "should we not wait for the payment provider?")  # observers may note
+    with pytest.raises(CommandRefused):  # and nothing else
+        engine.tick(OLIVE, "notify", "status-page", "fail", "it still says all good")
     scene.at(6)
     engine.record_comms(ALICE, "admin-email")
     scene.at(10)

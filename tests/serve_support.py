@@ -152,3 +152,9 @@ class ServedWarRoom:
         assert self.process.stdout is not None
         self.process.stdout.close()
         self._err.close()
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    """A process's environment as it started (``/proc/PID/environ``)."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)

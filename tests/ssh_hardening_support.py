@@ -98,7 +98,8 @@ async def start_room(tmp_path: Path, engine, server_settings: dict[str, int]) ->
         f'public_keys = ["{keys[name].export_public_key().decode().strip()}"]\n'
         for name, role in USERS.items()
     )
-    settings = "".join(f"{key} = {value}\n" for key, value in server_settings.items())
+    # a console each: the stub console stands for the one an observer gets on their first key
+    settings = "".join(f"{key} = {value}\n" for key, value in {"shared_views": "false", **server_settings}.items())
     known = tmp_path / "known"
     known.write_text("")
     cfg = tmp_path / "ssh.toml"

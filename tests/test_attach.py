@@ -211,3 +211,31 @@ async def test_a_server_refused_at_start_removes_nothing_on_close(engine, tmp_pa
     await served.start()
     await served.close()
     assert not served.path.exists() and not pointer.exists()
+
+
+async def test_a_client_that_fell_behind_gets_the_newest_lines_not_a_backlog(served):
+    """Output queued for a client that does not read is kept per host to the pane's last lines
+    (OUTPUT_LINES_KEPT): when it reads again, the step's last line arrives at once."""
+    from console.engine.stream import Output
+    from console.host.attach import OUTPUT_LINES_KEPT
+
+    engine, server = served
+    reader, writer = await asyncio.open_unix_connection(str(server.path), limit=64 * 1024 * 1024)
+    writer.write(encode(hello("test", user="slow")))
+    await writer.drain()
+    await until(lambda: any(p["name"] == "slow" for p in engine.state.presence.values()))
+    total = 0
+    for batch in range(400):  # 400,000 lines published while the client reads nothing
+        engine.publish(Output("flood", 1, "app1", [f"line-{total + n:06d}" for n in range(1000)]))
+        total += 1000
+        if batch % 50 == 0:
+            await asyncio.sleep(0)  # the sender gets to write some while the socket takes it
+    engine.publish(Output("flood", 1, "other", ["the other host's only line"]))
+    received: list[str] = []
+    while f"line-{total - 1:06d}" not in received[-1:]:
+        message = json.loads(await asyncio.wait_for(reader.readline(), 10))
+        if "output" in message and message["output"]["host"] == "app1":
+            received += message["output"]["lines"]
+    assert len(received) < total / 4  # it skipped what it could not have shown
+    assert received[-OUTPUT_LINES_KEPT:] == [f"line-{n:06d}" for n in range(total - OUTPUT_LINES_KEPT, total)]
+    writer.close()

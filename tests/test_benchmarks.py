@@ -24,6 +24,22 @@ MYLOADER = Path("/usr/bin/myloader")  # Debian's mydumper package
 
 # script: (its tiny-size arguments, lines its report must contain, what it needs)
 SMOKE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Path, ...]]] = {
+    "ansible_fanout.py": (
+        ("--hosts", "2"),
+        (
+            "command: 'uptime' on 2 hosts",
+            "ansible -f N ad hoc (baseline)",
+            "warroom ssh kind (step)",
+            "warroom ansible kind (step)",
+            "x ad hoc",
+        ),
+        (SSHD,),
+    ),
+    "bastion_fanout.py": (
+        ("--hosts", "2", "--runs", "1"),
+        ("2 hosts behind one bastion", "ssh -J per host", "warroom fan-out step", "warroom / ssh"),
+        (SSHD,),
+    ),
     "compose_status.py": (
         ("--containers", "2", "--runs", "1"),
         ("2 containers in one compose project", "docker ps --filter (local CLI)", "warroom docker status step"),
@@ -59,8 +75,24 @@ SMOKE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Path, ...]]] = {
             "CPU per tick",
             "CPU when idle",
             "PSS per ssh session",
+            "driver's key to its repaint",
+            "== shared views",
+            "== a console per session",
+            "shared / own:",
             "profile of one observer's console: 3 s idle",
             "profile of one observer's console: changes",
+        ),
+        (SSHD,),
+    ),
+    "web_viewers.py": (
+        ("--viewers", "5", "--notes", "3", "--gap", "0.2"),
+        (
+            "web viewers on loopback",
+            "driver note round trip, no viewer",
+            "driver note round trip, 5 viewers",
+            "ratio (with / without viewers)",
+            "update to each viewer",
+            "viewers with every update: 5/5",
         ),
         (SSHD,),
     ),

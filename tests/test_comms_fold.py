@@ -23,6 +23,7 @@ from console.engine import Engine
 from console.engine.actor import Actor
 from console.engine.preflight_table import GateResult, Line
 from console.model import events
+from console.model.activity import ActivityFeed
 from console.model.clock import FrozenClock
 from console.model.config import load_config
 from console.model.errors import ActionError, CommandRefused, RunbookError, WarroomError
@@ -165,7 +166,7 @@ async def test_every_record_type_the_engine_writes_folds(tmp_path, lab, monkeypa
         engine.release_seat(BOB)
         engine.take_seat(ALICE)
         with pytest.raises(CommandRefused):
-            engine.add_note(OLIVE, "observers cannot write")
+            engine.tick(OLIVE, "verify", "auth", "pass")  # observers cannot act (a note they may write)
         engine.tick(ALICE, "verify", "auth", "pass")
         engine.add_note(ALICE, "a note")
         engine.record_decision(ALICE, "rollback", "go")
@@ -209,3 +210,6 @@ async def test_every_record_type_the_engine_writes_folds(tmp_path, lab, monkeypa
     print(f"\nrecord types written and folded: {len(written)} of {len(every)}; not generated: {sorted(missing)}")
     assert missing == set(), f"drive {sorted(missing)} through the engine in this test"
     build_report(crashed)
+    shown = {r["type"] for r in records if ActivityFeed().add(r) is not None or r["type"] == events.STEP_HOST_FINISHED}
+    silent = written - shown  # what the activity pane (and the report's Activity) leave out, on purpose
+    assert silent == {events.JOURNAL_CLOSED, events.STEP_REMOTE_STARTED}, silent

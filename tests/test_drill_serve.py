@@ -56,11 +56,14 @@ def test_a_trainee_joins_the_drill_as_an_observer(tmp_path: Path):
             f"-o UserKnownHostsFile={known} -o StrictHostKeyChecking=yes tina@127.0.0.1"
         )
         subprocess.run(["tmux", "new-session", "-d", "-x", "150", "-y", "44", "-s", TRAINEE, ssh], check=True)
-        shown = wait_screen(TRAINEE, "you: tina (observer)")
+        shown = wait_screen(TRAINEE, "shared view: press a key for your own")  # rendered once for all trainees
         assert "driver: " in shown
         wait_screen(DRIVER, "1 watching")
         subprocess.run(["tmux", "send-keys", "-t", DRIVER, "n"], check=True)  # the driver runs step 1
         wait_screen(TRAINEE, "Application is now in maintenance mode")  # the trainee sees it live
+        subprocess.run(["tmux", "send-keys", "-t", TRAINEE, "Down"], check=True)  # a key: a console of her own
+        shown = wait_screen(TRAINEE, "you: tina (observer)")
+        assert "1 watching" in shown  # still counted once: her session, not its consoles
     finally:
         for name in (TRAINEE, DRIVER):
             subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)

@@ -21,7 +21,7 @@ def test_observer_cannot_act_and_the_refusal_is_journaled(engine):
     for attempt in (
         lambda: engine.take_seat(OLIVE),
         lambda: engine.tick(OLIVE, "verify", "auth", "pass"),
-        lambda: engine.add_note(OLIVE, "I would restore now"),
+        lambda: engine.record_decision(OLIVE, "rollback", "I would restore now"),
         lambda: engine.start_step(OLIVE, "restore", confirm="restore"),
         lambda: engine.close(OLIVE),
     ):
@@ -36,7 +36,7 @@ def test_observer_cannot_act_and_the_refusal_is_journaled(engine):
 
 def test_only_the_seat_holder_acts_and_the_seat_is_handed_over(engine):
     with pytest.raises(CommandRefused, match="does not hold the driver seat"):
-        engine.add_note(ALICE, "not yet")
+        engine.record_decision(ALICE, "rollback", "not yet")
     engine.take_seat(ALICE)
     with pytest.raises(CommandRefused, match="held by alice"):
         engine.take_seat(BOB)

@@ -28,6 +28,7 @@ from console.model import config as config_models
 from console.model.plan import build_plan
 from console.model.runbook import LoadedRunbook
 from console.model.secrets import resolve_ref
+from console.model.webconfig import Web, WebViewer
 
 # runbook (the built-in one, loaded once per module) and steps (its steps by id).
 pytest_plugins = ["builtin_runbook_fixtures"]
@@ -55,6 +56,8 @@ def test_example_config_documents_every_key() -> None:
         config_models.Contact,
         config_models.ServerUser,
         config_models.Server,
+        Web,
+        WebViewer,
     )
     undocumented = [
         f"{model.__name__}.{name}"

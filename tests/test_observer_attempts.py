@@ -26,6 +26,8 @@ OBSERVER_KEYS = {
     "d": "request-seat",
 }
 REPORTS = ("report.md", "report.html", "report.json")
+NO_NOTES = "[server]\nobservers_may_note = false\n"
+"""The config that keeps observers' notes off too: then every key of theirs is refused."""
 
 
 def refusals(session: LocalSession) -> list[dict]:
@@ -35,7 +37,7 @@ def refusals(session: LocalSession) -> list[dict]:
 
 
 async def test_an_observers_keys_are_sent_refused_journaled_and_reported(tmp_path, lab):
-    session = make_session(tmp_path, lab, actor=OLIVE)
+    session = make_session(tmp_path, lab, actor=OLIVE, keymap=NO_NOTES)
     async with make_app(session).run_test(size=SIZE) as pilot:
         screen = pilot.app.screen
         footer = {b.binding.id: b.enabled for b in screen.active_bindings.values() if b.binding.id}
@@ -50,7 +52,8 @@ async def test_an_observers_keys_are_sent_refused_journaled_and_reported(tmp_pat
         assert any("observers watch only" in m for m in shown), shown
     refused = refusals(session)
     assert [(r["actor"], r["data"]["command"]) for r in refused] == [("olive", c) for c in OBSERVER_KEYS.values()]
-    assert all(r["data"]["reason"] == "observers watch only and cannot act" for r in refused)
+    assert all(r["data"]["reason"].startswith("observers watch only and cannot act") for r in refused)
+    assert refused[3]["data"]["reason"].endswith("(server.observers_may_note is off)")
     assert all(not s.attempts for s in session.state.steps.values()) and session.state.status == "open"
     report = render(build_report(session.directory), "md")
     assert "No command was refused" not in report and "observers watch only" in report

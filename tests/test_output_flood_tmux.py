@@ -1,5 +1,8 @@
 """After a flood, the last line reaches real terminals (tmux): the driver's ``warroom run`` and a
-``warroom watch`` observer's, without a resize. The Pilot side is in test_output_flood.py."""
+``warroom watch`` observer's, without a resize. The Pilot side is in test_output_flood.py.
+
+The watcher is 120 columns wide: there the "succeeded" toast used to sit over the pane's last
+line for its three seconds (toasts now show at the top)."""
 
 from __future__ import annotations
 
@@ -60,7 +63,7 @@ def test_the_last_line_of_a_flood_reaches_the_drivers_and_a_watchers_terminal(tm
         wait_for(DRIVER, "INC ")
         [journal] = (tmp_path / "state").glob("incidents/*/journal.jsonl")
         watch = f"{env} {WARROOM} watch {journal.parent.name} -c {cfg}; sleep 60"
-        subprocess.run(["tmux", "new-session", "-d", "-x", "150", "-y", "40", "-s", WATCHER, watch], check=True)
+        subprocess.run(["tmux", "new-session", "-d", "-x", "120", "-y", "40", "-s", WATCHER, watch], check=True)
         wait_for(WATCHER, "(observer)")
         subprocess.run(["tmux", "send-keys", "-t", DRIVER, "n"], check=True)
         deadline = time.monotonic() + 60

@@ -99,7 +99,12 @@ def test_golden_content_covers_the_incident():
     assert data["comms"][0]["late_by"] == "9:00"
     assert [t["result"] for t in data["ticks"]] == ["pass", "pass", "pass", "fail", "pass", "na"]
     assert data["skipped"][0]["reason"] == "uploads were not touched by 3.2.0"
-    assert data["refusals"][0]["by"] == "olive" and data["refusals"][0]["command"] == "note"
+    assert data["refusals"][0]["by"] == "olive" and data["refusals"][0]["command"] == "tick"
+    assert data["notes"][0]["by"] == "olive"  # an observer's note is on the timeline, the tick refused
+    shown = [(a["who"], a["kind"], a["text"]) for a in data["activity"]]
+    assert ("olive (observer)", "note", "note: should we not wait for the payment provider?") in shown
+    assert ("bob", "step", "restore-db succeeded on h1 in 4:30") in shown
+    assert "| 03:04:00 (T+4:00) | olive (observer) | note: should we not wait for the payment provider? |" in md
     assert "75 min old" in data["warnings"][0]["message"]
     assert "- [ ] **Root Cause Analysis**" in md and "  - [ ] Identify failure point" in md
     assert "\n````text\n" in md  # the output holds ``` so its fence is longer

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ssh_step, write_config, write_runbook
-from serve_support import WARROOM, ServedWarRoom, free_port, keygen, server_users
+from serve_support import WARROOM, ServedWarRoom, environ_of, free_port, keygen, server_users
 
 from console.host.attach import AttachServer
 from console.host.sshserver import SessionServer
@@ -36,7 +36,7 @@ pytestmark = [
 USERS = {"alice": "driver", "bob": "driver", "olive": "observer"}
 SECRET = "s3cret-of-the-server-process"
 STEPS = ssh_step("hello", "echo MARKER-$((6*7))") + ssh_step("two", "echo SECOND-$((5*5))")
-OBSERVER_KEYS = ("n", "r", "s", "p", "m", "x", "c", "d")  # run, skip, pass, note, cancel, comms, drive
+OBSERVER_KEYS = ("n", "r", "s", "p", "x", "c", "d")  # run, skip, pass, cancel, comms, drive (a note they may add)
 
 
 # ----- the served war room ------------------------------------------------------------------------------
@@ -85,11 +85,6 @@ class WarRoom(ServedWarRoom):
         super().stop()
 
 
-def _environ(pid: int) -> dict[str, str]:
-    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
-
-
 def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
@@ -117,10 +112,11 @@ def keys(tmp_path_factory) -> Path:
 @pytest.fixture
 def serve_war_room(tmp_path, lab, keys):
     """``warroom serve`` on the lab's app host; ``spawn="exec"`` turns its fork server off."""
-    rooms = []
+    rooms: list[WarRoom] = []
 
-    def serve(spawn: str = "fork") -> WarRoom:
-        users = f"\n[server]\nseat_grace = 30\nkeepalive = 1\n{server_users(keys, USERS)}"
+    def serve(spawn: str = "fork", shared: bool = False) -> WarRoom:  # shared: tests/test_shared_views.py
+        users = f"\n[server]\nseat_grace = 30\nkeepalive = 1\nshared_views = {str(shared).lower()}\n"
+        users += server_users(keys, USERS)
         config = write_config(tmp_path / "config.toml", lab, ["app1"], extra=users)
         rooms.append(WarRoom(tmp_path, keys, config, write_runbook(tmp_path / "runbook.toml", STEPS), spawn))
         return rooms[-1]
@@ -152,7 +148,7 @@ def test_a_step_run_by_the_driver_reaches_an_observer_within_a_second(war_room):
     olive_colours = war_room.tmux("capture-pane", "-p", "-e", "-t", "olive")
     assert "38;5;" in olive_colours and "38;2;" not in olive_colours
     for child in (alice_child, olive_child):  # nothing of the server's environment (its secrets) reaches a session
-        started_with = _environ(child)
+        started_with = environ_of(child)
         assert "WARROOM_TEST_SECRET" not in started_with and SECRET not in "".join(started_with.values())
         assert "COLUMNS" not in started_with
 

@@ -7,7 +7,7 @@ and look at the diff report before committing.
 from __future__ import annotations
 
 import pytest
-from ui_support import make_app, make_session
+from ui_support import OLIVE, make_app, make_session
 
 pytestmark = pytest.mark.sshd
 
@@ -45,3 +45,22 @@ def test_main_screen_rto_breached(snap_compare, tmp_path, lab):
         await pilot.pause()
 
     assert snap_compare(make_app(session), terminal_size=(120, 40), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_activity_pane(snap_compare, tmp_path, lab, size):
+    """The shared timeline (v): a watcher joined and wrote a note, the driver's ticks, comms, skip, note."""
+    session = make_session(tmp_path, lab)
+    engine = session.engine
+    engine.join(OLIVE, "ssh")
+    populate(session)
+    engine.add_note(OLIVE, "checkout shows 502s for me too")
+
+    async def run_before(pilot) -> None:
+        await pilot.pause()
+        await pilot.press("v")
+        await pilot.pause()
+        pilot.app.screen._clock_tick()
+        await pilot.pause()
+
+    assert snap_compare(make_app(session), terminal_size=size, run_before=run_before)

@@ -75,11 +75,19 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from actions.registry import KINDS
+    from console.model.history import run_history
+    from console.model.incident_dir import incidents_dir, state_root
     from console.model.plan import build_plan
     from console.model.plan_text import render_plan
 
     config, runbook = _load(args)
-    sys.stdout.write(render_plan(build_plan(runbook, config), KINDS, args.severity))
+    plan = build_plan(runbook, config)
+    history = run_history(incidents_dir(state_root(config, args.state_dir)), plan) if args.severity else None
+    sys.stdout.write(render_plan(plan, KINDS, args.severity, history.to_dict(plan) if history else None))
+    if args.check:
+        from console.cli.plan_check import plan_check
+
+        return plan_check(plan, config)
     return 0
 
 
@@ -169,7 +177,11 @@ def _cmd_drill(args: argparse.Namespace) -> int:
         serve_port=args.serve,
         listen=args.listen,
         authorized_keys=Path(args.authorized_keys) if args.authorized_keys else None,
+        ansible=args.ansible,
+        http=args.http,
     )
+    if args.ansible:
+        options.trigger = "Game day: rehearsal of an ansible step"
     if not options.headless:
         from screens.startup import drill_console_first
 
@@ -226,6 +238,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         session_entry=SESSION_ENTRY,
         session_preload=SESSION_PRELOAD,
         force=args.force,
+        http=args.http,
     )
     actor = Actor(args.actor or getpass.getuser(), "driver")
     return asyncio.run(serve(plan, config, root, actor, options))

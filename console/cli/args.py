@@ -40,7 +40,13 @@ def parser(incident_commands: bool = True) -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="print the resolved runbook without touching anything")
     with_config(p)
-    p.add_argument("--severity", choices=SEVERITIES, help="mark this severity's RTO and rollback rule")
+    p.add_argument("--severity", choices=SEVERITIES, help="mark this severity's RTO and project the finish against it")
+    p.add_argument("--state-dir", help="earlier incidents and drills, for the projection (default: from the config)")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="also run the ansible steps in check mode with diff and show what each host would change",
+    )
 
     p = sub.add_parser("run", help="open (or resume) an incident and run the rollback")
     with_config(p)
@@ -81,6 +87,12 @@ def parser(incident_commands: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--serve", type=int, metavar="PORT", help="let trainees join as observers over SSH on PORT")
     p.add_argument("--listen", default="127.0.0.1", help="address for --serve (default 127.0.0.1)")
     p.add_argument("--authorized-keys", help="trainees' public keys (default ~/.ssh/authorized_keys)")
+    p.add_argument(
+        "--ansible",
+        action="store_true",
+        help="rehearse an ansible step (needs ansible: pip install 'warroom[ansible]')",
+    )
+    p.add_argument("--http", metavar="[ADDR:]PORT", help="serve the read-only status page (default address: --listen)")
 
     p = sub.add_parser("serve", help="run the incident for the team: unix socket and built-in SSH server")
     with_config(p)
@@ -90,6 +102,9 @@ def parser(incident_commands: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--detected-at", help="when the problem was detected, ISO 8601 (default: now)")
     p.add_argument("--listen", help="SSH listen address (default: server.listen)")
     p.add_argument("--port", type=int, help="SSH port (default: server.port)")
+    p.add_argument(
+        "--http", metavar="[ADDR:]PORT", help="serve the read-only status page here (default: the config's web.listen)"
+    )
     p.add_argument("--as", dest="actor", default=None, help="who opens the incident (default: the login name)")
     p.add_argument(
         "--force", action="store_true", help="open even if the preflight gate fails (the failed checks are journaled)"

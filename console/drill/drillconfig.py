@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,10 @@ HEADER = """\
 # app1 is the drill's embedded SSH server; its host key is pinned in etc/known_hosts.
 
 """
+
+
+HOST_PYTHON = {"drill": {"python": sys.executable}}
+"""For a runbook that asks (the ansible rehearsal): the Python the embedded host runs modules with."""
 
 
 def drill_password() -> str:
@@ -67,7 +72,9 @@ def drill_config(
             }
         },
         "groups": {"app": ["app1"]},
-        "vars": _declared(runbook, defaults.vars_table(str(sandbox.app), f"env:{PASSWORD_ENV}", health_url)),
+        "vars": _declared(
+            runbook, defaults.vars_table(str(sandbox.app), f"env:{PASSWORD_ENV}", health_url) | HOST_PYTHON
+        ),
         "contacts": [c.model_dump() for c in rb.contacts],
     }
     if server:

@@ -25,3 +25,14 @@ class DrillOptions:
     listen: str = "127.0.0.1"
     authorized_keys: Path | None = None
     """Trainees' public keys (default ~/.ssh/authorized_keys); each line becomes an observer."""
+    ansible: bool = False
+    """Rehearse an ansible step (the drill's own playbook) instead of the built-in rollback."""
+    http: str | None = None
+    """``--http [ADDR:]PORT``: the read-only status page of the drill (address default: ``listen``)."""
+
+    @property
+    def http_listen(self) -> str | None:
+        """``--http`` with ``listen`` as its address when it names only a port."""
+        if self.http is None or ":" in self.http:
+            return self.http
+        return f"[{self.listen}]:{self.http}" if ":" in self.listen else f"{self.listen}:{self.http}"

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from actions.registry import KINDS
+from console.drill.ansible_rehearsal import ansible_note, rehearsal_runbook
 from console.drill.dockerapi import DockerAPI
 from console.drill.drillconfig import drill_password, write_drill_config
 from console.drill.failures import rehearsable, rehearse
@@ -42,6 +43,7 @@ from console.model.plan import Plan, PlannedStep, build_plan
 from console.model.runbook import LoadedRunbook, load_runbook
 from console.model.score import render_score, span
 from console.model.state import fold
+from console.model.webconfig import parse_listen
 
 TICK_NOTE = "ticked by the drill"
 HOST_TOOLS = ("git", "tar")  # real tools the rollback runs in the sandbox (git checkout, tar -xzf)
@@ -142,10 +144,12 @@ class ConsoleDrill:
     def prepare(self, out: TextIO | None = None) -> tuple[Sandbox, LoadedRunbook]:
         """Check the options, then build the sandbox (removed by :meth:`finish`)."""
         options = self.options
-        runbook = load_runbook(defaults.RUNBOOK, KINDS)
+        runbook = load_runbook(rehearsal_runbook() if options.ansible else defaults.RUNBOOK, KINDS)
         check_options(options, runbook)
         if options.serve_port and options.headless:
             raise InputError("--serve is for the console: trainees watch a driver at the keyboard (drop --headless)")
+        if options.http is not None:
+            check_http(options)
         missing = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
         if missing:
             need = " and ".join(missing)
@@ -175,6 +179,8 @@ class ConsoleDrill:
         """Keep or remove the sandbox, saying which (nothing when none was made)."""
         if self._root is None:
             return
+        if not self.options.ansible:
+            out.write(f"{ansible_note()}\n")
         root, created = self._root
         if self.options.keep:
             out.write(f"sandbox kept: {root} (config: {root / 'config.toml'})\n")
@@ -259,6 +265,16 @@ def trainees_server(box: Sandbox, options: DrillOptions) -> dict:
         "users": users,
         "seat_grace": 60.0,
     }
+
+
+def check_http(options: DrillOptions) -> None:
+    """``--http``: for the console drill, and a well-formed ``[ADDR:]PORT`` (one line if not)."""
+    if options.headless:
+        raise InputError("--http is for the console: stakeholders watch a driver at the keyboard (drop --headless)")
+    try:
+        parse_listen(options.http_listen or "")
+    except ValueError as exc:
+        raise InputError(f"--http: {exc}") from None
 
 
 def drill_actor(options: DrillOptions) -> Actor:

@@ -21,6 +21,18 @@ from console.model.spool import OutputSpool
 from console.model.state import IncidentState
 
 
+class StepConnections:
+    """The engine's pool as a step sees it: a connection lost since its last use (a host's or its
+    bastion's) is opened again and journaled as a warning of this step. A loss *during* the step
+    is the step's own outcome (the interrupted or failed case), never silently retried."""
+
+    def __init__(self, pool: ConnectionPool, ctx: StepContext) -> None:
+        self._pool, self._ctx = pool, ctx
+
+    async def get(self, target: Target) -> Any:
+        return await self._pool.get(target, reconnected=lambda t, message: self._ctx.warn(t.name, message))
+
+
 class StepContext:
     """What an action sees of the engine while it runs one step attempt."""
 
@@ -43,8 +55,8 @@ class StepContext:
         return child
 
     @property
-    def connections(self) -> ConnectionPool:
-        return self._engine.connections
+    def connections(self) -> StepConnections:
+        return StepConnections(self._engine.connections, self)
 
     def secret(self, key: str) -> str:
         """A secret by the key the step names: a variable through the step's own references

@@ -29,6 +29,7 @@ from console.model import events, rules
 from console.model.clock import Clock, SystemClock, iso
 from console.model.config import LoadedConfig, config_redactor
 from console.model.errors import CommandRefused, IncidentError, WarroomError
+from console.model.history import run_history
 from console.model.incident_dir import incidents_dir, new_incident_id
 from console.model.incident_dir import lock as lock_incident
 from console.model.journal import Journal
@@ -42,6 +43,11 @@ __all__ = ["COMMANDS", "SYSTEM", "Actor", "Engine", "Output", "Progress", "Role"
 
 TICK_RESULTS = ("pass", "fail", "na")
 CLOSE_OUTCOMES = ("resolved", "aborted")
+
+
+def policy(config: LoadedConfig | None) -> dict[str, Any]:
+    """What the config allows that every client must know (journaled, so watchers know it too)."""
+    return {"observers_may_note": config.model.server.observers_may_note if config is not None else True}
 
 
 class Engine(SeatMixin, StepsMixin, CommsMixin, CommandsMixin):
@@ -72,6 +78,7 @@ class Engine(SeatMixin, StepsMixin, CommsMixin, CommandsMixin):
             known = ", ".join(plan.severity)
             raise CommandRefused(f"unknown severity {severity!r} (runbook defines: {known})")
         incident_id = incident_id or new_incident_id(clock)
+        history = run_history(incidents_dir(state_root), plan).to_dict(plan)  # before this incident exists
         directory = incidents_dir(state_root) / incident_id
         try:
             directory.mkdir(parents=True, exist_ok=False, mode=0o700)
@@ -94,6 +101,8 @@ class Engine(SeatMixin, StepsMixin, CommsMixin, CommandsMixin):
                 "trigger": trigger,
                 "detected_at": detected_at or iso(clock.now()),
                 "pid": os.getpid(),
+                "policy": policy(config),
+                "history": history,
             },
             actor,
         )
@@ -128,6 +137,8 @@ class Engine(SeatMixin, StepsMixin, CommsMixin, CommandsMixin):
             os.close(lock_fd)
             raise IncidentError(f"{directory}: journal does not start with incident.opened")
         resumed: dict[str, Any] = {"pid": os.getpid(), "previous_driver": engine.state.driver}
+        if config is not None:  # the config may have changed since the opening: its policy holds now
+            resumed["policy"] = policy(config)
         if torn is not None:
             resumed["torn_record"] = {"bytes": torn.size, "saved_as": torn.saved_as}
         engine._commit(events.INCIDENT_RESUMED, resumed, actor)
@@ -185,7 +196,11 @@ class Engine(SeatMixin, StepsMixin, CommsMixin, CommandsMixin):
         self._commit(events.CHECK_TICKED, {"step": step_id, "check": check_id, "result": result, "note": note}, actor)
 
     def add_note(self, actor: Actor, text: str) -> None:
-        self._require(actor, "note")
+        """A note on the shared timeline: anyone driver-eligible, and observers when the config
+        allows (capped; control characters are neutralised by the commit like every record)."""
+        reason = rules.note_refusal(actor, self.state, text.strip())
+        if reason:
+            raise self.refuse(actor, "note", reason)
         if not text.strip():
             raise self.refuse(actor, "note", "the note is empty")
         self._commit(events.NOTE_ADDED, {"text": text.strip()}, actor)

@@ -35,6 +35,7 @@ log = logging.getLogger("warroom.preflight")
 CHECK_TIMEOUT = 20.0
 """Seconds each check may take (a host's login: its ``connect_timeout`` plus a little)."""
 SSH_CHECK = "ssh: reachable, host key verified, login"
+BASTION_CHECK = "ssh bastion: reachable, host key verified, login"
 
 
 def _secrets_by_reference(plan: Plan) -> dict[tuple[str, str], tuple[str, ...]]:
@@ -42,11 +43,22 @@ def _secrets_by_reference(plan: Plan) -> dict[tuple[str, str], tuple[str, ...]]:
     :func:`console.model.plan.needed_secrets`) -> the steps that need it. (Notification channels
     are the notify kind's own preflight: a notification never blocks a rollback.)"""
     found: dict[tuple[str, str], list[str]] = {}
-    for step_id, key, ref in needed_secrets(plan):
+    for step_id, key, ref in [*needed_secrets(plan), *_host_secrets(plan)]:
         steps = found.setdefault((key, ref), [])
-        if step_id not in steps:
+        if step_id and step_id not in steps:
             steps.append(step_id)
     return {pair: tuple(steps) for pair, steps in found.items()}
+
+
+def _host_secrets(plan: Plan) -> list[tuple[str, str, str]]:
+    """``(step id or "", key, reference)`` of the hosts' own secrets the plan needs: an identity
+    file's passphrase (any host, bastions too), a sudo password (the hosts of a sudo step)."""
+    found = [("", f"hosts.{t.name}.passphrase", t.passphrase) for t in plan.targets.values() if t.passphrase]
+    for step in plan.ordered_steps():
+        if step.sudo:
+            hosts = [plan.targets[h] for h in step.hosts if h in plan.targets]
+            found += [(step.id, f"hosts.{t.name}.sudo_password", t.sudo_password) for t in hosts if t.sudo_password]
+    return found
 
 
 class GateContext:
@@ -174,7 +186,12 @@ async def run_gate(
             return [(p, steps[k]) for k, p in probes.items() if k[0] == host]
 
         local = _run_probes(of(LOCAL_HOST), unresolved, timeout)
-        remote = [_host(pool, target, of(name), unresolved, timeout) for name, target in plan.targets.items()]
+        stepped = {host for step in plan.ordered_steps() for host in step.hosts}
+        behind = _behind(plan)
+        remote = [
+            _host(pool, target, of(name), unresolved, timeout, bastion_for=behind.get(name, []), runs=name in stepped)
+            for name, target in plan.targets.items()
+        ]
         groups = await asyncio.gather(local, *remote)
     finally:
         await pool.close()
@@ -182,19 +199,49 @@ async def run_gate(
     return GateResult(tuple(lines), tuple(plan.targets), time.monotonic() - started)
 
 
-async def _host(pool: ConnectionPool, target: Target, probes: list, unresolved: set[str], timeout: float) -> list[Line]:
-    """The host's login first; its checks only once it answers (else each says why not tried)."""
-    limit = max(timeout, target.connect_timeout + 5)
+def _behind(plan: Plan) -> dict[str, list[str]]:
+    """bastion -> the hosts it carries a tunnel to (directly)."""
+    found: dict[str, list[str]] = {}
+    for target in plan.targets.values():
+        if target.jump is not None:
+            found.setdefault(target.jump.name, []).append(target.name)
+    return found
+
+
+async def _host(
+    pool: ConnectionPool,
+    target: Target,
+    probes: list,
+    unresolved: set[str],
+    timeout: float,
+    *,
+    bastion_for: list[str] | tuple[str, ...] = (),
+    runs: bool = True,
+) -> list[Line]:
+    """The host's login first; its checks only once it answers (else each says why not tried). A
+    host that only serves as a bastion is logged in to and never asked to run anything."""
+    hops = len(target.chain()) + 1
+    limit = max(timeout, target.connect_timeout * hops + 5)
+    check = SSH_CHECK if runs else BASTION_CHECK
     try:
-        found = await asyncio.wait_for(reach(pool, target), timeout=limit)
+        found = await asyncio.wait_for(reach(pool, target, command=runs), timeout=limit)
     except TimeoutError:
-        problem = f"host {target.name} ({target.user}@{target.address}:{target.port}): no answer within {limit:g}s"
+        problem = f"host {target.name} ({target.route()}): no answer within {limit:g}s"
     except WarroomError as exc:  # unreachable, host key unknown or CHANGED, login refused: each says which
         problem = str(exc)
     else:
-        return [Line(target.name, SSH_CHECK, "ok", found), *await _run_probes(probes, unresolved, timeout)]
+        found += f" ({_where(target, bastion_for)})"
+        return [Line(target.name, check, "ok", found), *await _run_probes(probes, unresolved, timeout)]
     skipped = [Line(target.name, p.check, "skip", "not tried: the host cannot be reached", s) for p, s in probes]
-    return [Line(target.name, SSH_CHECK, "fail", problem), *skipped]
+    return [Line(target.name, check, "fail", problem), *skipped]
+
+
+def _where(target: Target, bastion_for: list[str] | tuple[str, ...]) -> str:
+    """The resolved login and route, as an alias resolved to, and the hosts a bastion serves."""
+    text = target.route() + (f", ssh_config alias {target.alias}" if target.alias else "")
+    if bastion_for:
+        text += f"; bastion for {', '.join(bastion_for)}"
+    return text
 
 
 async def _run_probes(probes: list, unresolved: set[str], timeout: float) -> list[Line]:

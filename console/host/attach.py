@@ -72,7 +72,10 @@ from console.model.errors import CommandRefused, IncidentError, WarroomError
 log = logging.getLogger("warroom.attach")
 
 MAX_BACKLOG = 20000  # records queued for one slow client before it is dropped (it can reconnect)
-MAX_OUTPUT_BYTES = 16 * 1024 * 1024  # output queued for one slow client; past it, batches are skipped
+OUTPUT_LINES_KEPT = 5000
+"""Lines of one host's output waiting for a client: a console's pane shows the last 5000 (its
+ring), so a client that fell behind gets the newest, not a backlog to work through after the step
+ended (the spool file holds everything; ``o`` reads it)."""
 HELLO_TIMEOUT = 10.0
 
 
@@ -114,6 +117,8 @@ class AttachServer:
         self.path = path or socket_path_for(engine.directory)
         self.seat_grace = seat_grace
         self._tokens: dict[str, Actor] = {}
+        self._uncounted: set[str] = set()
+        """Tokens whose connection is not journaled as presence (see :meth:`issue_token`)."""
         self._server: asyncio.AbstractServer | None = None
         self._clients: set[asyncio.Task[None]] = set()
         self._grace: dict[str, asyncio.Task[None]] = {}
@@ -124,10 +129,13 @@ class AttachServer:
         self._pointed = False
         """The pointer file is this server's (and so is its to remove)."""
 
-    def issue_token(self, actor: Actor) -> str:
-        """A one-time credential for a child process that will attach as ``actor``."""
+    def issue_token(self, actor: Actor, *, counted: bool = True) -> str:
+        """A one-time credential for a child process that will attach as ``actor``. ``counted=False``:
+        its connection is not journaled as presence (the SSH session it serves is counted itself)."""
         token = secrets.token_urlsafe(24)
         self._tokens[token] = actor
+        if not counted:
+            self._uncounted.add(token)
         return token
 
     async def start(self) -> None:
@@ -211,31 +219,40 @@ class AttachServer:
             writer.write(encode(error("Wrong attach protocol", refusal)))
             await writer.drain()
             return
+        token = hello_text(hello, HELLO_TOKEN)
+        counted = token not in self._uncounted
+        self._uncounted.discard(token or "")
         actor = self._actor_for(hello, writer)
         if isinstance(actor, str):
             writer.write(encode(error("Refused", actor)))
             await writer.drain()
             return
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        backlog = {"bytes": 0}
+        unsent: dict[tuple, dict[str, Any]] = {}  # (step, attempt, host) -> its output message still queued
 
         def enqueue(event: Any) -> None:
             message = event_message(event)
             if message is None:
                 return
             if OUTPUT in message:
-                size = sum(len(line) for line in message[OUTPUT]["lines"])
-                if backlog["bytes"] + size > MAX_OUTPUT_BYTES:
-                    return  # output is in the spool files; a slow viewer skips some of it
-                backlog["bytes"] += size
-                message["size"] = size
+                output = message[OUTPUT]
+                key = (output["step"], output["attempt"], output["host"])
+                queued = unsent.get(key)
+                if queued is not None:  # not sent yet: the new lines join it, the oldest beyond the pane's go
+                    lines = queued[OUTPUT]["lines"]
+                    lines.extend(output["lines"][-OUTPUT_LINES_KEPT:])
+                    del lines[:-OUTPUT_LINES_KEPT]
+                    return
+                output["lines"] = list(output["lines"][-OUTPUT_LINES_KEPT:])
+                message["key"] = key
+                unsent[key] = message
             elif queue.qsize() > MAX_BACKLOG:
                 queue.put_nowait(None)  # records must not be lost: drop the client instead
                 return
             queue.put_nowait(message)
 
         unsubscribe = self.engine.subscribe(enqueue)
-        connection = self.engine.join(actor, hello_via(hello))
+        connection = self.engine.join(actor, hello_via(hello)) if counted else ""
         # A command-line client never sits in the seat: the driver it acts as (a headless run, a
         # console elsewhere) keeps it, and a console that left is not back because of it. Nor does
         # a watcher: only a connection that can drive as the holder holds the seat.
@@ -247,7 +264,7 @@ class AttachServer:
         driver_before = self.engine.state.driver
         journal = list(self.engine.records)
         greeting = welcome(actor.name, actor.role, str(self.engine.directory), len(journal))
-        sender = asyncio.create_task(self._send(writer, greeting, journal, queue, backlog))
+        sender = asyncio.create_task(self._send(writer, greeting, journal, queue, unsent))
         dropped = False
         try:
             dropped = await self._commands(reader, actor, queue)
@@ -258,7 +275,8 @@ class AttachServer:
                 await asyncio.wait([sender], timeout=5)
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
-            self.engine.leave(actor, connection)
+            if counted:
+                self.engine.leave(actor, connection)
             if holds:
                 self._holders[actor.name].discard(connection)
             driving = rules.is_driver(actor, self.engine.state)
@@ -268,7 +286,7 @@ class AttachServer:
             elif holds and driving and not self._holding(actor.name):
                 self._grace[actor.name] = asyncio.create_task(self._drop_after_grace(actor.name))
 
-    async def _send(self, writer: asyncio.StreamWriter, greeting: dict[str, Any], journal, queue, backlog) -> None:
+    async def _send(self, writer: asyncio.StreamWriter, greeting: dict[str, Any], journal, queue, unsent) -> None:
         """The welcome, the journal so far one record a line, then whatever the engine publishes."""
         writer.write(encode(greeting))
         for record in journal:
@@ -281,7 +299,8 @@ class AttachServer:
             if message is None:
                 writer.close()
                 return
-            backlog["bytes"] -= message.pop("size", 0)
+            if "key" in message:  # an output message leaves the queue: later lines make a new one
+                unsent.pop(message.pop("key"), None)
             writer.write(encode(message))
             if queue.empty():
                 await writer.drain()

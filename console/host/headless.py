@@ -200,6 +200,10 @@ async def _run_one(engine: Engine, actor: Actor, step: PlannedStep, retry: bool,
         result = attempt.results.get(host, {})
         code = result.get("exit_code")
         detail = f"exit {code}" if code is not None else (result.get("error") or "done")
+        facts = result.get("facts") or {}
+        if "ansible" in facts:  # an ansible step: ok/changed/failed/unreachable with its task counts
+            counts = " ".join(f"{k}={v}" for k, v in facts.items() if isinstance(v, int) and not isinstance(v, bool))
+            detail = f"ansible {facts['ansible']}, {counts}"
         line = f"   {host}: {result.get('status', '?')} ({detail}, {result.get('duration', 0):.1f}s)"
         printer.out.write(neutralise(line) + "\n")
         if result.get("status") != "ok":

@@ -28,6 +28,7 @@ from console.model.plan import Plan
 
 if TYPE_CHECKING:
     from console.host.sshserver import SessionServer
+    from console.host.web.server import WebServer
 
 log = logging.getLogger("warroom.host")
 T = TypeVar("T")
@@ -49,6 +50,8 @@ class Sharing:
     session_preload: tuple[str, ...] = ()
     """Modules the SSH server's fork server imports once before forking session consoles (the CLI
     entry hands them down with ``session_entry``: the host never reads the upper layer's names)."""
+    http: str | None = None
+    """Serve the read-only status page on ``[ADDR:]PORT`` (``--http``; :mod:`console.host.web`)."""
     strict: bool = True
     """A socket or SSH server that cannot start stops the host; otherwise it is kept in ``not_shared``."""
 
@@ -72,6 +75,7 @@ class IncidentHost:
         self.attach: AttachServer | None = None
         self.ssh: SessionServer | None = None
         self.ssh_port: int | None = None
+        self.web: WebServer | None = None
         self.not_shared: WarroomError | OSError | None = None
         """Why observers cannot join (only when ``sharing.strict`` is off)."""
         self._watchdog: asyncio.Task[None] | None = None
@@ -205,15 +209,18 @@ class IncidentHost:
         self.attach = attach
         if on_socket is not None:
             on_socket(self)
-        if not self.serves_ssh:
-            return
-        from console.host.sshserver import SessionServer  # asyncssh only where SSH is served
+        if self.serves_ssh:
+            from console.host.sshserver import SessionServer  # asyncssh only where SSH is served
 
-        ssh = SessionServer(self.config, attach, self.sharing.session_entry, preload=self.sharing.session_preload)
-        self.ssh_port = await _start_part(
-            parts, ssh.start(self.ssh_listen, self.sharing.port or server.port), ssh.close
-        )
-        self.ssh = ssh
+            ssh = SessionServer(self.config, attach, self.sharing.session_entry, preload=self.sharing.session_preload)
+            self.ssh_port = await _start_part(
+                parts, ssh.start(self.ssh_listen, self.sharing.port or server.port), ssh.close
+            )
+            self.ssh = ssh
+        if self.sharing.http:
+            from console.host.web.serve import start_web  # aiohttp and jinja2 only where the page is served
+
+            self.web = await start_web(parts, self.engine, self.config, self.sharing.http)
 
     def session(self) -> HostedSession:
         """The in-process session on this incident; closing it closes the host."""

@@ -59,6 +59,8 @@ class RemoteSession:
         self.actor = Actor(greeting.actor_name, greeting.actor_role)
         self._directory = Path(greeting.directory)
         self._state = fold(records)
+        self.records: list[dict[str, Any]] = records
+        """The journal as streamed (the activity pane starts from it)."""
         self._subscribers: list[Callable[[Any], None]] = []
         self._unheard: list[Any] | None = []  # records and a disconnect before the screen subscribed
         self._pending: dict[int, asyncio.Future[Any]] = {}
@@ -183,6 +185,7 @@ class RemoteSession:
             if record["seq"] <= self._state.seq:
                 return  # already in the welcome's snapshot
             apply(self._state, record)
+            self.records.append(record)
             self._publish(record)
         elif (event := streamed_event(message)) is not None:
             self._publish(event)

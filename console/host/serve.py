@@ -14,6 +14,7 @@ from typing import TextIO
 from console.engine import Actor
 from console.engine.preflight import preflight_gate
 from console.host.incident_host import IncidentHost, Sharing
+from console.host.web.serve import check_web, http_listen, web_line
 from console.model.config import LoadedConfig
 from console.model.plan import Plan
 
@@ -32,6 +33,8 @@ class ServeOptions:
     port: int | None = None
     force: bool = False
     """Open a new incident even when the preflight gate fails (the failed lines are journaled)."""
+    http: str | None = None
+    """``--http [ADDR:]PORT``: the read-only status page (default: the config's ``web.listen``)."""
 
 
 async def serve(
@@ -43,7 +46,10 @@ async def serve(
         port=options.port,
         session_entry=options.session_entry,
         session_preload=options.session_preload,
+        http=http_listen(options.http, config),
     )
+    if sharing.http:
+        check_web(config)  # a password or certificate that cannot be used stops us before anything opens
     gate = None
     if options.incident is None:  # the gate first: a refusal opens nothing and touches no host
         gate = await preflight_gate(plan, config, force=options.force, out=out)
@@ -76,6 +82,8 @@ async def serve(
             out.write(f"host key {host.ssh.fingerprint}  ({host.ssh.host_key_path})\n")
         else:
             out.write("ssh     off (no [[server.users]] in the config)\n")
+        if host.web is not None:
+            out.write(web_line(host.web))
         out.flush()
         await _until_signalled()
         out.write("stopping\n")

@@ -37,6 +37,11 @@ class Session(Protocol):
     @property
     def watchers(self) -> int: ...
 
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The journal so far, as folded into ``state`` (the activity pane starts from it)."""
+        ...
+
     def subscribe(self, subscriber: Callable[[Any], None]) -> Callable[[], None]: ...
 
     def output_path(self, step_id: str, attempt: int, host: str) -> Path: ...
@@ -80,6 +85,10 @@ class LocalSession:
     @property
     def watchers(self) -> int:
         return watchers(self.state)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return self.engine.records
 
     def subscribe(self, subscriber: Callable[[Any], None]) -> Callable[[], None]:
         return self.engine.subscribe(subscriber)

@@ -12,10 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import stat
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import asyncssh
 
@@ -23,7 +20,9 @@ from console.engine import Actor
 from console.host.attach import AttachServer
 from console.host.ptychild import Process, PtyChild, exec_on
 from console.host.ptyzygote import ForkServer, ForkServerGone
+from console.host.sharedview import SharedView, SharedViews, ViewKey, keypress
 from console.host.sshauth import PublicKeyOnlyServer
+from console.host.sshkeys import Account, UnsafeFile, check_files, host_key_path, load_accounts, load_host_key
 from console.host.sshlimits import (
     CHANNELS_PER_CONNECTION,
     SESSION_WINDOW,
@@ -31,13 +30,14 @@ from console.host.sshlimits import (
     SessionLimits,
     clamp_size,
 )
-from console.model.config import LoadedConfig, ServerUser
-from console.model.errors import InputError, WarroomError
+from console.model.config import LoadedConfig
+from console.model.errors import WarroomError
+from console.model.rules import SHARED_VIEWER_NAME
 
 log = logging.getLogger("warroom.sshserver")
+SHARED_VIEWER = Actor(SHARED_VIEWER_NAME, "observer")
 
 SPAWN_ENV = "WARROOM_SSH_SPAWN"  # "exec": no fork server, each session starts its own interpreter
-HOST_KEY_NAME = "ssh_host_ed25519_key"
 KEEPALIVE_COUNT_MAX = 3
 PASSED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "PYTHONPATH", "TZ", "TMPDIR")
 DEEP_COLOUR = ("truecolor", "24bit", "direct")
@@ -47,99 +47,6 @@ RESET_TERMINAL = (
     b"\x1b[0m\x1b[?1049l\x1b[?25h\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l"
     b"\x1b[?2004l\x1b[?1004l\x1b[<u\r\n"
 )
-
-
-class UnsafeFile(InputError):
-    title = "Unsafe file"
-
-
-@dataclass(frozen=True)
-class Account:
-    role: str
-    keys: asyncssh.SSHAuthorizedKeys
-
-
-# ----- files the server trusts ------------------------------------------------------------------------
-def _check_file(path: Path, what: str, *, private: bool) -> None:
-    """Refuse what sshd's StrictModes refuses: a symlink, another user's file, a file others can write
-    (and, for a private key, read)."""
-    try:
-        info = path.lstat()
-    except FileNotFoundError:
-        raise InputError(f"{what} {path}: no such file") from None
-    if stat.S_ISLNK(info.st_mode):
-        raise UnsafeFile(f"{what} {path} is a symlink; refusing to trust it (point the config at the real file)")
-    if not stat.S_ISREG(info.st_mode):
-        raise UnsafeFile(f"{what} {path} is not a regular file")
-    if info.st_uid not in (os.getuid(), 0):
-        raise UnsafeFile(f"{what} {path} belongs to another user (uid {info.st_uid}); refusing to trust it")
-    mask = 0o077 if private else 0o022
-    if info.st_mode & mask:
-        who = "group/others can read or write it" if private else "group/others can write it"
-        raise UnsafeFile(f"{what} {path} has mode {stat.S_IMODE(info.st_mode):04o}: {who}; chmod go-rwx it")
-
-
-def host_key_path(config: LoadedConfig) -> Path:
-    configured = config.model.server.host_key
-    if configured:
-        return Path(os.path.expanduser(configured))
-    return config.model.state_dir() / HOST_KEY_NAME
-
-
-def load_host_key(path: Path) -> asyncssh.SSHKey:
-    """The server's identity: generated once (ed25519, mode 0600, with a ``.pub`` beside it to pin)."""
-    if not path.exists() and not path.is_symlink():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        key = asyncssh.generate_private_key("ssh-ed25519", comment="warroom")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(key.export_private_key())
-        path.with_name(path.name + ".pub").write_bytes(key.export_public_key())
-        return key
-    _check_file(path, "SSH host key", private=True)
-    try:
-        return asyncssh.read_private_key(path)
-    except (OSError, ValueError, asyncssh.KeyImportError) as exc:
-        raise InputError(f"SSH host key {path}: cannot be read: {exc}") from None
-
-
-def _parse_keys(lines: list[str], where: str) -> list[str]:
-    """Every non-comment line must be a key: a typo must not silently lock someone out (or in)."""
-    good = []
-    for number, line in enumerate(lines, start=1):
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        try:
-            asyncssh.import_authorized_keys(text)
-        except (ValueError, asyncssh.KeyImportError):
-            raise InputError(f"{where}: line {number} is not a valid public key") from None
-        good.append(text)
-    return good
-
-
-def load_accounts(users: list[ServerUser]) -> dict[str, Account]:
-    accounts = {}
-    for user in users:
-        lines = _parse_keys(user.public_keys, f"server.users {user.name}: public_keys")
-        if user.authorized_keys:
-            path = Path(os.path.expanduser(user.authorized_keys))
-            _check_file(path, f"authorized_keys of {user.name}", private=False)
-            try:
-                text = path.read_text()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise InputError(f"authorized_keys of {user.name} {path}: cannot be read: {exc}") from None
-            lines += _parse_keys(text.splitlines(), f"authorized_keys of {user.name} {path}")
-        if not lines:
-            raise InputError(f"server.users {user.name}: no public key given")
-        accounts[user.name] = Account(user.role, asyncssh.import_authorized_keys("\n".join(lines)))
-    return accounts
-
-
-def check_files(config: LoadedConfig) -> None:
-    """Everything ``start`` will trust, checked (and the host key made) before an incident is opened."""
-    load_accounts(config.model.server.users)
-    load_host_key(host_key_path(config))
 
 
 # ----- the server -----------------------------------------------------------------------------------------
@@ -169,6 +76,8 @@ class SessionServer:
         self._connections: set[asyncssh.SSHServerConnection] = set()
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self.forks: ForkServer | None = None
+        self.views = SharedViews(self._view_spawner) if settings.shared_views else None
+        """Observers' consoles, one per kind and size of terminal (``server.shared_views``)."""
 
     async def start(self, listen: str, port: int) -> int:
         settings = self.config.model.server
@@ -209,6 +118,8 @@ class SessionServer:
             await self._acceptor.wait_closed()
             self._acceptor = None
         await asyncio.gather(*(session.end() for session in list(self.sessions)), return_exceptions=True)
+        if self.views is not None:
+            await self.views.close()
         connections = list(self._connections)
         for conn in connections:
             conn.close()
@@ -238,17 +149,27 @@ class SessionServer:
         env.update(LANG="C.UTF-8", LC_ALL="C.UTF-8")
         return env
 
-    def child_env(self, actor: Actor, term: str, client_env: dict[str, str]) -> dict[str, str]:
+    def view_key(self, term: str, client_env: dict[str, str], size: tuple[int, int, int, int]) -> ViewKey:
+        """What a console's frames depend on: its terminal's kind, colour depth and size."""
+        term = term or "xterm-256color"
+        deep = client_env.get("COLORTERM", "") in DEEP_COLOUR or any(word in term for word in DEEP_COLOUR)
+        return ViewKey(term, "truecolor" if deep else "", "NO_COLOR" in client_env, size[0], size[1])
+
+    def child_env(self, actor: Actor, key: ViewKey, *, counted: bool = True) -> dict[str, str]:
         """A clean environment: nothing of the server's own (its secrets) reaches a session."""
         env = self._base_env()
-        env["TERM"] = term or "xterm-256color"
-        colorterm = client_env.get("COLORTERM", "")
-        if colorterm in DEEP_COLOUR or any(word in env["TERM"] for word in DEEP_COLOUR):
-            env["COLORTERM"] = "truecolor"
-        if "NO_COLOR" in client_env:
-            env["NO_COLOR"] = client_env["NO_COLOR"]
-        env["WARROOM_ATTACH_TOKEN"] = self.attach.issue_token(actor)
+        env["TERM"] = key.term
+        if key.colour:
+            env["COLORTERM"] = key.colour
+        if key.no_color:
+            env["NO_COLOR"] = "1"
+        env["WARROOM_ATTACH_TOKEN"] = self.attach.issue_token(actor, counted=counted)
         return env
+
+    def _view_spawner(self, key: ViewKey):
+        """How a shared view's console starts: an observer nobody is, journaled as nobody's presence."""
+        env = self.child_env(SHARED_VIEWER, key, counted=False)
+        return lambda terminal: self.spawn(terminal, env)
 
 
 class _Connection(PublicKeyOnlyServer):
@@ -341,7 +262,11 @@ class _Connection(PublicKeyOnlyServer):
 
 
 class _Session(asyncssh.SSHServerSession):
-    """One SSH session: a pty and a shell request start the console; anything else is refused."""
+    """One SSH session: a pty and a shell request start the console; anything else is refused.
+
+    An observer starts on the shared view of their kind and size of terminal (``server.shared_views``)
+    and is counted as present by this session; their first key or click moves them to a console of
+    their own, which gets that input. Everyone else has a console of their own from the start."""
 
     def __init__(self, server: SessionServer, actor: Actor, peer: str, connection: _Connection) -> None:
         self._server = server
@@ -353,6 +278,10 @@ class _Session(asyncssh.SSHServerSession):
         self._term: str | None = None
         self._size = (80, 24, 0, 0)
         self.child: PtyChild | None = None
+        self.view: SharedView | None = None
+        self._viewing: asyncio.Future[int | None] | None = None
+        self._typed = bytearray()  # input on its way to the console of one's own
+        self._presence = ""
         self._task: asyncio.Task[None] | None = None
         self._hung_up = False
 
@@ -384,47 +313,94 @@ class _Session(asyncssh.SSHServerSession):
             self._chan.write(NO_TERMINAL if self._term is None else f"warroom: {refusal}\r\n".encode())
             self._chan.exit(1)
             return
-        try:
-            self.child = PtyChild(self._output, self._size, self._chan.pause_reading, self._chan.resume_reading)
-        except OSError as exc:  # out of ptys or file descriptors: this session only
-            log.warning("cannot open a terminal for %s: %s", self.actor.name, exc)
-            self._chan.write(f"warroom: cannot open a terminal: {exc.strerror or exc}\r\n".encode())
-            self._chan.exit(1)
-            return
         limits.take(self.actor.name, self.actor.role)
         self._counted = True
         self._server.sessions.add(self)
+        if self._shares():
+            try:
+                self._presence = self._server.attach.engine.join(self.actor, "ssh")
+            except WarroomError as exc:  # the journal refused it (a full disk): watching still works
+                log.warning("presence of %s not journaled: %s", self.actor.name, exc)
         self._task = asyncio.get_running_loop().create_task(self._run())
         self._task.add_done_callback(self._finished)
 
-    def _output(self, data: bytes) -> None:
+    def _shares(self) -> bool:
+        return self._server.views is not None and self.actor.role == "observer"
+
+    def _key(self) -> ViewKey:
+        assert self._chan is not None
+        return self._server.view_key(self._term or "", dict(self._chan.get_environment()), self._size)
+
+    # ----- what the console shows ------------------------------------------------------------------
+    def show(self, data: bytes) -> None:
         if self._chan is not None and not self._chan.is_closing():
             self._chan.write(data)
+
+    def view_ended(self, code: int) -> None:
+        self.view = None
+        if self._viewing is not None and not self._viewing.done():
+            self._viewing.set_result(code)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         if self.child is not None:
             self.child.close()  # the pty, even when the task was cancelled before it ran
+        self._leave_view()
+        if self._presence:
+            try:
+                self._server.attach.engine.leave(self.actor, self._presence)
+            except WarroomError as exc:
+                log.warning("the leaving of %s not journaled: %s", self.actor.name, exc)
+            self._presence = ""
         self._server.sessions.discard(self)
         if self._counted:
             self._counted = False
             self._server.limits.give_back(self.actor.name, self.actor.role)
 
+    def _leave_view(self) -> None:
+        if self.view is not None:
+            self.view.leave(self)
+            self.view = None
+
     async def _run(self) -> None:
-        assert self._chan is not None and self.child is not None
-        child = self.child
         try:
-            code = await self._console(child)
+            code = await self._watch_shared() if self._shares() else None
+            if code is None:
+                code = await self._own_console()
         except asyncio.CancelledError:
-            await child.stop()
+            self._leave_view()
+            if self.child is not None:
+                await self.child.stop()
             self._close(1, "the war room server ended this session")  # if the client is still there
             raise
-        await child.stop()
+        self._leave_view()
+        if self.child is not None:
+            await self.child.stop()
         self._close(code, f"the console was killed ({_signal_name(-code)})" if code < 0 else None)
 
-    async def _console(self, child: PtyChild) -> int:
+    async def _watch_shared(self) -> int | None:
+        """The shared view until it ends (its exit code), the viewer quits (0) or acts (None)."""
+        assert self._server.views is not None
+        self._viewing = asyncio.get_running_loop().create_future()
+        try:
+            self.view = self._server.views.join(self._key(), self)
+        except OSError as exc:  # out of ptys: a console of one's own may still start, or say why
+            log.warning("no shared view for %s: %s", self.actor.name, exc)
+            return None
+        return await self._viewing
+
+    async def _own_console(self) -> int:
         assert self._chan is not None
         try:
-            env = self._server.child_env(self.actor, self._term or "", dict(self._chan.get_environment()))
+            self.child = PtyChild(self.show, self._size, self._chan.pause_reading, self._chan.resume_reading)
+        except OSError as exc:  # out of ptys or file descriptors: this session only
+            log.warning("cannot open a terminal for %s: %s", self.actor.name, exc)
+            self._close(1, f"cannot open a terminal: {exc.strerror or exc}")
+            return 1
+        child, typed = self.child, bytes(self._typed)
+        self._typed.clear()
+        child.write(typed)
+        try:
+            env = self._server.child_env(self.actor, self._key(), counted=not self._presence)
             await child.start(lambda terminal: self._server.spawn(terminal, env))
         except OSError as exc:
             log.warning("cannot start a session for %s: %s", self.actor.name, exc)
@@ -437,8 +413,8 @@ class _Session(asyncssh.SSHServerSession):
         chan = self._chan
         if chan is None or chan.is_closing():
             return
-        if note:
-            chan.write(RESET_TERMINAL + f"warroom: {note}\r\n".encode())
+        if note or self.child is None:  # a shared view's terminal modes are the view's, not reset by it
+            chan.write(RESET_TERMINAL + (f"warroom: {note}\r\n".encode() if note else b""))
         if code < 0:
             chan.exit_with_signal(_signal_name(-code))
         else:
@@ -456,24 +432,43 @@ class _Session(asyncssh.SSHServerSession):
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
 
+    # ----- what the client sends --------------------------------------------------------------------
     def data_received(self, data: bytes, datatype: int | None) -> None:
         if self.child is not None:
             self.child.write(data)
+        elif self.view is not None and self._viewing is not None and not self._viewing.done():
+            meaning = keypress(data)
+            if meaning == "quit":
+                self._viewing.set_result(0)
+            elif meaning == "own":
+                self._typed += data
+                self._leave_view()
+                self._viewing.set_result(None)
+        elif self._viewing is not None and self._viewing.done() and self._viewing.result() is None:
+            self._typed += data  # typed while the console of one's own starts
 
     def eof_received(self) -> bool:
         return True  # the keyboard is closed; the console keeps showing until the channel closes
 
     def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
+        self._size = clamp_size(width, height, pixwidth, pixheight)
         if self.child is not None:
-            self.child.resize(*clamp_size(width, height, pixwidth, pixheight))
+            self.child.resize(*self._size)
+        elif self.view is not None and self._server.views is not None:
+            self.view.leave(self)  # the view of the new size (a new join gets a whole frame)
+            self.view = self._server.views.join(self._key(), self)
 
     def pause_writing(self) -> None:
         if self.child is not None:
             self.child.pause_output()
+        elif self.view is not None:
+            self.view.pause(self)
 
     def resume_writing(self) -> None:
         if self.child is not None:
             self.child.resume_output()
+        elif self.view is not None:
+            self.view.resume(self)
 
     def break_received(self, msec: int) -> bool:
         return False

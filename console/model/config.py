@@ -19,6 +19,7 @@ from console.model.secrets import Redactor, resolve_ref
 from console.model.tomlsource import TomlSource, load_toml
 from console.model.validation import StrictModel, pattern, validate
 from console.model.variables import flatten, is_secret_ref
+from console.model.webconfig import Web
 
 
 def _secret_ref(value: str) -> str:
@@ -30,7 +31,7 @@ def _secret_ref(value: str) -> str:
 
 
 # Field names that hold secret references wherever they appear in the config.
-SECRET_FIELDS = ("password", "webhook_url", "url")
+SECRET_FIELDS = ("password", "webhook_url", "url", "passphrase", "sudo_password")
 
 SecretRef = Annotated[str, AfterValidator(_secret_ref)]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -40,13 +41,23 @@ class Environment(StrictModel):
     name: str
     state_dir: str = defaults.STATE_DIR
     runbook: str = defaults.RUNBOOK
+    ssh_config: bool | str = False
+    """Read the OpenSSH client config (``true``: ~/.ssh/config, or a path) for host aliases; off,
+    no OpenSSH config file is read at all."""
 
 
 class Host(StrictModel):
     address: str
     port: Port = 22
-    user: str
+    user: str | None = None
+    """Required unless ``[environment] ssh_config`` may supply it (then ssh's own default too)."""
     identity_file: str | None = None
+    passphrase: SecretRef | None = None
+    """The encrypted identity file's passphrase, as a reference (headless runs; the console asks)."""
+    jump: Ident | None = None
+    """The bastion: another host of this config, itself reached through its own ``jump``."""
+    sudo_password: SecretRef | None = None
+    """For ``sudo = true`` steps when sudo wants a password: fed on stdin, never in argv."""
     known_hosts: str = defaults.KNOWN_HOSTS
     connect_timeout: float = Field(default=10.0, gt=0)
     keepalive: int = Field(default=15, ge=0)
@@ -99,6 +110,11 @@ class Server(StrictModel):
     """Of ``max_sessions``, the slots only driver-eligible users may take."""
     max_unauthenticated: int = Field(default=16, ge=1)
     """Connections still logging in at once; more are dropped at once."""
+    observers_may_note: bool = True
+    """Observers may add notes to the shared timeline (the one thing they may do); journaled as policy."""
+    shared_views: bool = True
+    """Observers on the same kind and size of terminal share one console, whose frames the server
+    copies to each (an observer who presses a key gets one of their own); false: one each."""
 
     @model_validator(mode="after")
     def _observers_get_a_slot(self) -> Server:
@@ -119,6 +135,8 @@ class Config(StrictModel):
     notify: Notify = Notify()
     contacts: list[Contact] = []
     server: Server = Server()
+    web: Web = Web()
+    """The read-only status page (:mod:`console.model.webconfig`)."""
     keymap: dict[
         Annotated[
             str,
@@ -194,6 +212,7 @@ def _check_references(cfg: LoadedConfig) -> None:
             if member not in model.hosts:
                 known = ", ".join(sorted(model.hosts))
                 raise cfg.error(("groups", group), f"host {member!r} is not defined in [hosts] (defined: {known})")
+    _check_hosts(cfg)
     seen_users: set[str] = set()
     for i, user in enumerate(model.server.users):
         if user.name in seen_users:
@@ -201,6 +220,26 @@ def _check_references(cfg: LoadedConfig) -> None:
         seen_users.add(user.name)
         if not user.public_keys and not user.authorized_keys:
             raise cfg.error(("server", "users", i), "give public_keys or authorized_keys")
+
+
+def _check_hosts(cfg: LoadedConfig) -> None:
+    """Every ``jump`` names another host and no chain of them loops; without ssh_config (which can
+    supply it) every host names its user."""
+    hosts = cfg.model.hosts
+    for name, host in hosts.items():
+        if host.user is None and cfg.model.environment.ssh_config is False:
+            raise cfg.error(("hosts", name, "user"), "missing required key")
+        if host.jump is not None and host.jump not in hosts:
+            known = ", ".join(sorted(hosts))
+            raise cfg.error(("hosts", name, "jump"), f"host {host.jump!r} is not defined in [hosts] (defined: {known})")
+    for name, host in hosts.items():
+        chain, hop = [name], host.jump
+        while hop is not None:
+            if hop in chain:
+                loop = " -> ".join([*chain[chain.index(hop) :], hop])
+                raise cfg.error(("hosts", name, "jump"), f"the bastion chain loops: {loop}")
+            chain.append(hop)
+            hop = hosts[hop].jump
 
 
 def unreadable(file: Path) -> str | None:

@@ -17,6 +17,8 @@ class StepKind(Protocol):
     kind: ClassVar[str]
     automated: ClassVar[bool]
     needs_targets: ClassVar[bool]
+    runs_commands: ClassVar[bool]
+    """The step's own ``commands`` are what it runs (so only such a kind can run them with sudo)."""
 
     @classmethod
     def check_step(cls, step: Any) -> tuple[str, str] | None:

@@ -9,12 +9,13 @@ report) never depends on the config or runbook files changing later.
 
 from __future__ import annotations
 
-import os
+import hashlib
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from console.model.config import LoadedConfig
 from console.model.errors import RunbookError
+from console.model.hosts import Target, resolve_targets
 from console.model.render import StepRenderer
 from console.model.rendered_credentials import refuse_rendered_credentials
 from console.model.runbook import LoadedRunbook, placeholders
@@ -22,20 +23,6 @@ from console.model.secrets import Redactor
 
 # The pseudo-host of automated steps that run on the warroom machine itself (notifications).
 LOCAL_HOST = "warroom"
-
-
-@dataclass(frozen=True)
-class Target:
-    """A host as the config describes it, resolved for connecting."""
-
-    name: str
-    address: str
-    port: int
-    user: str
-    identity_file: str | None
-    known_hosts: str
-    connect_timeout: float = 10.0
-    keepalive: int = 15
 
 
 @dataclass(frozen=True)
@@ -55,6 +42,8 @@ class PlannedStep:
     confirm: str = ""
     secret_env: dict[str, str] = field(default_factory=dict)
     optional: bool = False
+    sudo: bool = False
+    """Its commands run through ``sudo`` on each host (the ssh kind)."""
     note: str = ""
     checks: tuple[tuple[str, str], ...] = ()
     secrets: dict[str, str] = field(default_factory=dict)
@@ -137,7 +126,14 @@ class Plan:
         return next(p for p in self.phases if step_id in p.steps)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As journaled: a field added later is left out while it holds its default, so a plan
+        without bastions or sudo is recorded byte for byte as before (and its hash chain too)."""
+        data = asdict(self)
+        for target in data["targets"].values():
+            _drop_defaults(target, LATER_TARGET_FIELDS)
+        for step in data["steps"].values():
+            _drop_defaults(step, LATER_STEP_FIELDS)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
@@ -147,7 +143,7 @@ class Plan:
             variants=data["variants"],
             phases=tuple(PlannedPhase(**{**p, "steps": tuple(p["steps"])}) for p in data["phases"]),
             steps={k: PlannedStep.from_dict(v) for k, v in data["steps"].items()},
-            targets={k: Target(**v) for k, v in data["targets"].items()},
+            targets={k: Target.from_dict(v) for k, v in data["targets"].items()},
             severity=data["severity"],
             triggers=tuple(data.get("triggers", ())),
             rpo=tuple(data.get("rpo", ())),
@@ -160,11 +156,24 @@ class Plan:
         )
 
 
+LATER_TARGET_FIELDS = {"jump": None, "alias": "", "passphrase": "", "sudo_password": ""}
+LATER_STEP_FIELDS = {"sudo": False}
+
+
+def _drop_defaults(data: dict[str, Any], fields: dict[str, Any]) -> None:
+    for name, default in fields.items():
+        if name in data and data[name] == default:
+            del data[name]
+    if isinstance(data.get("jump"), dict):
+        _drop_defaults(data["jump"], fields)
+
+
 def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
     """Resolve variants, targets and variables per host; every dangling reference is an error here."""
     rb, cfg = runbook.model, config.model
     variants = _choose_variants(runbook, config)
-    renderer = StepRenderer(runbook, config)
+    resolved = resolve_targets(config, set(cfg.hosts))
+    renderer = StepRenderer(runbook, config, {name: t.user for name, t in resolved.items()})
     steps: dict[str, PlannedStep] = {}
     phases: list[PlannedPhase] = []
     excluded: list[tuple[str, str]] = []
@@ -205,6 +214,7 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
                 confirm=step.confirm,
                 secret_env=dict(step.secret_env),
                 optional=step.optional,
+                sudo=step.sudo,
                 note=step.note,
                 checks=tuple((c.id, c.text) for c in step.checks),
                 secrets=first["secrets"],
@@ -212,23 +222,11 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
             )
             ids.append(step.id)
         phases.append(PlannedPhase(phase.id, phase.title, phase.start_minute, phase.end_minute, tuple(ids)))
-    targets = {
-        name: Target(
-            name=name,
-            address=h.address,
-            port=h.port,
-            user=h.user,
-            identity_file=os.path.expanduser(h.identity_file) if h.identity_file else None,
-            known_hosts=os.path.expanduser(h.known_hosts),
-            connect_timeout=h.connect_timeout,
-            keepalive=h.keepalive,
-        )
-        for name, h in cfg.hosts.items()
-        if name in used_hosts
-    }
+    reached = {hop.name for name in used_hosts if name in resolved for hop in resolved[name].chain()}
+    targets = {name: t for name, t in resolved.items() if name in used_hosts or name in reached}
     contacts = [c.model_dump() for c in (cfg.contacts or rb.contacts)]
     return Plan(
-        runbook={**rb.runbook.model_dump(), "origin": runbook.origin},
+        runbook={**rb.runbook.model_dump(), "origin": runbook.origin, "sha256": runbook_digest(runbook)},
         environment=cfg.environment.name,
         variants=variants,
         phases=tuple(phases),
@@ -244,6 +242,11 @@ def build_plan(runbook: LoadedRunbook, config: LoadedConfig) -> Plan:
         backups=tuple(b.model_dump() for b in rb.backups),
         excluded=tuple(excluded),
     )
+
+
+def runbook_digest(runbook: LoadedRunbook) -> str:
+    """The runbook's text, hashed: its incidents' durations are history for the same text only."""
+    return hashlib.sha256(runbook.source.text.encode()).hexdigest()
 
 
 def needed_secrets(plan: Plan) -> list[tuple[str, str, str]]:

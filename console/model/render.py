@@ -8,6 +8,8 @@ only their ``env:``/``file:`` references.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from console.model.config import SECRET_FIELDS, LoadedConfig
@@ -22,8 +24,10 @@ from console.model.varvalues import HostValues, bind, missing_error
 class StepRenderer:
     """The bound values of one runbook and config, rendering steps host by host."""
 
-    def __init__(self, runbook: LoadedRunbook, config: LoadedConfig) -> None:
+    def __init__(self, runbook: LoadedRunbook, config: LoadedConfig, users: dict[str, str] | None = None) -> None:
+        """``users``: each host's login as resolved (an OpenSSH config can supply it)."""
         self.runbook, self.config = runbook, config
+        users = users or {}
         cfg = config.model
         self.base, self.hosts = bind(
             runbook.variables,
@@ -33,7 +37,7 @@ class StepRenderer:
             group_vars=cfg.group_vars,
             hosts={name: h.vars for name, h in cfg.hosts.items()},
             host_facts={
-                name: {"host.name": name, "host.address": h.address, "host.user": h.user}
+                name: {"host.name": name, "host.address": h.address, "host.user": users.get(name, h.user or "")}
                 for name, h in cfg.hosts.items()
             },
         )
@@ -90,9 +94,10 @@ class StepRenderer:
         (``rpo_minutes = "{{ database.rpo }}"``) is judged here, so ``warroom check`` and
         ``warroom plan`` refuse a bad one before any incident rather than the step failing in one."""
         held = [k for k, v in step.params.items() if isinstance(v, str) and PLACEHOLDER.search(v)]
-        rendered = {k: render_raw(v, find) if k in held else v for k, v in step.params.items()}
+        rendered = {k: render_raw(v, find) if k in held else _table(v, find) for k, v in step.params.items()}
         kind = self.runbook.kinds[step.kind]
         rendered = kind.rendered_params(rendered, held)
+        rendered = self._paths(rendered, getattr(kind, "path_params", ()))
         problem = kind.check_rendered(rendered, step.timeout)
         if problem:
             on = f" on host {host!r}" if host else ""
@@ -100,6 +105,17 @@ class StepRenderer:
                 (*loc, "params"), f"step {step.id!r}: {problem} (once rendered{on})", RunbookError
             )
         return rendered
+
+    def _paths(self, params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+        """A kind's file params (an ansible playbook) read relative to the runbook file, made
+        absolute here: the plan, journaled, then names the very file whatever the cwd."""
+        if not keys or self.runbook.origin.startswith("built-in:"):
+            return params
+        base = Path(self.runbook.origin).expanduser().resolve().parent
+        return {
+            k: str(base / os.path.expanduser(v)) if k in keys and isinstance(v, str) and v else v
+            for k, v in params.items()
+        }
 
     def _secrets(self, step: Step, loc: tuple[Any, ...], host: str | None) -> dict[str, str]:
         """Every secret the step needs, as its reference: secret variables from the values, other
@@ -131,6 +147,13 @@ class StepRenderer:
         if key.split(".")[-1] not in SECRET_FIELDS or not isinstance(ref, str):
             raise self.runbook.source.error((*loc, "secret_env"), f"{key!r} is not a secret field", RunbookError)
         return ref
+
+
+def _table(value: Any, find: Lookup) -> Any:
+    """A table param's text values get their placeholders too (an ansible step's ``vars``)."""
+    if not isinstance(value, dict):
+        return value
+    return {k: render_raw(v, find) if isinstance(v, str) and PLACEHOLDER.search(v) else v for k, v in value.items()}
 
 
 __all__ = ["StepRenderer"]

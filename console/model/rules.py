@@ -20,8 +20,13 @@ UNSKIPPABLE = ("running", "succeeded", "skipped")
 """Step statuses a skip is refused for."""
 ALARMING = ("failed", "timed_out", "interrupted")
 """Step statuses the checklist flags on their phase (a cancel was asked for, so it is not flagged)."""
-SEATLESS = frozenset({"take-seat", "request-seat"})
-"""Commands a driver-eligible user may send without holding the seat; every other one needs it."""
+SEATLESS = frozenset({"take-seat", "request-seat", "note"})
+"""Commands a driver-eligible user may send without holding the seat; every other one needs it.
+A note changes nothing but the shared timeline: whoever watches may write one (an observer too,
+when the config allows: :func:`note_refusal`)."""
+OBSERVER_NOTE_LIMIT = 500
+"""Characters of an observer's note: a remark on the timeline, not a document (a driver's note
+has the command argument's limit)."""
 
 
 class Person(Protocol):
@@ -47,6 +52,24 @@ def refusal(actor: Person, state: IncidentState, *, seat: bool = True) -> str:
     if seat and state.driver != actor.name:
         return f"{actor.name} does not hold the driver seat (driver: {state.driver or 'nobody'})"
     return ""
+
+
+def note_refusal(actor: Person, state: IncidentState, text: str = "") -> str:
+    """Why ``actor`` may not add a note now ("" when they may): the one command an observer may
+    send, when ``server.observers_may_note`` (journaled as the incident's policy) allows it."""
+    if actor.role != "observer":
+        return refusal(actor, state, seat=needs_seat("note"))
+    if not state.observers_may_note:
+        return "observers watch only and cannot act (server.observers_may_note is off)"
+    if state.status != "open":
+        return f"incident is {state.status}"
+    if len(text) > OBSERVER_NOTE_LIMIT:
+        return f"an observer's note is at most {OBSERVER_NOTE_LIMIT} characters, this one {len(text)}"
+    return ""
+
+
+def may_note(actor: Person, state: IncidentState) -> bool:
+    return not note_refusal(actor, state)
 
 
 def export_refusal(actor: Person) -> str:
@@ -182,6 +205,11 @@ def seat_candidates(state: IncidentState, me: str, users: Mapping[str, str] | No
     names += [p["name"] for p in state.presence.values() if p["role"] == "driver"]
     roles = users or {}
     return [n for n in dict.fromkeys(names) if not hand_over_refusal(me, n, roles.get(n, "driver"))]
+
+
+SHARED_VIEWER_NAME = "(shared view)"
+"""Whom a shared view's console attaches as: no user (a name config users cannot have), never
+journaled as present (each SSH session watching it is)."""
 
 
 def watching(state: IncidentState) -> list[str]:

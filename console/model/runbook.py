@@ -93,6 +93,8 @@ class Step(StrictModel):
     variant: dict[str, Ident] = {}
     secret_env: dict[Annotated[str, StringConstraints(pattern=ENV_NAME)], str] = {}
     optional: bool = False
+    sudo: bool = False
+    """Run the step's commands through sudo on each host (``sudo_password`` on the host if it asks)."""
     note: str = ""
     checks: list[Check] = []
 
@@ -275,6 +277,8 @@ def _check_consistency(model: Runbook, source: TomlSource, kinds: KindTable) -> 
                 RunbookError,
             )
         problem = action.check_step(step)
+        if not problem and step.sudo and not action.runs_commands:
+            problem = ("sudo", f"sudo applies to ssh steps' commands; a {step.kind} step builds its own")
         if problem:  # a field such as "params.database" is a key path
             raise source.error((*loc, *problem[0].split(".")), problem[1], RunbookError)
         for name, option in step.variant.items():

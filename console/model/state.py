@@ -83,6 +83,10 @@ class IncidentState:
     breached_at: str = ""
     presence: dict[str, dict[str, Any]] = field(default_factory=dict)
     seat_requests: list[dict[str, Any]] = field(default_factory=list)
+    observers_may_note: bool = True
+    """The policy journaled at the opening (and each resume): ``server.observers_may_note``."""
+    history: dict[str, Any] = field(default_factory=dict)
+    """Earlier runs of the same runbook, summed up at the opening (:mod:`console.model.history`)."""
     preflight: dict[str, Any] = field(default_factory=dict)
     """The gate the incident opened behind: its journaled record's type and data (passed or overridden)."""
     seq: int = 0
@@ -166,6 +170,8 @@ def _opened(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) 
     state.opened_at = record["ts"]
     state.opened_by = record["actor"]
     state.steps = {s.id: StepState(s.id) for s in state.plan.ordered_steps()}
+    state.observers_may_note = data.get("policy", {}).get("observers_may_note", True)
+    state.history = data.get("history") or {}
 
 
 def _seat(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
@@ -280,6 +286,7 @@ def _refused(state: IncidentState, record: dict[str, Any], data: dict[str, Any])
 
 def _resumed(state: IncidentState, record: dict[str, Any], data: dict[str, Any]) -> None:
     state.resumes.append({"at": record["ts"], "by": record["actor"], **data})
+    state.observers_may_note = data.get("policy", {}).get("observers_may_note", state.observers_may_note)
     state.driver = None
     state.presence.clear()  # nobody is connected to a process that just started
     state.seat_requests.clear()

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from console.model.clock import parse_iso
 from console.model.plan import PlannedPhase
+from console.model.projection import remaining as work_left
 from console.model.state import TERMINAL, IncidentState
 
 AMBER_SHARE = 1 / 3
@@ -29,6 +30,10 @@ class RtoStatus:
     phase_started: datetime | None
     projected_finish: datetime
     done: bool
+    projected_fastest: datetime | None = None
+    projected_slowest: datetime | None = None
+    basis: str = "from windows"
+    """Where the projection comes from (:func:`console.model.projection.basis`)."""
 
 
 def _done(state: IncidentState, step_id: str) -> bool:
@@ -80,6 +85,7 @@ def rto_status(state: IncidentState, now: datetime) -> RtoStatus:
         level = "ok"
     phase = current_phase(state)
     phase_started = phase_actual(state, phase)[0] if phase else None
+    left = work_left(state, end)
     return RtoStatus(
         rto,
         started,
@@ -89,21 +95,12 @@ def rto_status(state: IncidentState, now: datetime) -> RtoStatus:
         level,
         phase,
         phase_started,
-        end + _remaining_work(state),
+        end + left.expected,
         phase is None or state.status == "closed",
+        end + left.fastest,
+        end + left.slowest,
+        left.basis,
     )
-
-
-def _remaining_work(state: IncidentState) -> timedelta:
-    """Each unfinished step is estimated at its share of its phase's planned window."""
-    assert state.plan is not None
-    total = timedelta(0)
-    for phase in state.plan.phases:
-        share = timedelta(minutes=(phase.end_minute - phase.start_minute) / max(1, len(phase.steps)))
-        for step_id in phase.steps:
-            if not _done(state, step_id):
-                total += share / 2 if state.steps[step_id].status == "running" else share
-    return total
 
 
 @dataclass(frozen=True)

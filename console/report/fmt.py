@@ -116,6 +116,11 @@ def variants(env: dict[str, Any]) -> str:
     return f"{env['name']} ({chosen})" if chosen else env["name"]
 
 
+def hosts_line(hosts: list[dict[str, Any]]) -> str:
+    """``t1: deploy@10.0.0.5:22 via bastion; bastion: ops@192.0.2.1:22``."""
+    return "; ".join(f"{h['name']}: {h['route']}" for h in hosts)
+
+
 def phase_actual(phase: dict[str, Any]) -> str:
     if not phase["start_t"]:
         return "not started"

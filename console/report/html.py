@@ -39,6 +39,8 @@ table.kv th { width: 11em; }
 .s-skipped, .s-na, .s-pending { color: var(--muted); }
 .s-late, .s-overdue, .s-partial { color: var(--warn); font-weight: 600; }
 .meta { color: var(--muted); }
+.a-step-failed, .a-comms-failed, .a-breach, .a-refusal { color: var(--bad); }
+.a-note { font-weight: 600; } .a-warning { color: var(--warn); } .a-presence { color: var(--muted); }
 .problem { border-left: 4px solid var(--bad); padding: .3em .8em; background: #fff4f4; }
 .omitted { color: var(--muted); font-style: italic; }
 ul.checklist { list-style: none; padding-left: 1em; }
@@ -90,7 +92,20 @@ def render(report: dict[str, Any]) -> str:
         "</head>",
         "<body>",
     ]
-    for section in (_head, _summary, _timeline, _steps, _ticks, _comms, _notes, _skipped, _seat, _warnings, _actions):
+    for section in (
+        _head,
+        _summary,
+        _timeline,
+        _activity,
+        _steps,
+        _ticks,
+        _comms,
+        _notes,
+        _skipped,
+        _seat,
+        _warnings,
+        _actions,
+    ):
         parts.append(section(report, base))
     parts += ["</body>", "</html>"]
     return "\n".join(p for p in parts if p) + "\n"
@@ -141,6 +156,7 @@ def _summary(r: dict[str, Any], base: str) -> str:
     rows = [
         ("Runbook", e(fmt.runbook_line(r["runbook"]))),
         ("Environment", e(fmt.variants(r["environment"]))),
+        *([("Hosts", e(fmt.hosts_line(r["hosts"])))] if r.get("hosts") else []),
         ("Severity", e(fmt.severity_line(sev)) + changes),
         ("Trigger", e(r["trigger"])),
         ("Rollback decision", decisions or "no decision recorded"),
@@ -328,6 +344,12 @@ def _comms(r: dict[str, Any], base: str) -> str:
         )
     body = table(["Due", "Channel", "To", "What", "Status", "Sent", "By", "Note"], rows)
     return _section("comms", "Communications", body, "The runbook has no communication plan.")
+
+
+def _activity(r: dict[str, Any], base: str) -> str:
+    """The incident as the war room's activity pane showed it (the same lines: console.model.activity)."""
+    rows = [[_w(a, base), e(a["who"]), f'<span class="a-{e(a["kind"])}">{e(a["text"])}</span>'] for a in r["activity"]]
+    return _section("activity", "Activity", table(["When", "Who", "What"], rows) if rows else "", "Nothing happened.")
 
 
 def _notes(r: dict[str, Any], base: str) -> str:

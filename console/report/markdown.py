@@ -52,7 +52,20 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 def render(report: dict[str, Any]) -> str:
     base = fmt.day(report["times"]["opened_at"])
     out: list[str] = []
-    for section in (_head, _summary, _timeline, _steps, _ticks, _comms, _notes, _skipped, _seat, _warnings, _actions):
+    for section in (
+        _head,
+        _summary,
+        _timeline,
+        _activity,
+        _steps,
+        _ticks,
+        _comms,
+        _notes,
+        _skipped,
+        _seat,
+        _warnings,
+        _actions,
+    ):
         out += section(report, base)
     return "\n".join(out).rstrip("\n") + "\n"
 
@@ -90,6 +103,7 @@ def _summary(r: dict[str, Any], base: str) -> list[str]:
     rows = [
         ["Runbook", esc(fmt.runbook_line(r["runbook"]))],
         ["Environment", esc(fmt.variants(r["environment"]))],
+        *([["Hosts", esc(fmt.hosts_line(r["hosts"]))]] if r.get("hosts") else []),
         ["Severity", esc(severity)],
         ["Trigger", esc(r["trigger"])],
         ["Rollback decision", esc(decisions or "no decision recorded")],
@@ -277,6 +291,12 @@ def _comms(r: dict[str, Any], base: str) -> list[str]:
             or ["The runbook has no communication plan.", ""]
         ),
     ]
+
+
+def _activity(r: dict[str, Any], base: str) -> list[str]:
+    """The incident as the war room's activity pane showed it (the same lines: console.model.activity)."""
+    rows = [[_w(a, base), esc(a["who"]), esc(a["text"])] for a in r["activity"]]
+    return ["## Activity", "", *(table(["When", "Who", "What"], rows) or ["Nothing happened.", ""])]
 
 
 def _notes(r: dict[str, Any], base: str) -> list[str]:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from console.model import events
+from console.model.activity import activity
 from console.model.clock import iso, parse_iso
 from console.model.score import clock, phase_scores
 from console.model.seal import SealState
@@ -58,6 +59,7 @@ def build(
         "ticks": ticks_section(plan, records, at),
         "comms": _comms(state, records[-1]["ts"], at),
         "notes": [_at(n, at) | {"text": n["text"]} for n in state.notes],
+        "activity": [{"t": at.t(e.at)} | e.to_dict() for e in activity(records)],
         "skipped": skipped_section(state, records, at),
         "refusals": [
             _at(r, at) | {"role": r["role"], "command": r["command"], "reason": r["reason"]} for r in state.refusals
@@ -71,10 +73,31 @@ def build(
         "prevention": [{"title": p["title"], "items": list(p.get("items", []))} for p in plan.prevention],
         "contacts": [{k: c.get(k, "") for k in ("role", "name", "phone", "email")} for c in plan.contacts],
     }
+    hosts = hosts_section(plan)
+    if hosts:  # only when a host was reached other than directly (older reports stay as they were)
+        report["hosts"] = hosts
     gate = preflight_section(records, at)
     if gate is not None:  # journals from before the gate (and their golden reports) stay as they were
         report["preflight"] = gate
     return report
+
+
+def hosts_section(plan: Any) -> list[dict[str, Any]]:
+    """Each host as it was reached (login, bastion chain, the alias it was resolved from), when
+    any was reached through a bastion or an OpenSSH config alias; else nothing to add."""
+    targets = plan.targets.values()
+    if not any(t.jump is not None or t.alias for t in targets):
+        return []
+    return [
+        {
+            "name": t.name,
+            "login": t.login(),
+            "via": [hop.name for hop in t.chain()],
+            "alias": t.alias,
+            "route": t.route() + (f" (ssh_config alias {t.alias})" if t.alias else ""),
+        }
+        for t in targets
+    ]
 
 
 def _at(item: dict[str, Any], at: Moments) -> dict[str, Any]:

@@ -15,18 +15,32 @@ from textual.widgets import Button, Input, Label
 class PromptModal(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="prompt-cancel")]
 
-    def __init__(self, title: str, label: str, *, required: bool = True, placeholder: str = "") -> None:
+    def __init__(
+        self,
+        title: str,
+        label: str,
+        *,
+        required: bool = True,
+        placeholder: str = "",
+        password: bool = False,
+        max_length: int | None = None,
+    ) -> None:
         super().__init__()
+        self._max_length = max_length or 0
         self._title = title
         self._label = label
         self._required = required
         self._placeholder = placeholder
+        self._password = password
+        """Typed characters are shown masked and the value is kept as typed (a passphrase)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = escape(self._title)
             yield Label(Text(self._label))
-            yield Input(placeholder=self._placeholder, id="prompt-input")
+            yield Input(
+                placeholder=self._placeholder, id="prompt-input", password=self._password, max_length=self._max_length
+            )
             yield Label("", id="prompt-error", classes="error")
             yield Button("OK", variant="primary", id="prompt-ok")
 
@@ -36,7 +50,8 @@ class PromptModal(ModalScreen[str | None]):
     @on(Input.Submitted)
     @on(Button.Pressed, "#prompt-ok")
     def _submit(self) -> None:
-        value = self.query_one(Input).value.strip()
+        value = self.query_one(Input).value
+        value = value if self._password else value.strip()
         if self._required and not value:
             self.query_one("#prompt-error", Label).update("This cannot be empty.")
             return

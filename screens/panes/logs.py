@@ -47,6 +47,7 @@ class LogPane(Vertical):
         yield OutputLog(max_lines=RING_LINES, id="log", auto_scroll=True)
 
     def on_mount(self) -> None:
+        self.border_subtitle = "v activity"
         self.set_interval(FLUSH_SECONDS, self._flush)
 
     @property
