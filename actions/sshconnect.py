@@ -36,10 +36,10 @@ _asking: dict[tuple[int, str], asyncio.Lock] = {}
 """One question per identity file at a time: the hosts sharing a key wait for the one answer."""
 
 
-GCM = (b"aes128-gcm@openssh.com", b"aes256-gcm@openssh.com")
+GCM = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 CIPHERS = [
-    *(c for c in GCM if c in get_default_encryption_algs()),
-    *(c for c in get_default_encryption_algs() if c not in GCM),
+    *(c for c in GCM if c.encode() in get_default_encryption_algs()),
+    *(c.decode() for c in get_default_encryption_algs() if c.decode() not in GCM),
 ]
 """asyncssh's ciphers with AES-GCM first (chacha20-poly1305 leads by default): with AES-NI it
 costs about a third less CPU per byte on both ends, which a 200 MB restore through the tunnel
