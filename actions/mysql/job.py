@@ -250,7 +250,9 @@ class Job:
             pass
 
     async def _verify(self, reading: Reading) -> None:
-        ok, found = await self.thread(restoring.verify, self.conn, reading.census, self.reporter)
+        ok, found = await self.thread(
+            restoring.verify, self.conn, reading.census, self.reporter, self.endpoint.connect, self.p.parallel
+        )
         self.facts["verification"] = found
         self.facts["verified"] = ok
         if found["extra_tables"]:

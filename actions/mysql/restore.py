@@ -312,37 +312,82 @@ def _send_one(conn: Any, stmt: Statement) -> None:
         raise BatchFailed([stmt], 0, exc) from None
 
 
-def verify(conn: Any, census: Census, reporter: Reporter) -> tuple[bool, dict[str, Any]]:
-    """Every table the dump creates is there, with as many rows as the dump inserted."""
+def verify(
+    conn: Any, census: Census, reporter: Reporter, connect: Callable[[], Any] | None = None, parallel: int = 1
+) -> tuple[bool, dict[str, Any]]:
+    """Every table the dump creates is there, with as many rows as the dump inserted. With
+    ``connect`` the tables are counted over ``parallel`` connections (``conn`` and new ones), as
+    they were restored: a count reads the whole table, and the server counts several at once."""
     with conn.cursor() as cur:
         cur.execute(
             "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
         )
         present = {str(name): str(kind) for name, kind in cur.fetchall()}
-        folded = {name.lower(): name for name in present}  # lower_case_table_names = 1 servers
-        tables: dict[str, Any] = {}
-        problems: list[str] = []
-        for name, expected in sorted(census.tables.items()):
-            if reporter.stop.is_set():
-                raise Stopped()
-            actual = name if name in present else folded.get(name.lower(), name)
-            if actual not in present:
-                tables[actual] = {"expected": expected, "rows": None, "ok": False}
-                problems.append(f"table `{actual}` is missing")
-                reporter.line(f"verify: `{actual}` MISSING (the dump creates it)")
-                continue
-            cur.execute(f"SELECT COUNT(*) FROM `{actual.replace('`', '``')}`")
-            rows = int(cur.fetchone()[0])
-            ok = expected is None or rows == expected
-            tables[actual] = {"expected": expected, "rows": rows, "ok": ok}
-            if not ok:
-                problems.append(f"table `{actual}` has {rows} rows, the dump inserted {expected}")
-            shown = "not countable from the dump" if expected is None else f"dump: {expected}"
-            reporter.line(f"verify: `{actual}` {rows} rows ({shown}) {'ok' if ok else 'MISMATCH'}")
+    folded = {name.lower(): name for name in present}  # lower_case_table_names = 1 servers
+    actual = {name: name if name in present else folded.get(name.lower(), name) for name in census.tables}
+    counted = [actual[name] for name in sorted(census.tables) if actual[name] in present]
+    counts = count_rows(conn, counted, reporter, connect if parallel > 1 else None, parallel)
+    tables: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, expected in sorted(census.tables.items()):
+        table = actual[name]
+        if table not in present:
+            tables[table] = {"expected": expected, "rows": None, "ok": False}
+            problems.append(f"table `{table}` is missing")
+            reporter.line(f"verify: `{table}` MISSING (the dump creates it)")
+            continue
+        rows = counts[table]
+        ok = expected is None or rows == expected
+        tables[table] = {"expected": expected, "rows": rows, "ok": ok}
+        if not ok:
+            problems.append(f"table `{table}` has {rows} rows, the dump inserted {expected}")
+        shown = "not countable from the dump" if expected is None else f"dump: {expected}"
+        reporter.line(f"verify: `{table}` {rows} rows ({shown}) {'ok' if ok else 'MISMATCH'}")
     known = {t.lower() for t in census.tables}
     extra = sorted(n for n, kind in present.items() if n.lower() not in known and kind == "BASE TABLE")
     facts = {"tables": tables, "extra_tables": extra, "problems": problems}
     return not problems, facts
+
+
+def count_rows(
+    conn: Any, tables: list[str], reporter: Reporter, connect: Callable[[], Any] | None, parallel: int
+) -> dict[str, int]:
+    """``SELECT COUNT(*)`` of each table: on ``conn`` alone, or spread over ``parallel`` connections."""
+    groups = [tables[i :: max(1, parallel)] for i in range(max(1, parallel))] if connect else [tables]
+    groups = [group for group in groups if group]
+    counts: dict[str, int] = {}
+    failures: list[BaseException] = []
+
+    import pymysql
+
+    def count(group: list[str], own: Any) -> None:
+        try:
+            with own.cursor() as cur:
+                for table in group:
+                    if reporter.stop.is_set():
+                        raise Stopped()
+                    cur.execute(f"SELECT COUNT(*) FROM `{table.replace('`', '``')}`")
+                    counts[table] = int(cur.fetchone()[0])
+        except (pymysql.MySQLError, OSError, Stopped) as exc:  # raised in the caller's thread
+            failures.append(exc)
+
+    extra = []
+    try:
+        for _ in groups[1:]:
+            extra.append(connect())  # type: ignore[misc]
+        threads = [threading.Thread(target=count, args=(g, c)) for g, c in zip(groups[1:], extra, strict=True)]
+        for thread in threads:
+            thread.start()
+        count(groups[0] if groups else [], conn)
+        for thread in threads:
+            thread.join()
+    finally:
+        for own in extra:
+            with contextlib.suppress(Exception):
+                own.close()
+    if failures:
+        raise failures[0]
+    return counts
 
 
 def dump_error_facts(exc: DumpError | StatementFailed) -> dict[str, Any]:
