@@ -145,3 +145,17 @@ def test_the_drill_environment_is_what_the_console_needs():
     wanted = {name for name in vars(ReadyEnvironment) if not name.startswith("_")}
     have = set(DrillEnvironment.__dataclass_fields__) | set(vars(DrillEnvironment))
     assert wanted == {"plan", "config", "state_root", "close"} and wanted <= have
+
+
+def test_plan_for_a_severity_the_runbook_does_not_define_is_one_line(tmp_path):
+    """Found by the fuzzer (tests/reliability/test_fuzz_parsers.py): the projection read the RTO of
+    ``--severity P1`` from a runbook without P1 and ended in a KeyError."""
+    examples = REPO / "examples" / "orders-api"
+    text = (examples / "runbook.toml").read_text()
+    start = text.index("[severity.P1]")
+    runbook = tmp_path / "runbook.toml"
+    runbook.write_text(text[:start] + text[text.index("[", start + 1) :])
+    result = warroom("plan", "-c", str(examples / "config.toml"), "--runbook", str(runbook), "--severity", "P1")
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("warroom: Invalid input: --severity P1: runbook orders-api defines P0") and "P1," not in line

@@ -82,6 +82,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
     config, runbook = _load(args)
     plan = build_plan(runbook, config)
+    if args.severity and args.severity not in plan.severity:
+        raise InputError(f"--severity {args.severity}: runbook {runbook.id} defines {', '.join(plan.severity)}")
     history = run_history(incidents_dir(state_root(config, args.state_dir)), plan) if args.severity else None
     sys.stdout.write(render_plan(plan, KINDS, args.severity, history.to_dict(plan) if history else None))
     if args.check:
