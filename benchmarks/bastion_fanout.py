@@ -29,8 +29,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from bastion_support import BastionNet, netns_usable  # noqa: E402
+from bastion_support import BastionNet  # noqa: E402
 from conftest import ssh_step, write_runbook  # noqa: E402
+from netns_base import netns_usable  # noqa: E402
 from sshd import SSHLab  # noqa: E402
 
 from actions.registry import KINDS  # noqa: E402

@@ -18,8 +18,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from bastion_support import BastionNet, netns_usable
+from bastion_support import BastionNet
 from conftest import ssh_step, write_runbook
+from netns_base import netns_usable
 from report_support import validate
 
 from actions.registry import KINDS

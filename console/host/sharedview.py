@@ -80,12 +80,11 @@ def keypress(data: bytes) -> str:
 def catches(pid: int, sig: signal.Signals) -> bool:
     """Whether the process has a handler for ``sig`` yet (``SigCgt`` in ``/proc/PID/status``)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
-            if line.startswith("SigCgt:"):
-                return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
-    except (OSError, ValueError):
-        pass
-    return False
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except (OSError, ValueError):  # gone, or no /proc: not ready to be asked
+        return False
+    caught = next((line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0")
+    return bool(int(caught, 16) >> (sig - 1) & 1)
 
 
 @dataclass

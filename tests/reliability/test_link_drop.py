@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ssh_step, write_runbook
-from netns_support import NetnsHost, SilentListener, netns_usable
+from netns_base import netns_usable
+from netns_support import NetnsHost, SilentListener
 
 from actions.registry import KINDS
 from console.engine import Actor, Engine
